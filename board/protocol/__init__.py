@@ -1,0 +1,9 @@
+"""microtrain serial link layer: COBS framing, CRC-32 frames, stop-and-wait ARQ
+and the message set shared by host tools and the board. See docs/protocol.md.
+
+Pure Python with struct/binascii/time only, so the board side ports to
+MicroPython; host_serial.py (pyserial) is the only host-only module.
+"""
+
+from .link import Link, LinkError, Message
+from .frame import MAX_PAYLOAD

@@ -1,0 +1,54 @@
+"""Consistent Overhead Byte Stuffing: removes every 0x00 from a frame so 0x00
+can delimit frames on the wire. Overhead: 1 byte per 254 bytes (min 1).
+
+Each block is a code byte N followed by N-1 non-zero bytes; a code below 0xFF
+means "a zero followed" (except after the last block). Slicing with find()
+instead of a per-byte loop keeps this fast on CPython and MicroPython alike.
+"""
+
+_MAX_RUN = 254  # non-zero bytes a single block can carry (code 0xFF)
+
+
+def encode(data):
+    data = bytes(data)
+    out = bytearray()
+    start = 0
+    length = len(data)
+    while True:
+        zero = data.find(b"\x00", start)
+        end = length if zero < 0 else zero
+        while end - start >= _MAX_RUN:
+            out.append(0xFF)
+            out += data[start:start + _MAX_RUN]
+            start += _MAX_RUN
+        out.append(end - start + 1)
+        out += data[start:end]
+        if zero < 0:
+            return bytes(out)
+        start = zero + 1
+
+
+def decode(encoded):
+    """Inverse of encode(); raises ValueError on input encode() can't produce."""
+    out = bytearray()
+    index = 0
+    length = len(encoded)
+    while index < length:
+        code = encoded[index]
+        if code == 0:
+            raise ValueError("cobs: zero byte inside frame")
+        end = index + code
+        if end > length:
+            raise ValueError("cobs: block runs past end of frame")
+        block = encoded[index + 1:end]
+        if 0 in block:
+            raise ValueError("cobs: zero byte inside frame")
+        out += block
+        index = end
+        if code != 0xFF and index < length:
+            out.append(0)
+    return bytes(out)
+
+
+def max_encoded_length(length):
+    return length + length // _MAX_RUN + 1

@@ -1,0 +1,21 @@
+"""Host only: open a pyserial port (device path or URL) set up for Link.
+
+A short read timeout lets Link poll without spinning; a write timeout turns a
+peer that stopped reading into a LinkError instead of a hang. For socket://
+URLs (QEMU -serial tcp:...) we set TCP_NODELAY, otherwise Nagle plus delayed
+ACK cost ~45 ms per round trip.
+"""
+
+READ_TIMEOUT = 0.005
+WRITE_TIMEOUT = 2.0
+
+
+def open_serial(port, baudrate=115200, read_timeout=READ_TIMEOUT, write_timeout=WRITE_TIMEOUT):
+    import serial
+    transport = serial.serial_for_url(port, baudrate=baudrate, timeout=read_timeout,
+                                      write_timeout=write_timeout)
+    socket = getattr(transport, "_socket", None)
+    if socket is not None:
+        import socket as socket_module
+        socket.setsockopt(socket_module.IPPROTO_TCP, socket_module.TCP_NODELAY, 1)
+    return transport

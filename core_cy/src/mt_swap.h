@@ -1,0 +1,48 @@
+/* microtrain swap runtime: performs a precomputed swap schedule against a
+ * storage backend (a file on Linux, a flash driver on a microcontroller).
+ * The planner decided everything; the runtime only replays events. */
+#ifndef MT_SWAP_H
+#define MT_SWAP_H
+
+#include <stdint.h>
+#include "mt_exec.h"
+
+enum mt_swap_when { MT_SWAP_BEFORE_OP = 0, MT_SWAP_AFTER_OP = 1 };
+
+enum mt_swap_action {
+    MT_SWAP_READ_START = 0, /* begin copying flash -> arena (may be asynchronous) */
+    MT_SWAP_READ_WAIT = 1,  /* block until the read with this event's tag is done */
+    MT_SWAP_WRITE = 2       /* copy arena -> flash (synchronous: the bytes may be reused next) */
+};
+
+typedef struct {
+    uint32_t op;            /* op index the event is attached to */
+    uint8_t when;           /* enum mt_swap_when */
+    uint8_t action;         /* enum mt_swap_action */
+    uint16_t tag;           /* pairs a READ_START with its READ_WAIT */
+    uint32_t arena_offset;
+    uint32_t flash_offset;
+    uint32_t nbytes;
+} mt_swap_event;
+
+/* Storage backend. A synchronous driver does the copy in read_start and
+ * returns at once from read_wait. Return 0 on success. */
+typedef struct {
+    int (*read_start)(void *ctx, uint32_t flash_offset, uint8_t *dst, uint32_t nbytes, uint16_t tag);
+    int (*read_wait)(void *ctx, uint16_t tag);
+    int (*write)(void *ctx, uint32_t flash_offset, const uint8_t *src, uint32_t nbytes);
+    void *ctx;
+} mt_storage;
+
+/* Replays `events` (sorted by op, then when) through mt_hooks. */
+typedef struct {
+    const mt_swap_event *events;
+    uint32_t n_events;
+    uint32_t next;          /* cursor into events; reset at iteration start */
+    uint8_t *arena;
+    const mt_storage *storage;
+    uint64_t bytes_read;    /* counters, cumulative */
+    uint64_t bytes_written;
+} mt_swap_runtime;
+
+#endif

@@ -1,0 +1,1 @@
+"""Host side of microtrain: model parsing, training graph, planning, CLI."""

@@ -1,0 +1,17 @@
+"""Per-layer emitters: each module turns one layer type into forward,
+calc_gradient and calc_derivative ops. Registry by layer type."""
+from host_tools.graph.layers import (conv, dense, elementwise, normalization, pooling,
+                                     activation, dropout)
+
+EMITTERS = {
+    "fully_connected": dense,
+    "conv2d": conv,
+    "depthwise_conv2d": conv,
+    "pooling2d": pooling,
+    "activation": activation,
+    "batch_normalization": normalization,
+    "addition": elementwise.addition,
+    "flatten": elementwise.view_copy,
+    "reshape": elementwise.view_copy,
+    "dropout": dropout,
+}

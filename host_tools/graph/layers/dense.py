@@ -1,0 +1,33 @@
+"""fully_connected: y = x W^T + b over the flattened input (nn.Linear layout)."""
+import math
+
+from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
+from host_tools.graph.nodes import numel
+
+
+def _dims(b, node):
+    return [b.batch, numel(node.in_shapes[0]), node.shape[0]]
+
+
+def params(b, node):
+    n_in, n_out = numel(node.in_shapes[0]), node.shape[0]
+    bound = 1.0 / math.sqrt(n_in)
+    b.parameter(node, "weight", (n_out, n_in), ("uniform", bound), node.trainable)
+    if not node.props.get("disable_bias", False):
+        b.parameter(node, "bias", (n_out,), ("uniform", bound), node.trainable)
+
+
+def forward(b, node, x, y):
+    p = b.params[node.name]
+    b.op("FC_FWD", FORWARD, [x, p["weight"], p.get("bias", -1), y], _dims(b, node), layer=node.name)
+
+
+def calc_grad(b, node, x, dy):
+    g = b.grads[node.name]
+    b.op("FC_GRAD", CALC_GRAD, [x, dy, g["weight"], g.get("bias", -1)], _dims(b, node),
+         layer=node.name)
+
+
+def calc_deriv(b, node, dy, dxs):
+    b.op("FC_DERIV", CALC_DERIV, [dy, b.params[node.name]["weight"], dxs[0]], _dims(b, node),
+         layer=node.name)

@@ -1,0 +1,44 @@
+"""Tensors and ops of the training graph (host-side, before planning)."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DTYPES = {"f32": np.float32, "i32": np.int32, "u32": np.uint32}
+
+# What a tensor holds; used by reports, the planner and swap decisions.
+KINDS = ("input", "label", "metrics", "activation", "derivative", "weight", "gradient",
+         "optimizer", "state", "scratch")
+
+
+@dataclass
+class Tensor:
+    id: int
+    name: str
+    shape: tuple
+    kind: str
+    dtype: str = "f32"
+    persistent: bool = False   # survives across iterations
+    loaded: bool = False       # written by the data loader before op 0
+    init: tuple = ("zeros",)   # how persistent tensors start: zeros | const v | uniform b | seed
+
+    @property
+    def numel(self):
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    @property
+    def nbytes(self):
+        return self.numel * 4
+
+
+@dataclass
+class Op:
+    kind: str          # key of core_cy.OP_KINDS, e.g. "FC_FWD"
+    phase: int
+    tensors: list      # tensor ids
+    params: list = field(default_factory=list)
+    floats: list = field(default_factory=list)
+    layer: str = ""
+
+    @property
+    def label(self):
+        return f"{self.layer}.{self.kind.lower()}"

@@ -1,0 +1,31 @@
+"""Plain data describing a model, as written by the user (before graph building)."""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class OptimizerSpec:
+    type: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+
+
+@dataclass
+class LayerSpec:
+    name: str
+    type: str
+    props: dict = field(default_factory=dict)  # parsed property values
+    input_layers: list = field(default_factory=list)
+    where: str = ""  # e.g. "model.ini [conv1]" for error messages
+
+
+@dataclass
+class ModelSpec:
+    layers: list
+    loss: str = "mse"
+    batch_size: int = 1
+    epochs: int = 1
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    source: str = "<api>"

@@ -1,0 +1,39 @@
+"""Choosing an offset for one buffer among the byte ranges already taken by its conflicts.
+
+`occupied` holds (offset, end) byte ranges, end exclusive, in any order. Since every size is
+a multiple of the alignment and the first offset is 0, every returned offset stays aligned.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+Range = tuple[int, int]
+
+
+def free_gaps(occupied: Iterable[Range]) -> tuple[list[Range], int]:
+    """Bounded free ranges between occupied ones, and where the open space on top begins."""
+    gaps, cursor = [], 0
+    for offset, end in sorted(occupied):
+        if offset > cursor:
+            gaps.append((cursor, offset))
+        cursor = max(cursor, end)
+    return gaps, cursor
+
+
+def first_fit(size: int, occupied: Iterable[Range]) -> int:
+    """Lowest offset where `size` bytes are free (TF Lite Micro's rule)."""
+    gaps, top = free_gaps(occupied)
+    for start, stop in gaps:
+        if stop - start >= size:
+            return start
+    return top
+
+
+def best_fit(size: int, occupied: Iterable[Range]) -> int:
+    """Start of the tightest bounded gap that holds `size` bytes, else the top (TF Lite GPU's rule)."""
+    gaps, top = free_gaps(occupied)
+    fitting = [(stop - start, start) for start, stop in gaps if stop - start >= size]
+    return min(fitting)[1] if fitting else top
+
+
+FITS = {"first-fit": first_fit, "best-fit": best_fit}

@@ -1,0 +1,60 @@
+"""Training graph + memory plan -> the arrays the C executor runs."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from core_cy import OP_KINDS
+from host_tools.bundle.layout import OP_DTYPE, TENSOR_DTYPE
+from host_tools.planning import Buffer, plan_best, plan_with
+
+ALIGNMENT = 16
+
+
+@dataclass
+class Program:
+    graph: object
+    plan: object            # host_tools.planning.Plan
+    buffers: list           # planning buffers (tensor id -> lifespan)
+    ops: np.ndarray         # OP_DTYPE records
+    tensors: np.ndarray     # TENSOR_DTYPE records
+
+    @property
+    def arena_bytes(self):
+        return self.plan.arena_bytes
+
+    def executor_args(self):
+        g = self.graph
+        table = np.stack([self.tensors["offset"], self.tensors["nbytes"]], axis=1)
+        return (self.ops, table, self.arena_bytes, g.input, g.labels, g.metrics, g.output)
+
+
+def op_records(graph):
+    records = np.zeros(len(graph.ops), OP_DTYPE)
+    for record, op in zip(records, graph.ops):
+        record["kind"] = OP_KINDS[op.kind]
+        record["phase"] = op.phase
+        record["t"][:] = -1
+        record["t"][:len(op.tensors)] = op.tensors
+        record["p"][:len(op.params)] = op.params
+        record["f"][:len(op.floats)] = op.floats
+    return records
+
+
+def graph_buffers(graph):
+    spans = graph.lifespans()
+    return [Buffer.single(t.id, t.nbytes, *spans[t.id]) for t in graph.tensors if t.id in spans]
+
+
+def tensor_records(graph, plan):
+    records = np.zeros(len(graph.tensors), TENSOR_DTYPE)
+    for tensor in graph.tensors:
+        records[tensor.id] = (plan.offsets.get(tensor.id, 0), tensor.nbytes)
+    return records
+
+
+def build_program(graph, planner="best"):
+    """Plans every tensor into one arena (the smallest valid plan by default)."""
+    buffers = graph_buffers(graph)
+    plan = plan_best(buffers, ALIGNMENT) if planner == "best" else \
+        plan_with(planner, buffers, ALIGNMENT)
+    return Program(graph, plan, buffers, op_records(graph), tensor_records(graph, plan))

@@ -1,0 +1,93 @@
+"""Swap events, in the order the C runtime replays them (core_cy/src/mt_swap.h)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+class When(IntEnum):
+    BEFORE = 0
+    AFTER = 1
+
+
+class Action(IntEnum):
+    READ_START = 0
+    READ_WAIT = 1
+    WRITE = 2
+
+
+# Mirrors mt_swap_event field by field (20 bytes, no padding).
+EVENT_DTYPE = np.dtype([
+    ("op", "=u4"), ("when", "u1"), ("action", "u1"), ("tag", "=u2"),
+    ("arena_offset", "=u4"), ("flash_offset", "=u4"), ("nbytes", "=u4"),
+])
+
+
+@dataclass(frozen=True)
+class SwapEvent:
+    op: int
+    when: When
+    action: Action
+    tag: int
+    tensor: int
+    arena_offset: int
+    flash_offset: int
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One planned copy: a read (start op, wait op) or a write-back (after op)."""
+    tensor: int
+    action: Action
+    start_op: int
+    wait_op: int
+    nbytes: int
+
+
+def _order_key(event: SwapEvent) -> tuple:
+    # Before an op: start every read first so they overlap, then wait for the ones due now.
+    return (event.op, event.when, event.action, event.tensor)
+
+
+def build_events(transfers: list[Transfer], arena_offsets: dict[int, int],
+                 flash_offsets: dict[int, int]) -> list[SwapEvent]:
+    untagged = []
+    for transfer in transfers:
+        place = (transfer.tensor, arena_offsets[transfer.tensor], flash_offsets[transfer.tensor], transfer.nbytes)
+        if transfer.action == Action.WRITE:
+            untagged.append(SwapEvent(transfer.start_op, When.AFTER, Action.WRITE, 0, *place))
+        else:
+            untagged.append(SwapEvent(transfer.start_op, When.BEFORE, Action.READ_START, 0, *place))
+            untagged.append(SwapEvent(transfer.wait_op, When.BEFORE, Action.READ_WAIT, 0, *place))
+    return _assign_tags(sorted(untagged, key=_order_key))
+
+
+def _assign_tags(events: list[SwapEvent]) -> list[SwapEvent]:
+    """Smallest free tag per read in flight, so tags also count the reads in flight."""
+    in_flight: dict[int, int] = {}   # tensor -> tag
+    tagged = []
+    for event in events:
+        tag = 0
+        if event.action == Action.READ_START:
+            tag = min(set(range(len(in_flight) + 1)) - set(in_flight.values()))
+            in_flight[event.tensor] = tag
+        elif event.action == Action.READ_WAIT:
+            tag = in_flight.pop(event.tensor)
+        tagged.append(SwapEvent(event.op, event.when, event.action, tag, event.tensor,
+                                event.arena_offset, event.flash_offset, event.nbytes))
+    return tagged
+
+
+def max_reads_in_flight(events: list[SwapEvent]) -> int:
+    return max((event.tag + 1 for event in events if event.action == Action.READ_START), default=0)
+
+
+def events_array(events: list[SwapEvent]) -> np.ndarray:
+    array = np.zeros(len(events), dtype=EVENT_DTYPE)
+    for index, event in enumerate(events):
+        array[index] = (event.op, event.when, event.action, event.tag,
+                        event.arena_offset, event.flash_offset, event.nbytes)
+    return array

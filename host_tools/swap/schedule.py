@@ -1,0 +1,208 @@
+"""schedule_swap: fit one training iteration into a RAM budget by swapping tensors to flash.
+
+Every tensor keeps ONE arena offset; swapping only shortens the ops it is resident at,
+so the static op list runs unchanged and results stay bit-identical.
+
+Iteration-boundary convention (what the host sees between iterations, see home()):
+  * a persistent tensor that is swapped anywhere rests in flash at its flash home;
+  * every other persistent tensor stays in the arena at its offset;
+  * loaded tensors are written into the arena by the loader before op 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from host_tools.planning import Buffer, Plan, plan_best, plan_with, validate
+
+from .choice import Choice
+from .events import Action, SwapEvent, Transfer, build_events, events_array, max_reads_in_flight
+from .flash import flash_buffers, plan_flash
+from .infeasible import SwapInfeasible, operand_bound
+from .prefetch import prefetch_starts
+from .residency import Residency, Tensor
+from .uses import TensorUse, check_uses
+
+MAX_TAGS = 1 << 16
+
+
+@dataclass(frozen=True)
+class SwapSchedule:
+    n_ops: int
+    alignment: int
+    buffers: tuple[Buffer, ...]          # arena residency, prefetch included
+    plan: Plan                            # arena offsets for those buffers
+    events: tuple[SwapEvent, ...]
+    flash_offsets: dict[int, int]         # per tensor that ever touches flash
+    flash_bytes: int
+    read_bytes_per_iteration: int
+    write_bytes_per_iteration: int
+    homes: dict[int, str]                 # persistent tensor -> 'arena' | 'flash'
+    swapped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # tensor -> swapped gap indices
+    max_reads_in_flight: int = 0
+
+    @property
+    def peak_ram_bytes(self) -> int:
+        # The file and RAM backends copy straight into the arena: no staging buffer.
+        return self.plan.arena_bytes
+
+    def home(self, tensor_id: int) -> tuple[str, int]:
+        """Where a tensor's value lives between iterations: ('arena' | 'flash', offset)."""
+        place = self.homes.get(tensor_id)
+        if place == "flash":
+            return "flash", self.flash_offsets[tensor_id]
+        if tensor_id in self.plan.offsets:
+            return "arena", self.plan.offsets[tensor_id]
+        raise KeyError(f"tensor {tensor_id} is never resident and has no flash home")
+
+    def events_array(self) -> np.ndarray:
+        return events_array(list(self.events))
+
+
+def _planner(name: str, alignment: int) -> Callable[[Sequence[Buffer]], Plan]:
+    if name == "best":
+        return partial(plan_best, alignment=alignment)
+    return partial(plan_with, name, alignment=alignment)
+
+
+class _NoFit(Exception):
+    pass
+
+
+def _fit(choice: Choice, budget: int, plan_fn) -> Plan:
+    """Greedy: swap the best gap until the profile fits, re-plan, tighten for fragmentation."""
+    target = budget
+    while True:
+        while choice.peak() > target:
+            move = choice.best_move(target)
+            if move is None:
+                raise _NoFit()
+            choice.set(move.tensor, choice.swapped[move.tensor] | {move.gap})
+        plan = plan_fn(choice.buffers())
+        if plan.arena_bytes <= budget:
+            return plan
+        target = choice.peak() - (plan.arena_bytes - budget)
+
+
+def _drop_unneeded(choice: Choice, budget: int, plan: Plan, plan_fn) -> Plan:
+    """Bring back the costliest swapped gaps whose removal still fits the budget."""
+    slack = plan.arena_bytes - choice.peak()
+    swapped = [(tid, gap) for tid, gaps in choice.swapped.items() for gap in gaps]
+    savings = {(tid, gap): choice.cost(tid) - choice.cost(tid, choice.swapped[tid] - {gap})
+               for tid, gap in swapped}
+    for tid, gap in sorted(swapped, key=lambda key: -savings[key]):
+        before = choice.swapped[tid]
+        choice.set(tid, before - {gap})
+        if choice.peak() + slack <= budget:
+            trial = plan_fn(choice.buffers())
+            if trial.arena_bytes <= budget:
+                plan, slack = trial, trial.arena_bytes - choice.peak()
+                continue
+        choice.set(tid, before)
+    return plan
+
+
+def _transfers(tensors: dict[int, Tensor], residencies: dict[int, Residency],
+               starts: dict[tuple[int, int], int]) -> list[Transfer]:
+    found = []
+    for tid, residency in residencies.items():
+        size = tensors[tid].use.size
+        for segment in residency.segments:
+            if segment.read_in:
+                start = starts[(tid, segment.first_op)]
+                found.append(Transfer(tid, Action.READ_START, start, segment.first_op, size))
+            if segment.write_out:
+                found.append(Transfer(tid, Action.WRITE, segment.last_op, segment.last_op, size))
+    return found
+
+
+def _homes(tensors: dict[int, Tensor], choice: Choice) -> dict[int, str]:
+    homes = {}
+    for tid, tensor in tensors.items():
+        if tensor.use.persistent:
+            at_rest_in_flash = bool(choice.swapped[tid]) or not tensor.timeline
+            homes[tid] = "flash" if at_rest_in_flash else "arena"
+    return homes
+
+
+def _flash_plan(tensors, residencies, homes, n_ops, plan_fn) -> Plan:
+    persistent = {tid for tid, home in homes.items() if home == "flash"}
+    sizes = {tid: tensor.use.size for tid, tensor in tensors.items()}
+    buffers = flash_buffers(residencies, sizes, persistent, n_ops)
+    unused = [Buffer(tid, sizes[tid], ((0, n_ops - 1),)) for tid in persistent if not tensors[tid].timeline]
+    return plan_flash(buffers + unused, plan_fn)
+
+
+def _build(tensors: dict[int, Tensor], choice: Choice, plan: Plan, n_ops: int, lookahead: int,
+           alignment: int, plan_fn) -> SwapSchedule:
+    residencies = {tid: tensor.residency(choice.swapped[tid]) for tid, tensor in tensors.items()}
+    reads = [(tid, s.first_op) for tid, r in residencies.items() for s in r.segments if s.read_in]
+    buffers, starts = prefetch_starts(choice.buffers(), plan, reads, lookahead, alignment)
+    validate(buffers, plan, alignment)
+    homes = _homes(tensors, choice)
+    flash = _flash_plan(tensors, residencies, homes, n_ops, plan_fn)
+    transfers = _transfers(tensors, residencies, starts)
+    events = build_events(transfers, plan.offsets, flash.offsets)
+    in_flight = max_reads_in_flight(events)
+    if in_flight > MAX_TAGS:
+        raise ValueError(f"{in_flight} reads in flight exceed the {MAX_TAGS} 16-bit tags")
+    return SwapSchedule(
+        n_ops=n_ops, alignment=alignment, buffers=tuple(buffers), plan=plan, events=tuple(events),
+        flash_offsets=dict(flash.offsets), flash_bytes=flash.arena_bytes,
+        read_bytes_per_iteration=sum(t.nbytes for t in transfers if t.action == Action.READ_START),
+        write_bytes_per_iteration=sum(t.nbytes for t in transfers if t.action == Action.WRITE),
+        homes=homes, swapped={tid: tuple(sorted(tensors[tid].effective(gaps)))
+                              for tid, gaps in choice.swapped.items() if gaps},
+        max_reads_in_flight=in_flight)
+
+
+def _attempt(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, lookahead: int,
+             alignment: int, write_weight: float, pinned: Iterable[int]) -> SwapSchedule:
+    tensors = {use.id: Tensor(use, n_ops, alignment) for use in uses}
+    choice = Choice(tensors.values(), n_ops, write_weight, pinned)
+    plan_fn = _planner(planner, alignment)
+    plan = _fit(choice, budget, plan_fn)
+    plan = _drop_unneeded(choice, budget, plan, plan_fn)
+    return _build(tensors, choice, plan, n_ops, lookahead, alignment, plan_fn)
+
+
+def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planner: str = "best",
+                  lookahead: int = 4, alignment: int = 16, write_weight: float = 2.0,
+                  pinned: Iterable[int] = ()) -> SwapSchedule:
+    """Swap schedule whose arena fits `ram_budget` bytes, moving as few bytes as the greedy finds.
+
+    write_weight: how much a flash byte written costs against one read (flash wear, slower).
+    pinned: tensors the host or executor touches between iterations (e.g. metrics, the
+    prediction output); they are never swapped.
+    Raises SwapInfeasible (with the smallest budget found to work) when the budget is too small.
+    """
+    check_uses(uses, n_ops)
+    pinned = tuple(pinned)
+    attempt = partial(_attempt, uses, n_ops, planner=planner, lookahead=lookahead,
+                      alignment=alignment, write_weight=write_weight, pinned=pinned)
+    floor = operand_bound(uses, n_ops, alignment, pinned)
+    if ram_budget >= floor:
+        try:
+            return attempt(ram_budget)
+        except _NoFit:
+            pass
+    raise SwapInfeasible(ram_budget, _smallest_budget(attempt, floor, alignment), floor)
+
+
+def _smallest_budget(attempt, floor: int, alignment: int) -> int:
+    """Bisect between the operand bound and the no-swap arena (the greedy is not monotone,
+    so this is the smallest budget found to work, verified by a successful attempt)."""
+    high = attempt(1 << 62).plan.arena_bytes
+    low = floor - 1          # operands alone exceed anything below the floor
+    while high - low > alignment:
+        middle = (low + high) // 2 // alignment * alignment
+        if middle <= low:
+            break
+        try:
+            high = attempt(middle).plan.arena_bytes
+        except _NoFit:
+            low = middle
+    return high

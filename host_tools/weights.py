@@ -1,0 +1,51 @@
+"""Initial values of persistent tensors and the weight npz format:
+keys '<layer>:weight', '<layer>:bias', '<layer>:gamma', '<layer>:beta',
+'<layer>:running_mean', '<layer>:running_var' (PyTorch layouts)."""
+import numpy as np
+
+from host_tools.errors import UserError
+
+NPZ_KEYS = ("weight", "bias", "gamma", "beta", "running_mean", "running_var")
+
+
+def initial_value(tensor, rng):
+    kind = tensor.init[0]
+    if kind == "uniform":
+        return rng.uniform(-tensor.init[1], tensor.init[1], tensor.shape).astype(np.float32)
+    if kind == "const":
+        return np.full(tensor.shape, tensor.init[1], np.float32)
+    if kind == "seed":  # xorshift32 state: any non-zero word
+        return np.array([rng.integers(1, 2**32 - 1)], np.uint32)
+    return np.zeros(tensor.shape, np.float32 if tensor.dtype == "f32" else np.uint32)
+
+
+def npz_params(graph):
+    """npz key -> tensor for every exported layer parameter."""
+    return {f"{layer}:{key}": graph.tensors[tid]
+            for layer, keys in graph.params.items() for key, tid in keys.items()
+            if key in NPZ_KEYS}
+
+
+def load_weights_npz(path, graph):
+    """Reads a weight npz and checks every key and shape; returns {tensor id: array}."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read weights: {error}", str(path)) from None
+    expected = npz_params(graph)
+    values = {}
+    with archive:
+        for key in archive.files:
+            if key not in expected:
+                raise UserError(f"unknown key '{key}' (expected some of: "
+                                f"{', '.join(sorted(expected))})", str(path))
+            tensor, array = expected[key], archive[key]
+            if tuple(array.shape) != tuple(tensor.shape):
+                raise UserError(f"key '{key}' has shape {tuple(array.shape)}, the model needs "
+                                f"{tuple(tensor.shape)}", str(path))
+            values[tensor.id] = array.astype(np.float32)
+    return values
+
+
+def save_weights_npz(path, weights):
+    np.savez(path, **weights)
