@@ -5,6 +5,7 @@ import numpy as np
 
 from core_cy import OP_KINDS
 from host_tools.bundle.layout import OP_DTYPE, TENSOR_DTYPE
+from host_tools.graph.in_place import share_in_place
 from host_tools.planning import Buffer, plan_best, plan_with
 
 ALIGNMENT = 16
@@ -46,14 +47,20 @@ def graph_buffers(graph):
 
 
 def tensor_records(graph, plan):
+    """Offsets for every tensor; one sharing bytes with another gets its offset."""
     records = np.zeros(len(graph.tensors), TENSOR_DTYPE)
     for tensor in graph.tensors:
-        records[tensor.id] = (plan.offsets.get(tensor.id, 0), tensor.nbytes)
+        home = graph.alias.get(tensor.id, tensor.id)
+        records[tensor.id] = (plan.offsets.get(home, 0), tensor.nbytes)
     return records
 
 
-def build_program(graph, planner="best"):
-    """Plans every tensor into one arena (the smallest valid plan by default)."""
+def build_program(graph, planner="best", in_place=True):
+    """Plans every tensor into one arena (the smallest valid plan by default).
+    in_place=False keeps every tensor's bytes to itself (for inspecting
+    intermediate values, e.g. in layer tests)."""
+    if in_place:
+        graph = share_in_place(graph)
     buffers = graph_buffers(graph)
     plan = plan_best(buffers, ALIGNMENT) if planner == "best" else \
         plan_with(planner, buffers, ALIGNMENT)

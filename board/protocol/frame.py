@@ -89,6 +89,18 @@ class FrameDecoder:
                 results.append(result)
             start = end + 1
 
+    @property
+    def in_frame(self):
+        """True while bytes of an unterminated frame are buffered."""
+        return bool(self._pending) or self._overflowed
+
+    def drop_partial(self):
+        """Give up on a frame whose end never came (its delimiter was lost)."""
+        if self.in_frame:
+            self._pending = bytearray()
+            self._overflowed = False
+            self.damaged += 1
+
     def _buffer(self, data):
         if self._overflowed:
             return

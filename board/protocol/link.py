@@ -9,6 +9,8 @@ so a host request and a board event crossing on the wire are both fine.
 Recovery:
 - receiver gets a damaged frame   -> sends NAK; a peer with a frame in flight
                                      resends it at once (no timeout wait)
+- a frame stops mid-way for       -> its 0x00 was lost: treated as damaged (NAK)
+  gap_timeout                        instead of waiting for the next frame
 - sender gets a damaged frame     -> it may have been our ACK: resend now
 - nothing arrives in ack_timeout  -> resend; after `retries` silent timeouts
                                      or `max_attempts` sends: LinkError
@@ -75,10 +77,14 @@ class Link:
     max_payload = MAX_PAYLOAD
 
     def __init__(self, transport, ack_timeout=0.2, retries=8, max_attempts=64,
-                 reply_timeout=5.0, on_event=None, max_inbox=8, peer_name="board"):
+                 reply_timeout=5.0, on_event=None, max_inbox=8, peer_name="board",
+                 gap_timeout=None):
         self.transport = transport
         self.ack_timeout = ack_timeout
         self.retries = retries
+        # Bytes of one frame arrive back to back; a pause this long inside a
+        # frame means its delimiter was lost.
+        self.gap_timeout = ack_timeout / 4 if gap_timeout is None else gap_timeout
         self.max_attempts = max_attempts
         self.reply_timeout = reply_timeout
         self.on_event = on_event        # callable(Message); must not use the link
@@ -89,6 +95,7 @@ class Link:
         self.stats = {"sent": 0, "resent": 0, "timeouts": 0, "received": 0, "damaged": 0,
                       "duplicates": 0, "naks_sent": 0, "refused_full": 0, "stale_replies": 0}
         self._decoder = FrameDecoder()
+        self._last_rx = now()
         self._tx_seq = _random_seq()
         self._tx_sync = True
         self._awaiting = None           # seq of our frame in flight
@@ -185,12 +192,19 @@ class Link:
     def _pump(self):
         data = self._read()
         if not data:
+            self._check_gap()
             return
+        self._last_rx = now()
         for frame in self._decoder.feed(data):
             if frame is None:
                 self._on_damaged()
             else:
                 self._on_frame(frame)
+
+    def _check_gap(self):
+        if self._decoder.in_frame and now() - self._last_rx > self.gap_timeout:
+            self._decoder.drop_partial()
+            self._on_damaged()
 
     def _on_damaged(self):
         self.stats["damaged"] += 1

@@ -45,4 +45,20 @@ typedef struct {
     uint64_t bytes_written;
 } mt_swap_runtime;
 
+/* Binds a runtime to its schedule, the arena the events address and a backend.
+ * Nothing is copied: events, arena and storage must outlive the runtime. */
+void mt_swap_init(mt_swap_runtime *rt, const mt_swap_event *events, uint32_t n_events,
+                  uint8_t *arena, const mt_storage *storage);
+
+/* Hooks for mt_run / mt_train_loop with ctx = rt. The cursor rewinds at op 0.
+ * Events of ops the executor skipped (EVAL runs only the forward ops) are
+ * replayed, in order, before the next op that does run. */
+mt_hooks mt_swap_hooks(mt_swap_runtime *rt);
+int mt_swap_before_op(void *ctx, uint32_t op_index);
+int mt_swap_after_op(void *ctx, uint32_t op_index);
+
+/* Replays whatever events remain in this iteration (after an EVAL run that
+ * stopped before the last op), so no read is left in flight. */
+int mt_swap_finish(mt_swap_runtime *rt);
+
 #endif

@@ -3,7 +3,7 @@ forward of every layer, the loss, then walking the layers in reverse:
 calc_gradient, calc_derivative, apply_gradient. A weight's gradient lives
 only from its calc_gradient to its apply, and backward stops at the first
 layer that needs nothing (frozen prefix)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core_cy import CONSTANTS
 from host_tools.graph.builder import GraphBuilder
@@ -30,6 +30,7 @@ class TrainingGraph:
     params: dict       # layer -> {key: tensor id}
     label_kind: int
     batch: int
+    alias: dict = field(default_factory=dict)  # tensor id -> id whose bytes it shares
 
     @property
     def n_ops(self):

@@ -10,9 +10,9 @@ from typing import Iterable
 Range = tuple[int, int]
 
 
-def free_gaps(occupied: Iterable[Range]) -> tuple[list[Range], int]:
-    """Bounded free ranges between occupied ones, and where the open space on top begins."""
-    gaps, cursor = [], 0
+def free_gaps(occupied: Iterable[Range], lowest: int = 0) -> tuple[list[Range], int]:
+    """Bounded free ranges at or above `lowest` between occupied ones, and where the open top begins."""
+    gaps, cursor = [], lowest
     for offset, end in sorted(occupied):
         if offset > cursor:
             gaps.append((cursor, offset))
@@ -20,9 +20,9 @@ def free_gaps(occupied: Iterable[Range]) -> tuple[list[Range], int]:
     return gaps, cursor
 
 
-def first_fit(size: int, occupied: Iterable[Range]) -> int:
-    """Lowest offset where `size` bytes are free (TF Lite Micro's rule)."""
-    gaps, top = free_gaps(occupied)
+def first_fit(size: int, occupied: Iterable[Range], lowest: int = 0) -> int:
+    """Lowest offset at or above `lowest` where `size` bytes are free (TF Lite Micro's rule)."""
+    gaps, top = free_gaps(occupied, lowest)
     for start, stop in gaps:
         if stop - start >= size:
             return start

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .branch_and_bound import search_placement
+from .branch_and_bound import SearchLimits, search_placement
 from .buffers import Buffer, Plan, align_up, lower_bound
 from .conflicts import conflict_lists
 from .fit import FITS
@@ -18,8 +18,6 @@ from .nntrainer import plan_nntrainer
 from .ordered_placement import place_in_order, plan_from_offsets
 from .orderings import candidate_orders
 
-# About 1-2 s of search for a few hundred buffers on one core.
-DEFAULT_NODE_LIMIT = 4000
 
 
 def _heuristic_plans(buffers: Sequence[Buffer], alignment: int, conflicts: list[list[int]]) -> list[Plan]:
@@ -36,15 +34,15 @@ def best_heuristic_plan(buffers: Sequence[Buffer], alignment: int = 16) -> Plan:
     return min(plans, key=lambda plan: plan.arena_bytes)
 
 
-def plan_optimal(buffers: Sequence[Buffer], alignment: int = 16, node_limit: int = DEFAULT_NODE_LIMIT,
-                 time_limit_s: float | None = None) -> Plan:
+def plan_optimal(buffers: Sequence[Buffer], alignment: int = 16,
+                 limits: SearchLimits = SearchLimits()) -> Plan:
     conflicts = conflict_lists(buffers)
     best = min(_heuristic_plans(buffers, alignment, conflicts), key=lambda plan: plan.arena_bytes)
     floor = lower_bound(buffers, alignment)
-    if best.arena_bytes > floor and node_limit > 0:
+    if best.arena_bytes > floor:
         sizes = [align_up(buffer.size, alignment) for buffer in buffers]
         twin_key = [(size, buffer.intervals) for size, buffer in zip(sizes, buffers)]
-        found = search_placement(sizes, conflicts, twin_key, best.arena_bytes, floor, node_limit, time_limit_s)
+        found = search_placement(sizes, conflicts, twin_key, best.arena_bytes, floor, limits)
         if found.offsets is not None:
             best = plan_from_offsets("optimal", buffers, found.offsets, alignment)
     return Plan("optimal", best.offsets, best.arena_bytes)

@@ -202,7 +202,8 @@ def _smallest_budget(attempt, floor: int, alignment: int) -> int:
         if middle <= low:
             break
         try:
-            high = attempt(middle).plan.arena_bytes
+            attempt(middle)
+            high = middle
         except _NoFit:
             low = middle
     return high
