@@ -129,6 +129,7 @@ CONSTANTS = {
     "LABEL_DENSE": MT_LABEL_DENSE,
     "NO_TENSOR": MT_NO_TENSOR,
 }
+include "swap.pxi"
 
 OP_RECORD_BYTES = sizeof(mt_op)
 STATUS_TEXT = {1: "bad op (unknown kind, arity or parameters)",
@@ -188,6 +189,17 @@ cdef class Executor:
                 return "op %d" % i
         return "input/labels/metrics/output tensor ids"
 
+    def attach_swap(self, SwapRuntime swap):
+        """Replays `swap`'s schedule around every op from now on."""
+        if swap.arena is not self.arena:
+            raise ValueError("the swap runtime must address this executor's arena")
+        self.hooks = swap.c_hooks()
+        self.hooks_owner = swap
+
+    def detach_swap(self):
+        self.hooks = NULL
+        self.hooks_owner = None
+
     cdef uint8_t *arena_ptr(self):
         cdef uint8_t[::1] view = self.arena
         return &view[0]
@@ -244,3 +256,6 @@ cdef void _fill_dataset(mt_dataset *data, const float[:, ::1] xs, const uint8_t[
     data.n_samples = xs.shape[0]
     data.x_numel = xs.shape[1]
     data.y_bytes = ys.shape[1]
+
+
+include "bundle.pxi"

@@ -340,3 +340,13 @@ def test_fuzz_corpus_has_valid_seeds():
         read_bundle(path.read_bytes())
         valid += 1
     assert valid >= 3
+
+
+@pytest.mark.xfail(strict=True, reason="mt_validate.c multiplies 4 int32 params in 64 bits, which "
+                   "wraps: N=C=H=W=65536 gives 4*2^64 = 0 bytes needed (lead to fix)")
+def test_op_params_whose_size_wraps_64_bits_are_refused():
+    content = samples.tiny_content()
+    pool = layout.make_op(22, samples.FORWARD, [samples.X, samples.Z],  # MT_OP_AVGPOOL_FWD
+                          [65536, 65536, 65536, 65536, 1, 1, 1, 1, 0, 0, 65536, 65536])
+    content.ops = np.concatenate([content.ops, pool[None]])
+    rejected(encode_bundle(content), "op 6 (kind 22, phase 0)")

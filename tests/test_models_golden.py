@@ -322,7 +322,7 @@ def test_dropout_train_mask_and_gradient_match_torch():
     torch applying the same mask gives the same loss and weights."""
     rate = 0.5
     x, y = data((16,), classes=4)
-    run = microtrain_run(dropout_model(rate), x, y, n_iter=1, planner="no-reuse")
+    run = microtrain_run(dropout_model(rate), x, y, n_iter=1, inspect=True)
     view = lambda name: run.session.view(named(run.graph, name))  # noqa: E731
     mask, x_in, y_out = view("drop:mask"), view("fc1/activation:output"), view("drop:output")
     assert set(np.unique(mask)) == {0.0, 1.0 / (1.0 - rate)}
@@ -344,7 +344,7 @@ def test_dropout_train_mask_and_gradient_match_torch():
 
 def test_dropout_eval_mode_is_identity():
     x, y = data((16,), classes=4)
-    run = microtrain_run(dropout_model(0.5), x, y, n_iter=3, planner="no-reuse")
+    run = microtrain_run(dropout_model(0.5), x, y, n_iter=3, inspect=True)
     probabilities = run.session.predict(run.x_rows, run.y_bytes)
     np.testing.assert_array_equal(run.session.view(named(run.graph, "drop:output")),
                                   run.session.view(named(run.graph, "fc1/activation:output")))

@@ -195,10 +195,15 @@ class MicrotrainRun:
     losses: np.ndarray      # per iteration
 
 
-def microtrain_run(spec, x, y, n_iter, seed=0, planner="best"):
-    """Trains a microtrain Session on n_iter consecutive batches (--no-shuffle)."""
+def microtrain_run(spec, x, y, n_iter, seed=0, inspect=False):
+    """Trains a microtrain Session on n_iter consecutive batches (--no-shuffle).
+    inspect=True: every tensor keeps its own bytes (no reuse, no in-place
+    sharing) so intermediate values can be read afterwards; otherwise the
+    default smallest plan, so golden checks also cover memory reuse."""
     graph = build_training_graph(spec, label_kind_for(spec, y))
-    session = Session(build_program(graph, planner), seed)
+    program = build_program(graph, "no-reuse", in_place=False) if inspect else \
+        build_program(graph)
+    session = Session(program, seed)
     x_rows, y_bytes = encode(x, y, graph)
     start = session.weights()
     order = np.arange(len(x_rows), dtype=np.int32)

@@ -4,8 +4,9 @@ a BundleError, never a crash, hang or other exception.
     python tests/fuzz/fuzz_bundle.py tests/fuzz/corpus -max_total_time=60
 
 Each input is read as is and again with its CRCs repaired, so mutations also
-reach the checks behind the CRCs. For coverage of the C code and AddressSanitizer,
-build an instrumented extension first: tests/fuzz/run_fuzz.sh does both."""
+reach the checks behind the CRCs. With a plain build only the Python layer
+guides the fuzzer; tests/fuzz/run_fuzz.sh builds a coverage-instrumented
+core_cy._core so the C reader's branches guide it too."""
 import sys
 from pathlib import Path
 
@@ -15,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 with atheris.instrument_imports():
     from crc_repair import repair_crcs
-
-from core_cy._core import BundleError, read_bundle  # noqa: E402
+    from core_cy._core import BundleError, read_bundle
 
 
 def read_or_refuse(data: bytes) -> None:
@@ -35,7 +35,7 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, test_one_input)
+    atheris.Setup(sys.argv, test_one_input, internal_libfuzzer=True)
     atheris.Fuzz()
 
 
