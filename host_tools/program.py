@@ -6,7 +6,9 @@ import numpy as np
 from core_cy import OP_KINDS
 from host_tools.bundle.layout import OP_DTYPE, TENSOR_DTYPE
 from host_tools.graph.in_place import share_in_place
+from host_tools.graph.uses import tensor_uses
 from host_tools.planning import Buffer, plan_best, plan_with
+from host_tools.swap import schedule_swap
 
 ALIGNMENT = 16
 
@@ -18,6 +20,8 @@ class Program:
     buffers: list           # planning buffers (tensor id -> lifespan)
     ops: np.ndarray         # OP_DTYPE records
     tensors: np.ndarray     # TENSOR_DTYPE records
+    swap: object = None     # host_tools.swap.SwapSchedule when a RAM budget forces swapping
+    unswapped_arena_bytes: int = 0
 
     @property
     def arena_bytes(self):
@@ -55,13 +59,24 @@ def tensor_records(graph, plan):
     return records
 
 
-def build_program(graph, planner="best", in_place=True):
+def build_program(graph, planner="best", in_place=True, ram_budget=None, lookahead=4):
     """Plans every tensor into one arena (the smallest valid plan by default).
     in_place=False keeps every tensor's bytes to itself (for inspecting
-    intermediate values, e.g. in layer tests)."""
+    intermediate values, e.g. in layer tests). With a RAM budget below the
+    arena, tensors are swapped to flash (raises SwapInfeasible with the
+    smallest budget that works when even swapping cannot fit)."""
     if in_place:
         graph = share_in_place(graph)
     buffers = graph_buffers(graph)
     plan = plan_best(buffers, ALIGNMENT) if planner == "best" else \
         plan_with(planner, buffers, ALIGNMENT)
-    return Program(graph, plan, buffers, op_records(graph), tensor_records(graph, plan))
+    arena = plan.arena_bytes
+    if ram_budget is None or ram_budget >= arena:
+        return Program(graph, plan, buffers, op_records(graph), tensor_records(graph, plan),
+                       unswapped_arena_bytes=arena)
+    # metrics and the prediction are read by the host between iterations: keep them in RAM
+    swap = schedule_swap(tensor_uses(graph), len(graph.ops), ram_budget, planner=planner,
+                         lookahead=lookahead, alignment=ALIGNMENT,
+                         pinned=(graph.metrics, graph.output))
+    return Program(graph, swap.plan, list(swap.buffers), op_records(graph),
+                   tensor_records(graph, swap.plan), swap, arena)

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from host_tools.planning import Buffer, Plan, plan_best, plan_with, validate
+from host_tools.planning.optimal import best_heuristic_plan
 
 from .choice import Choice
 from .events import Action, SwapEvent, Transfer, build_events, events_array, max_reads_in_flight
@@ -66,6 +67,15 @@ def _planner(name: str, alignment: int) -> Callable[[Sequence[Buffer]], Plan]:
     if name == "best":
         return partial(plan_best, alignment=alignment)
     return partial(plan_with, name, alignment=alignment)
+
+
+def _search_planner(name: str, alignment: int) -> Callable[[Sequence[Buffer]], Plan]:
+    """Planner used while searching, called after every change. For "best" it is the best
+    heuristic plan without the exact search: the final plan_best is never larger, so
+    whatever fits during the search still fits at the end, at a fraction of the cost."""
+    if name == "best":
+        return partial(best_heuristic_plan, alignment=alignment)
+    return _planner(name, alignment)
 
 
 class _NoFit(Exception):
@@ -163,9 +173,12 @@ def _attempt(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, l
              alignment: int, write_weight: float, pinned: Iterable[int]) -> SwapSchedule:
     tensors = {use.id: Tensor(use, n_ops, alignment) for use in uses}
     choice = Choice(tensors.values(), n_ops, write_weight, pinned)
+    search_fn = _search_planner(planner, alignment)
+    plan = _drop_unneeded(choice, budget, _fit(choice, budget, search_fn), search_fn)
     plan_fn = _planner(planner, alignment)
-    plan = _fit(choice, budget, plan_fn)
-    plan = _drop_unneeded(choice, budget, plan, plan_fn)
+    final = plan_fn(choice.buffers())
+    # plan_best includes every heuristic, so it can only shrink the search's plan.
+    plan = final if final.arena_bytes <= plan.arena_bytes else plan
     return _build(tensors, choice, plan, n_ops, lookahead, alignment, plan_fn)
 
 
