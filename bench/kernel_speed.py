@@ -40,7 +40,7 @@ HARNESS = r"""
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 /* which: 0 fwd, 1 grad, 2 deriv. Returns seconds per call. */
@@ -102,25 +102,33 @@ def p(a):
     return None if a is None else a.ctypes.data
 
 
+TRIALS = 15
+
+
 def best_c(fn, budget):
-    """min over 5 trials of seconds/call, reps calibrated to ~budget s/trial."""
-    t = fn(1)
+    """min over TRIALS trials of thread-CPU seconds/call (reps per trial
+    calibrated to ~budget s): robust to other processes on the machine."""
+    fn(1)
+    t = fn(3)
     reps = max(1, min(100000, int(budget / max(t, 1e-8))))
-    return min(fn(reps) for _ in range(5))
+    return min(fn(reps) for _ in range(TRIALS))
 
 
-def best_py(fn, budget):
+def best_py(fn, budget, clock=time.thread_time):
+    """Same for a Python callable; clock=thread_time for single-threaded torch,
+    perf_counter (wall) for multi-threaded torch."""
     fn()
-    t0 = time.perf_counter()
-    fn()
-    t = time.perf_counter() - t0
+    t0 = clock()
+    for _ in range(3):
+        fn()
+    t = (clock() - t0) / 3
     reps = max(1, min(20000, int(budget / max(t, 1e-7))))
     best = float("inf")
-    for _ in range(5):
-        t0 = time.perf_counter()
+    for _ in range(TRIALS):
+        t0 = clock()
         for _ in range(reps):
             fn()
-        best = min(best, (time.perf_counter() - t0) / reps)
+        best = min(best, (clock() - t0) / reps)
     return best
 
 
@@ -151,25 +159,25 @@ FC_LAYERS = [
 ]
 
 
-def torch_conv_times(x, w, b, stride, pad, groups, dy, budget):
+def torch_conv_times(x, w, b, stride, pad, groups, dy, budget, clock):
     tx, tw, tb, tdy = (torch.from_numpy(a) for a in (x, w, b, dy))
     st, pd = [stride, stride], [pad, pad]
     cb = torch.ops.aten.convolution_backward
     with torch.no_grad():
-        f = best_py(lambda: Fn.conv2d(tx, tw, tb, stride, pad, 1, groups), budget)
+        f = best_py(lambda: Fn.conv2d(tx, tw, tb, stride, pad, 1, groups), budget, clock)
         g = best_py(lambda: cb(tdy, tx, tw, [tw.shape[0]], st, pd, [1, 1], False,
-                               [0, 0], groups, [False, True, True]), budget)
+                               [0, 0], groups, [False, True, True]), budget, clock)
         d = best_py(lambda: cb(tdy, tx, tw, [tw.shape[0]], st, pd, [1, 1], False,
-                               [0, 0], groups, [True, False, False]), budget)
+                               [0, 0], groups, [True, False, False]), budget, clock)
     return f, g, d
 
 
-def torch_fc_times(x, w, b, dy, budget):
+def torch_fc_times(x, w, b, dy, budget, clock):
     tx, tw, tb, tdy = (torch.from_numpy(a) for a in (x, w, b, dy))
     with torch.no_grad():
-        f = best_py(lambda: Fn.linear(tx, tw, tb), budget)
-        g = best_py(lambda: (tdy.t().mm(tx), tdy.sum(0)), budget)
-        d = best_py(lambda: tdy.mm(tw), budget)
+        f = best_py(lambda: Fn.linear(tx, tw, tb), budget, clock)
+        g = best_py(lambda: (tdy.t().mm(tx), tdy.sum(0)), budget, clock)
+        d = best_py(lambda: tdy.mm(tw), budget, clock)
     return f, g, d
 
 
@@ -198,9 +206,9 @@ def run(lib, batches, which, budget, threads_default):
                     i, sp, p(x), p(w), p(b), p(y), p(dy), p(dw), p(db), p(dx), r), budget)
                     for i in range(3)]
                 torch.set_num_threads(1)
-                t1 = torch_conv_times(x, w, b, st, pd, G, dy, budget)
+                t1 = torch_conv_times(x, w, b, st, pd, G, dy, budget, time.thread_time)
                 torch.set_num_threads(threads_default)
-                td = torch_conv_times(x, w, b, st, pd, G, dy, budget)
+                td = torch_conv_times(x, w, b, st, pd, G, dy, budget, time.perf_counter)
             else:
                 _, name, i_, o_ = L
                 x = rng.standard_normal((n, i_), dtype=np.float32)
@@ -212,9 +220,9 @@ def run(lib, batches, which, budget, threads_default):
                     k, p(x), p(w), p(b), p(y), p(dy), p(dw), p(db), p(dx), n, i_, o_, r),
                     budget) for k in range(3)]
                 torch.set_num_threads(1)
-                t1 = torch_fc_times(x, w, b, dy, budget)
+                t1 = torch_fc_times(x, w, b, dy, budget, time.thread_time)
                 torch.set_num_threads(threads_default)
-                td = torch_fc_times(x, w, b, dy, budget)
+                td = torch_fc_times(x, w, b, dy, budget, time.perf_counter)
             rows.append((name, n, ours, t1, td))
             print_row(rows[-1])
             sys.stdout.flush()
@@ -248,7 +256,7 @@ def main():
     a = ap.parse_args()
     lib = build(a.src, a.opt)
     threads_default = torch.get_num_threads()
-    budget = 0.004 if a.quick else 0.015
+    budget = 0.001 if a.quick else 0.003
     print("torch %s, default threads %d; ours built with %s from %s"
           % (torch.__version__, threads_default, a.opt, os.path.relpath(a.src, ROOT)))
     print("t1 = torch 1 thread; r = ours / torch (1 thread); r totD = total vs torch "

@@ -6,7 +6,7 @@ import numpy as np
 
 from core_cy import Executor, FileStorage, RamStorage, SwapRuntime
 from host_tools.graph.tensors import DTYPES
-from host_tools.weights import initial_value, npz_params
+from host_tools.weights import initial_values, npz_params
 
 
 class Session:
@@ -21,10 +21,7 @@ class Session:
         self.storage = self.swap_runtime = None
         if program.swap is not None:
             self._attach_swap(program.swap, swap_file)
-        rng = np.random.default_rng(seed)
-        for tensor in self.graph.tensors:
-            if tensor.persistent:
-                self.write(tensor.id, initial_value(tensor, rng))
+        self.set_values(initial_values(self.graph, seed))
 
     def _attach_swap(self, schedule, swap_file):
         size = max(schedule.flash_bytes, 4)

@@ -19,6 +19,12 @@ def initial_value(tensor, rng):
     return np.zeros(tensor.shape, np.float32 if tensor.dtype == "f32" else np.uint32)
 
 
+def initial_values(graph, seed):
+    """tensor id -> starting value of every persistent tensor (seeded)."""
+    rng = np.random.default_rng(seed)
+    return {t.id: initial_value(t, rng) for t in graph.tensors if t.persistent}
+
+
 def npz_params(graph):
     """npz key -> tensor for every exported layer parameter."""
     return {f"{layer}:{key}": graph.tensors[tid]

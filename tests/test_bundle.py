@@ -14,6 +14,7 @@ from core_cy._core import (BUNDLE_FORMAT_VERSION, BUNDLE_OP_DTYPE, BUNDLE_SWAP_E
 from host_tools.bundle import layout
 from host_tools.bundle.content import InitRecord, TrainSettings
 from host_tools.bundle.writer import assemble, content_sections, encode_bundle, write_bundle
+from host_tools.swap.events import EVENT_DTYPE
 
 sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
 import bundle_samples as samples  # noqa: E402
@@ -43,6 +44,7 @@ def test_record_dtypes_match_c_structs():
     assert layout.OP_DTYPE.itemsize == BUNDLE_OP_DTYPE.itemsize == 116
     assert layout.TENSOR_DTYPE == BUNDLE_TENSOR_DTYPE
     assert layout.SWAP_EVENT_DTYPE == BUNDLE_SWAP_EVENT_DTYPE
+    assert layout.SWAP_EVENT_DTYPE == EVENT_DTYPE  # the swap scheduler's own copy
 
 
 def test_versions_match_c():

@@ -471,9 +471,12 @@ def test_noisy_line_delivers_twenty_blobs_bit_exact():
     host_pty, board_pty = Pty(), Pty()
     proxy = NoisyProxy(host_pty.master, board_pty.master, rate=0.01, seed=2024)
     board_port = board_pty.open_serial()
-    board = FakeBoard(board_port, ack_timeout=0.03, max_attempts=200).start()
+    # A generous silent-retry budget: a loaded CI machine can starve a thread
+    # for a few hundred ms; on a quiet one no timeout fires at all.
+    line_options = dict(ack_timeout=0.05, retries=40, max_attempts=400)
+    board = FakeBoard(board_port, **line_options).start()
     port = host_pty.open_serial()
-    link = host_link(port, ack_timeout=0.03, max_attempts=200, reply_timeout=5.0)
+    link = host_link(port, reply_timeout=5.0, **line_options)
     rng = random.Random(99)
     started = time.monotonic()
     sent_bytes = 0

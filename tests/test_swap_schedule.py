@@ -179,13 +179,13 @@ def check_budgets(uses, n_ops, lookahead, planner):
         assert schedule.max_reads_in_flight == max(tags, default=-1) + 1
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(use_patterns(), st.sampled_from([0, 1, 4]), st.sampled_from(["best", "greedy"]))
 def test_random_patterns_replay_or_report_a_working_budget(pattern, lookahead, planner):
     check_budgets(*pattern, lookahead, planner)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(training_like(), st.sampled_from([0, 2, 4]), st.sampled_from(["best", "greedy"]))
 def test_training_like_patterns_replay_or_report_a_working_budget(pattern, lookahead, planner):
     check_budgets(*pattern, lookahead, planner)

@@ -2,7 +2,9 @@
  * memory-mapped flash) and exposes its parts without copying them.
  * The byte layout is documented in docs/bundle-format.md.
  * Portable C99, no allocation, no globals; needs a little-endian CPU because
- * ops, tensors, swap events and the data set are used in place. */
+ * ops, tensors, swap events and the data set are used in place (so give the
+ * buffer no conflicting declared type: a flash region, malloc'd or uint32_t
+ * storage, as for any zero-copy image). */
 #ifndef MT_BUNDLE_H
 #define MT_BUNDLE_H
 

@@ -1,8 +1,12 @@
-"""microtrain plan: the execution order, tensor lifespans and the arena plan."""
+"""microtrain plan: the execution order, tensor lifespans, the arena plan,
+the swap schedule under a RAM budget, and the bundle for a device."""
 import json
 
-from host_tools.cli.common import add_model_arguments, build_graph, load_spec
-from host_tools.program import build_program
+from host_tools.bundle import write_bundle
+from host_tools.bundle.from_program import bundle_content
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+                                   load_spec, plan_program)
+from host_tools.data import load_data
 from host_tools.report.explain import explain
 from host_tools.report.memory import format_figures, memory_figures
 
@@ -13,17 +17,34 @@ def register(commands):
                                              "tensors into one static arena and report the "
                                              "lower bound and every planner's arena.")
     add_model_arguments(parser)
+    add_budget_arguments(parser)
     parser.add_argument("--explain", action="store_true",
                         help="print the execution order and every tensor's size and lifespan")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--timeline", metavar="OUT.png",
+                        help="draw the memory map (op on x, arena offset on y)")
+    parser.add_argument("-o", "--output", metavar="OUT.mtb", help="write a bundle for a device")
+    parser.add_argument("--data", help="'digits' or an npz to carry in the bundle (optional)")
+    parser.add_argument("--epochs", type=int, help="epochs the device trains (default: model's)")
+    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                        help="iterations between device checkpoints (default: end only)")
+    parser.add_argument("--seed", type=int, default=0, help="weight init and shuffle seed")
     parser.set_defaults(run=run)
 
 
 def run(args):
     spec = load_spec(args)
-    graph = build_graph(spec)
-    program = build_program(graph, args.planner)
-    figures = memory_figures(program, graph)
+    data = load_data(args.data) if args.data else None
+    graph = build_graph(spec, data.y if data else None)
+    program = plan_program(args, graph)
+    figures = memory_figures(program, graph, args.ram_budget, program.swap)
+    if args.timeline:
+        _draw(program, args.timeline)
+    if args.output:
+        content = bundle_content(program, seed=args.seed, epochs=args.epochs or spec.epochs,
+                                 checkpoint_interval=args.checkpoint_every, data=data)
+        write_bundle(args.output, content)
+        figures["bundle"] = args.output
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
@@ -31,4 +52,14 @@ def run(args):
         print(explain(program))
         print()
     print(format_figures(figures))
+    if args.output:
+        print(f"bundle written to {args.output}")
     return 0
+
+
+def _draw(program, path):
+    from host_tools.planning.timeline import draw_timeline
+    names = {t.id: t.name for t in program.graph.tensors}
+    swapped = set(program.swap.swapped) if program.swap is not None else set()
+    draw_timeline(program.buffers, program.plan, path, names=names, swapped_ids=swapped,
+                  title=f"{program.graph.spec.source} (batch {program.graph.batch})")

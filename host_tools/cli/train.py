@@ -1,8 +1,8 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
-from host_tools.cli.common import add_model_arguments, build_graph, load_spec
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+                                   load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.errors import UserError
-from host_tools.program import build_program
 from host_tools.session import Session
 from host_tools.training import train
 from host_tools.weights import load_weights_npz, save_weights_npz
@@ -26,6 +26,10 @@ def register(commands):
     parser.add_argument("--no-shuffle", action="store_true",
                         help="consecutive batches in file order (reproducible comparisons)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_budget_arguments(parser)
+    parser.add_argument("--swap-file", metavar="PATH",
+                        help="file standing in for flash when swapping (default: a temporary "
+                             "file); 'ram' keeps it in memory")
     parser.set_defaults(run=run)
 
 
@@ -37,8 +41,8 @@ def run(args):
     spec = load_spec(args)
     data = load_data(args.data)
     graph = build_graph(spec, data.y)
-    program = build_program(graph, args.planner)
-    session = Session(program, seed=args.seed)
+    program = plan_program(args, graph)
+    session = Session(program, seed=args.seed, swap_file=args.swap_file)
     if args.init_weights:
         session.set_values(load_weights_npz(args.init_weights, graph))
     print(f"model {spec.source}: {len(graph.ops)} ops, arena {program.arena_bytes} bytes "
@@ -46,6 +50,10 @@ def run(args):
           f"({len(data.x)} samples)")
     result = train(session, data, epochs=args.epochs or spec.epochs, iterations=args.iterations,
                    shuffle=not args.no_shuffle, seed=args.seed, progress=not args.quiet)
+    if program.swap is not None:
+        read, written = session.swap_bytes
+        print(f"swap: {read} bytes read, {written} bytes written to flash "
+              f"(arena {program.arena_bytes} of {program.unswapped_arena_bytes} bytes)")
     if args.dump_weights:
         save_weights_npz(args.dump_weights, session.weights())
         print(f"weights written to {args.dump_weights}")

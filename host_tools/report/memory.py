@@ -20,6 +20,7 @@ def memory_figures(program, unshared_graph, ram_budget=None, swap=None):
         "planner_arena_bytes": planners,
         "planner": program.plan.planner,
         "arena_bytes": arena,
+        "unswapped_arena_bytes": program.unswapped_arena_bytes or arena,
         "ram_budget_bytes": ram_budget,
         "swap_read_bytes_per_iteration": swap.read_bytes_per_iteration if swap else 0,
         "swap_write_bytes_per_iteration": swap.write_bytes_per_iteration if swap else 0,
@@ -33,7 +34,8 @@ def format_figures(figures):
     lines = [f"model {figures['model']}  batch {figures['batch']}  {figures['ops']} ops",
              f"  {'lower bound':<20} {bound:>14,} B",
              f"  {'no-reuse (naive)':<20} {figures['no_reuse_bytes']:>14,} B  "
-             f"{figures['no_reuse_bytes'] / max(figures['arena_bytes'], 1):.2f}x the arena",
+             f"{figures['no_reuse_bytes'] / max(figures['unswapped_arena_bytes'], 1):.2f}x "
+             f"the planned arena",
              "", f"  {'planner':<20} {'arena bytes':>14}  {'/ lower bound':>13}"]
     for name, size in figures["planner_arena_bytes"].items():
         mark = "  <- chosen" if name == figures["planner"] else ""

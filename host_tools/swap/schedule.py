@@ -169,12 +169,19 @@ def _build(tensors: dict[int, Tensor], choice: Choice, plan: Plan, n_ops: int, l
         max_reads_in_flight=in_flight)
 
 
-def _attempt(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, lookahead: int,
-             alignment: int, write_weight: float, pinned: Iterable[int]) -> SwapSchedule:
+def _choose(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, alignment: int,
+            write_weight: float, pinned: Iterable[int]) -> tuple[dict[int, Tensor], Choice, Plan]:
+    """The gaps to swap and a plan within `budget` (raises _NoFit)."""
     tensors = {use.id: Tensor(use, n_ops, alignment) for use in uses}
     choice = Choice(tensors.values(), n_ops, write_weight, pinned)
     search_fn = _search_planner(planner, alignment)
     plan = _drop_unneeded(choice, budget, _fit(choice, budget, search_fn), search_fn)
+    return tensors, choice, plan
+
+
+def _attempt(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, lookahead: int,
+             alignment: int, write_weight: float, pinned: Iterable[int]) -> SwapSchedule:
+    tensors, choice, plan = _choose(uses, n_ops, budget, planner, alignment, write_weight, pinned)
     plan_fn = _planner(planner, alignment)
     final = plan_fn(choice.buffers())
     # plan_best includes every heuristic, so it can only shrink the search's plan.
@@ -202,20 +209,22 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
             return attempt(ram_budget)
         except _NoFit:
             pass
-    raise SwapInfeasible(ram_budget, _smallest_budget(attempt, floor, alignment), floor)
+    fits = partial(_choose, uses, n_ops, planner=planner, alignment=alignment,
+                   write_weight=write_weight, pinned=pinned)
+    raise SwapInfeasible(ram_budget, _smallest_budget(fits, floor, alignment), floor)
 
 
-def _smallest_budget(attempt, floor: int, alignment: int) -> int:
+def _smallest_budget(fits, floor: int, alignment: int) -> int:
     """Bisect between the operand bound and the no-swap arena (the greedy is not monotone,
-    so this is the smallest budget found to work, verified by a successful attempt)."""
-    high = attempt(1 << 62).plan.arena_bytes
+    so this is the smallest budget found to work, verified by a successful search)."""
+    high = fits(1 << 62)[2].arena_bytes
     low = floor - 1          # operands alone exceed anything below the floor
     while high - low > alignment:
         middle = (low + high) // 2 // alignment * alignment
         if middle <= low:
             break
         try:
-            attempt(middle)
+            fits(middle)
             high = middle
         except _NoFit:
             low = middle

@@ -1,0 +1,64 @@
+"""A planned Program (and its swap schedule, training settings and data)
+-> BundleContent, ready for write_bundle."""
+import numpy as np
+
+from host_tools.bundle.content import BundleContent, Dataset, InitRecord, TrainSettings
+from host_tools.bundle.layout import TRAIN_SHUFFLE, WHERE_ARENA, WHERE_FLASH
+from host_tools.data import encode
+from host_tools.weights import initial_values, npz_params
+
+
+def model_description(program):
+    """What a host needs to talk about the bundle: layers, parameters by npz key."""
+    graph = program.graph
+    spec = graph.spec
+    return {
+        "source": str(spec.source), "loss": graph.loss, "batch": graph.batch,
+        "optimizer": vars(spec.optimizer),
+        "layers": [{"name": n.name, "type": n.type, "inputs": n.inputs, "shape": list(n.shape)}
+                   for n in graph.nodes],
+        "params": {key: {"tensor": t.id, "shape": list(t.shape)}
+                   for key, t in npz_params(graph).items()},
+        "output_shape": list(graph.tensors[graph.output].shape),
+        "unswapped_arena_bytes": program.unswapped_arena_bytes,
+    }
+
+
+def _init_records(program, values):
+    records = []
+    for tid, value in sorted(values.items()):
+        if program.swap is not None:
+            place, offset = program.swap.home(tid)
+        else:
+            place, offset = "arena", int(program.tensors[tid]["offset"])
+        where = WHERE_FLASH if place == "flash" else WHERE_ARENA
+        records.append(InitRecord(tid, where, offset, np.ascontiguousarray(value).tobytes()))
+    return records
+
+
+def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=0,
+                   shuffle=True, data=None, weights=None):
+    """weights: optional {tensor id: array} replacing the seeded initial values."""
+    graph = program.graph
+    values = initial_values(graph, seed)
+    values.update(weights or {})
+    dataset = None
+    if data is not None:
+        x, y = encode(data.x, data.y, graph, data.name)
+        dataset = Dataset(x, y.view(np.int32).reshape(-1) if graph.label_kind == 0
+                          else y.view(np.float32))
+    sample_numel = graph.tensors[graph.input].numel // graph.batch
+    y_bytes = graph.tensors[graph.labels].nbytes // graph.batch
+    swap = program.swap
+    return BundleContent(
+        ops=program.ops, tensors=program.tensors, arena_bytes=program.arena_bytes,
+        input=graph.input, labels=graph.labels, metrics=graph.metrics, output=graph.output,
+        batch=graph.batch, x_numel=sample_numel, label_kind=graph.label_kind, y_bytes=y_bytes,
+        flash_bytes=swap.flash_bytes if swap else 0,
+        swap_events=swap.events_array() if swap else None,
+        init=_init_records(program, values),
+        train=TrainSettings(epochs=epochs, iterations=iterations,
+                            checkpoint_interval=checkpoint_interval, shuffle_seed=seed,
+                            flags=TRAIN_SHUFFLE if shuffle else 0),
+        dataset=dataset, model=model_description(program),
+        names=[t.name for t in graph.tensors])
