@@ -109,9 +109,12 @@ cdef class FileStorage(_Storage):
         self.size = size
         self.max_reads_in_flight = MT_FILE_QUEUE_CAP
 
+    cdef int c_drain(self) noexcept:
+        return mt_storage_file_drain(&self.file) if self.is_open else 0
+
     def drain(self):
         """Wait for reads left in flight (after an aborted iteration)."""
-        if self.is_open and mt_storage_file_drain(&self.file) != 0:
+        if self.c_drain() != 0:
             raise IOError("a swap read failed")
 
     def close(self):
@@ -171,6 +174,16 @@ cdef class SwapRuntime:
 
     cdef const mt_hooks *c_hooks(self):
         return &self.hooks
+
+    def __dealloc__(self):
+        # Reads still in flight (an aborted run) must land before the arena can go.
+        if isinstance(self.storage, FileStorage):
+            (<FileStorage>self.storage).c_drain()
+
+    def drain(self):
+        """After a failed run: wait for reads left in flight, so the next run starts clean."""
+        if isinstance(self.storage, FileStorage):
+            self.storage.drain()
 
     def finish(self):
         """Replay the events left after a run that stopped early (EVAL skips backward ops)."""

@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from core_cy import ExecutorError
+from host_tools.graph.nodes import numel
+from host_tools.graph.normalize import normalize
 from host_tools.model.api import Model
 from torch_reference import TORCH_NAMES, TorchTwin, microtrain_run
 
@@ -45,8 +47,6 @@ def random_data(spec_in_shape, out_features, seed):
 
 
 def output_features(spec):
-    from host_tools.graph.normalize import normalize
-    from host_tools.graph.nodes import numel
     return numel(normalize(spec).nodes[-1].shape)
 
 
@@ -148,8 +148,8 @@ def test_pooling2d(case):
     check_layer(layer_spec(in_shape, "pooling2d", **POOL_CASES[case]), in_shape)
 
 
-@pytest.mark.xfail(strict=True, raises=ExecutorError, reason="mt_validate.c window_ok rejects floor-mode windows "
-                                       "that leave trailing input unused (far_pad < 0)")
+
+
 @pytest.mark.parametrize("layer_type,props", [
     ("pooling2d", dict(pooling="max", pool_size=2)),              # W 7 -> 3, last column unused
     ("conv2d", dict(filters=2, kernel_size=3, stride=2)),       # W 8 -> 3, last column unused

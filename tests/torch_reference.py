@@ -71,8 +71,9 @@ class TorchTwin(nn.Module):
     """Runs the normalized nodes of `graph` in order; outputs of every node are
     kept (with retained grads) so tests can read intermediate derivatives."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, keep_grads=True):
         super().__init__()
+        self.keep_grads = keep_grads  # retain every node's grad (off for benchmarks)
         self.graph = graph
         model = normalize(graph.spec)
         self.nodes, self.loss_kind, self.loss_input = model.nodes, model.loss, model.loss_input
@@ -122,7 +123,7 @@ class TorchTwin(nn.Module):
                 y = x.reshape(len(x), *node.shape)
             else:
                 y = self._run(node, [self.outputs[name] for name in node.inputs])
-            if y.requires_grad:
+            if self.keep_grads and y.requires_grad:
                 y.retain_grad()
             self.outputs[node.name] = y
         return self.outputs[self.loss_input].reshape(len(x), -1)

@@ -118,10 +118,12 @@ class Link:
         self._acked = False
         try:
             self._send_until_acked(wire, msg_type, seq)
+            self._tx_sync = False
         finally:
             self._awaiting = None
-        self._tx_seq = (seq + 1) & 0xFFFF
-        self._tx_sync = False
+            # Even after a failure: the peer may have got the frame (only the
+            # ACKs were lost) and would take a reused seq for a duplicate.
+            self._tx_seq = (seq + 1) & 0xFFFF
 
     def _send_until_acked(self, wire, msg_type, seq):
         timeouts = 0

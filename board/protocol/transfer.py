@@ -17,7 +17,8 @@ from .crc32 import crc32
 
 MIN_CHUNK = 32
 FRAME_COST = 30          # bytes besides the data: chunk frame overhead + its ACK
-SMOOTHING = 0.05         # weight of one attempt in the running failure rate
+MEMORY = 0.8             # weight of the past in the failure rate, per chunk
+FIRST_CHUNK = 128        # clean line: grows to the maximum after one clean send
 
 
 class UploadRejected(Exception):
@@ -37,16 +38,21 @@ class ChunkSizer:
     (1-e)^(s+FRAME_COST) = 1-f.
     """
 
-    def __init__(self, largest=m.MAX_CHUNK, smallest=MIN_CHUNK):
+    def __init__(self, largest=m.MAX_CHUNK, smallest=MIN_CHUNK, first=FIRST_CHUNK):
         self.largest = largest
         self.smallest = smallest
-        self.size = largest
+        # Not the maximum at first: on a very noisy line a 236-byte frame may
+        # need dozens of sends, and the size only adapts between chunks.
+        self.size = min(first, largest)
         self.failure_rate = 0.0
+        self._failed_sends = 0.0   # decayed counts, so the rate does not
+        self._all_sends = 0.0      # depend on the order within a chunk
 
     def update(self, attempts):
-        for attempt in range(attempts):
-            failed = 1.0 if attempt < attempts - 1 else 0.0
-            self.failure_rate += SMOOTHING * (failed - self.failure_rate)
+        """Record that the last chunk needed `attempts` sends; resize."""
+        self._failed_sends = self._failed_sends * MEMORY + attempts - 1
+        self._all_sends = self._all_sends * MEMORY + attempts
+        self.failure_rate = self._failed_sends / self._all_sends
         self.size = self._best_size()
 
     def _best_size(self):

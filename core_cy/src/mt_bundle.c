@@ -343,9 +343,11 @@ static int read_ops(const section_table *table, mt_bundle *out, char *err, uint3
     if (status == MT_BUNDLE_OK) status = check_role(prog, "metrics", prog->metrics, ERR);
     if (status == MT_BUNDLE_OK) status = check_role(prog, "output", prog->output, ERR);
     if (status != MT_BUNDLE_OK) return status;
+    /* Every op passed on its own, so what is left is the role tensors' sizes. */
     status = mt_program_validate(prog);
     if (status != MT_OK)
-        return fail(ERR, MT_BUNDLE_ERR_PROGRAM, "program: %s", status_text(status));
+        return fail(ERR, MT_BUNDLE_ERR_PROGRAM, "program: input/labels/metrics/output tensors: %s",
+                    status_text(status));
     return MT_BUNDLE_OK;
 }
 

@@ -1,16 +1,46 @@
-/* Direct 2-D convolution (no im2col: there is no scratch memory).
- * The innermost loop always runs over one output row (ox), with the row
- * range clipped so that padding is never read: out-of-range taps are simply
- * skipped, which is exact because they would only add zeros.
- * Summation orders are fixed by the loop nests below:
- *   fwd:   y   = b + sum over (ci, ky, kx)            (axpy over ox)
- *   deriv: dx  = sum over (o block of 4, oy, ky, kx, o in block) (axpy)
- *   grad:  dw  = sum over n of [4 lanes over (oy, ox) folded once]
- * Four output channels of one group are processed together where possible
- * so that every input row load feeds four accumulations. */
+/* Direct 2-D convolution without im2col of whole planes: no scratch memory
+ * beyond one 1 KB local tile.
+ *
+ * Forward (and the stride-1 input derivative, a correlation of dy with the
+ * flipped, transposed filters) work on tiles of consecutive output pixels of
+ * the flattened plane (a tile may span rows, so 7- or 14-wide rows leave no
+ * short tails). For a chunk of at most 16 (input channel, tap) pairs the tile's
+ * input values are gathered into a local column buffer, zeros where the tap
+ * falls into padding; then blocks of 4 output channels x 8 pixels keep their
+ * accumulators in registers while the chunk is summed, so every column load
+ * feeds four channels and every weight feeds eight pixels. A 1x1 stride-1
+ * unpadded convolution reads the input planes directly (no gather).
+ * The weight gradient gathers the transposed tile (pixel-major, 12 (channel,
+ * tap) columns) and accumulates 4 filters x 12 weights in registers.
+ *
+ * Summation orders are fixed by the code and do not depend on the blocking:
+ *   fwd:   y  = b + sum over (ci, ky, kx) ascending (padding taps add zero)
+ *   deriv: stride 1, >= 4 channels per group, <= 9 taps:
+ *          dx = 0 + sum over (o, ky, kx descending) of the group;
+ *          otherwise dx = sum over (o block of 4, oy, ky, kx, o in block)
+ *   grad:  dw = 0 + sum over (n, oy, ox) ascending; db as before (4 lanes).
+ * One input channel and < 4 filters per group (depthwise) keep the previous
+ * row-wise code:
+ *   fwd:   y  = b + sum over (ky, kx), axpy over output rows (4 channels of a
+ *          group together); grad: 4 lanes over (oy, ox) folded per sample. */
 #include <string.h>
 #include "mt_kernels.h"
 #include "mt_program.h"
+
+/* Register blocks: GCC's loop vectorizer would vectorize the k loop of a
+ * block across iterations (shuffles, accumulators kept in memory); with it
+ * off for these functions, SLP vectorizes each block across its independent
+ * accumulators. A code-generation hint only: floating-point flags (no
+ * contraction) are unchanged, so results are identical either way. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MT_BLOCK __attribute__((optimize("no-tree-loop-vectorize")))
+#else
+#define MT_BLOCK
+#endif
+
+#define TILE 256   /* floats in the local column buffer (1 KB) */
+#define MCH 16     /* (channel, tap) pairs per forward chunk */
+#define GW 12      /* (channel, tap) columns per gradient chunk */
 
 /* Runs the statement for j in [0, n) in blocks of 8, then 4: GCC -O2 (very-cheap
  * cost model) vectorizes only inner loops with a known trip count. */
@@ -36,105 +66,7 @@ static void clip(int off, int stride, int in, int out, int *lo, int *hi)
     *hi = b;
 }
 
-/* A 1x1, stride-1, unpadded conv maps whole planes onto planes: treat each
- * plane as one long row so the inner loops run over H*W. */
-static mt_conv_shape flatten(const mt_conv_shape *s)
-{
-    mt_conv_shape f = *s;
-    if (s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
-        s->pw == 0 && s->oh == s->h && s->ow == s->w) {
-        f.w = f.ow = s->h * s->w;
-        f.h = f.oh = 1;
-    }
-    return f;
-}
-
-/* ---- forward ---- */
-
-/* y_k[j] += a_k * x[j*st] for the four output rows of a channel block. */
-static void fwd_row4(float *restrict y0, float *restrict y1, float *restrict y2,
-                     float *restrict y3, const float *restrict x, int st,
-                     const float *a, int n)
-{
-    float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-    if (st == 1)
-        FOR8(j, n, float v = x[j]; y0[j] += a0 * v; y1[j] += a1 * v;
-             y2[j] += a2 * v; y3[j] += a3 * v);
-    else
-        FOR8(j, n, float v = x[j * st]; y0[j] += a0 * v; y1[j] += a1 * v;
-             y2[j] += a2 * v; y3[j] += a3 * v);
-}
-
-static void fwd_row1(float *restrict y, const float *restrict x, int st, float a, int n)
-{
-    if (st == 1)
-        FOR8(j, n, y[j] += a * x[j]);
-    else
-        FOR8(j, n, y[j] += a * x[j * st]);
-}
-
-/* Accumulates input plane xp into nb (1 or 4) output planes y[k] with the
- * filter taps wt[k] (each kh*kw, already offset to this input channel). */
-static void fwd_plane(const mt_conv_shape *s, const float *xp, const float *const *wt,
-                      float *const *y, int nb)
-{
-    int oy, ky, kx, lo, hi, ylo, yhi;
-    for (ky = 0; ky < s->kh; ky++) {
-        clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
-        for (oy = ylo; oy < yhi; oy++) {
-            const float *xr = xp + (long)(oy * s->sh + ky - s->ph) * s->w;
-            long yo = (long)oy * s->ow;
-            for (kx = 0; kx < s->kw; kx++) {
-                int off = kx - s->pw, t = ky * s->kw + kx;
-                const float *xs;
-                clip(off, s->sw, s->w, s->ow, &lo, &hi);
-                xs = xr + (long)lo * s->sw + off;
-                if (nb == 4) {
-                    float a[4];
-                    a[0] = wt[0][t]; a[1] = wt[1][t]; a[2] = wt[2][t]; a[3] = wt[3][t];
-                    fwd_row4(y[0] + yo + lo, y[1] + yo + lo, y[2] + yo + lo,
-                             y[3] + yo + lo, xs, s->sw, a, hi - lo);
-                } else {
-                    fwd_row1(y[0] + yo + lo, xs, s->sw, wt[0][t], hi - lo);
-                }
-            }
-        }
-    }
-}
-
-/* NB: per output element the terms still arrive in (ci, ky, kx) order, since
- * ky/oy interchange only reorders independent rows. */
-void mt_conv_fwd(const mt_conv_shape *shape, const float *x, const float *w,
-                 const float *b, float *y)
-{
-    mt_conv_shape s = flatten(shape);
-    int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
-    long pin = (long)s.h * s.w, pout = (long)s.oh * s.ow;
-    int n, o, k, ci;
-    for (n = 0; n < s.n; n++) {
-        for (o = 0; o < s.oc; o += k) {
-            int g = o / opg;
-            int nb = (o % opg) + 4 <= opg ? 4 : 1;
-            float *yp[4];
-            const float *wt[4];
-            for (k = 0; k < nb; k++) {
-                long j;
-                float bias = b ? b[o + k] : 0.0f;
-                yp[k] = y + ((long)n * s.oc + o + k) * pout;
-                for (j = 0; j < pout; j++)
-                    yp[k][j] = bias;
-            }
-            for (ci = 0; ci < cpg; ci++) {
-                const float *xp = x + ((long)n * s.c + (long)g * cpg + ci) * pin;
-                for (k = 0; k < nb; k++)
-                    wt[k] = w + ((long)(o + k) * cpg + ci) * kk;
-                fwd_plane(&s, xp, wt, yp, nb);
-            }
-        }
-    }
-}
-
-/* ---- input derivative ---- */
+/* ---- input derivative, stride > 1: axpy scatter into dx rows ---- */
 
 /* dx[j*st] = (((dx[j*st] + a0 d0[j]) + a1 d1[j]) + a2 d2[j]) + a3 d3[j] */
 static void deriv_row4(float *restrict dx, int st, const float *restrict d0,
@@ -191,9 +123,9 @@ static void deriv_plane(const mt_conv_shape *s, float *dxp, const float *const *
     }
 }
 
-void mt_conv_deriv(const mt_conv_shape *shape, const float *dy, const float *w, float *dx)
+static void deriv_scatter(const mt_conv_shape *shape, const float *dy, const float *w, float *dx)
 {
-    mt_conv_shape s = flatten(shape);
+    mt_conv_shape s = *shape;
     int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
     long pin = (long)s.h * s.w, pout = (long)s.oh * s.ow;
     int n, ci, o, k;
@@ -216,7 +148,93 @@ void mt_conv_deriv(const mt_conv_shape *shape, const float *dy, const float *w, 
     }
 }
 
-/* ---- weight gradient ---- */
+
+/* ---- depthwise (one input channel per group): row-wise axpy, as before ---- */
+
+/* y_k[j] += a_k * x[j*st] for the four output rows of a channel block. */
+static void fwd_row4(float *restrict y0, float *restrict y1, float *restrict y2,
+                     float *restrict y3, const float *restrict x, int st,
+                     const float *a, int n)
+{
+    float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    if (st == 1)
+        FOR8(j, n, float v = x[j]; y0[j] += a0 * v; y1[j] += a1 * v;
+             y2[j] += a2 * v; y3[j] += a3 * v);
+    else
+        FOR8(j, n, float v = x[j * st]; y0[j] += a0 * v; y1[j] += a1 * v;
+             y2[j] += a2 * v; y3[j] += a3 * v);
+}
+
+static void fwd_row1(float *restrict y, const float *restrict x, int st, float a, int n)
+{
+    if (st == 1)
+        FOR8(j, n, y[j] += a * x[j]);
+    else
+        FOR8(j, n, y[j] += a * x[j * st]);
+}
+
+/* Accumulates input plane xp into nb (1 or 4) output planes y[k] with the
+ * filter taps wt[k] (each kh*kw, already offset to this input channel). */
+static void fwd_plane(const mt_conv_shape *s, const float *xp, const float *const *wt,
+                      float *const *y, int nb)
+{
+    int oy, ky, kx, lo, hi, ylo, yhi;
+    for (ky = 0; ky < s->kh; ky++) {
+        clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
+        for (oy = ylo; oy < yhi; oy++) {
+            const float *xr = xp + (long)(oy * s->sh + ky - s->ph) * s->w;
+            long yo = (long)oy * s->ow;
+            for (kx = 0; kx < s->kw; kx++) {
+                int off = kx - s->pw, t = ky * s->kw + kx;
+                const float *xs;
+                clip(off, s->sw, s->w, s->ow, &lo, &hi);
+                xs = xr + (long)lo * s->sw + off;
+                if (nb == 4) {
+                    float a[4];
+                    a[0] = wt[0][t]; a[1] = wt[1][t]; a[2] = wt[2][t]; a[3] = wt[3][t];
+                    fwd_row4(y[0] + yo + lo, y[1] + yo + lo, y[2] + yo + lo,
+                             y[3] + yo + lo, xs, s->sw, a, hi - lo);
+                } else {
+                    fwd_row1(y[0] + yo + lo, xs, s->sw, wt[0][t], hi - lo);
+                }
+            }
+        }
+    }
+}
+
+/* NB: per output element the terms still arrive in (ci, ky, kx) order, since
+ * ky/oy interchange only reorders independent rows. */
+static void fwd_rows(const mt_conv_shape *shape, const float *x, const float *w,
+                 const float *b, float *y)
+{
+    mt_conv_shape s = *shape;
+    int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
+    long pin = (long)s.h * s.w, pout = (long)s.oh * s.ow;
+    int n, o, k, ci;
+    for (n = 0; n < s.n; n++) {
+        for (o = 0; o < s.oc; o += k) {
+            int g = o / opg;
+            int nb = (o % opg) + 4 <= opg ? 4 : 1;
+            float *yp[4];
+            const float *wt[4];
+            for (k = 0; k < nb; k++) {
+                long j;
+                float bias = b ? b[o + k] : 0.0f;
+                yp[k] = y + ((long)n * s.oc + o + k) * pout;
+                for (j = 0; j < pout; j++)
+                    yp[k][j] = bias;
+            }
+            for (ci = 0; ci < cpg; ci++) {
+                const float *xp = x + ((long)n * s.c + (long)g * cpg + ci) * pin;
+                for (k = 0; k < nb; k++)
+                    wt[k] = w + ((long)(o + k) * cpg + ci) * kk;
+                fwd_plane(&s, xp, wt, yp, nb);
+            }
+        }
+    }
+}
+
+
 
 /* Four lanes per filter tap persist across all rows of one sample; the
  * tail of each row goes to lane 4. */
@@ -328,10 +346,10 @@ static float plane_sum(const float *p, long n)
     return fold(l);
 }
 
-void mt_conv_grad(const mt_conv_shape *shape, const float *x, const float *dy,
+static void grad_rows(const mt_conv_shape *shape, const float *x, const float *dy,
                   float *dw, float *db)
 {
-    mt_conv_shape s = flatten(shape);
+    mt_conv_shape s = *shape;
     int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
     long pin = (long)s.h * s.w, pout = (long)s.oh * s.ow;
     int n, o, k, ci;
@@ -354,6 +372,341 @@ void mt_conv_grad(const mt_conv_shape *shape, const float *x, const float *dy,
                 for (k = 0; k < nb; k++)
                     wt[k] = dw + ((long)(o + k) * cpg + ci) * kk;
                 grad_plane(&s, xp, wt, dp, nb);
+            }
+        }
+    }
+}
+
+/* Source plane geometry of a correlation: produced pixel (oy, ox), tap
+ * (ky, kx) reads source (oy*sh - ph + ky, ox*sw - pw + kx), zero outside. */
+typedef struct {
+    int ih, iw, oh, ow, kh, kw, sh, sw, ph, pw;
+} geom;
+
+/* bt[j*bs] = source value of tap (ky, kx) for produced pixel q0 + j, j < cnt */
+static void col_row(float *restrict bt, int bs, const float *restrict xp, const geom *G,
+                    int ky, int kx, int oy, int ox, int cnt)
+{
+    int j = 0, lo, hi, u;
+    if (G->sw == 1) {   /* clip() without divisions */
+        lo = G->pw - kx > 0 ? G->pw - kx : 0;
+        hi = G->iw + G->pw - kx < G->ow ? G->iw + G->pw - kx : G->ow;
+        if (hi < 0)
+            hi = 0;
+        if (lo > hi)
+            lo = hi;
+    } else {
+        clip(kx - G->pw, G->sw, G->iw, G->ow, &lo, &hi);
+    }
+    while (j < cnt) {
+        int run = G->ow - ox, iy = oy * G->sh - G->ph + ky, e, a, b;
+        float *o;
+        if (run > cnt - j)
+            run = cnt - j;
+        e = ox + run;
+        o = bt + (long)(j - ox) * bs;   /* o[u*bs] is produced column u */
+        if (iy < 0 || iy >= G->ih) {
+            for (u = ox; u < e; u++)
+                o[(long)u * bs] = 0.0f;
+        } else {
+            long base = (long)iy * G->iw + kx - G->pw;
+            a = lo > ox ? lo : ox;
+            if (a > e)
+                a = e;
+            b = hi < e ? hi : e;
+            if (b < a)
+                b = a;
+            for (u = ox; u < a; u++)
+                o[(long)u * bs] = 0.0f;
+            if (G->sw == 1 && bs == 1)
+                for (u = a; u < b; u++)
+                    o[u] = xp[base + u];
+            else
+                for (u = a; u < b; u++)
+                    o[(long)u * bs] = xp[base + (long)u * G->sw];
+            for (u = b; u < e; u++)
+                o[(long)u * bs] = 0.0f;
+        }
+        j += run;
+        oy++;
+        ox = 0;
+    }
+}
+
+/* dst[r*ld + j] += sum_k cf[k*R + r] * src[k*ls + j], k ascending, starting
+ * from the value in dst. R x J accumulators stay in registers. */
+#define CBLOCK(NAME, R, J)                                                       \
+MT_BLOCK static void NAME(float *restrict dst, long ld, const float *restrict src, \
+                          long ls, const float *restrict cf, int nk)             \
+{                                                                                \
+    float acc[R][J];                                                             \
+    int r, j, k;                                                                 \
+    for (r = 0; r < R; r++)                                                      \
+        for (j = 0; j < J; j++)                                                  \
+            acc[r][j] = dst[(long)r * ld + j];                                   \
+    for (k = 0; k < nk; k++) {                                                   \
+        const float *sv = src + (long)k * ls;                                    \
+        for (r = 0; r < R; r++) {                                                \
+            float c = cf[k * R + r];                                             \
+            for (j = 0; j < J; j++)                                              \
+                acc[r][j] += c * sv[j];                                          \
+        }                                                                        \
+    }                                                                            \
+    for (r = 0; r < R; r++)                                                      \
+        for (j = 0; j < J; j++)                                                  \
+            dst[(long)r * ld + j] = acc[r][j];                                   \
+}
+
+CBLOCK(cb_4x8, 4, 8)
+CBLOCK(cb_4x4, 4, 4)
+CBLOCK(cb_4x1, 4, 1)
+CBLOCK(cb_2x8, 2, 8)
+CBLOCK(cb_2x4, 2, 4)
+CBLOCK(cb_2x1, 2, 1)
+CBLOCK(cb_1x8, 1, 8)
+CBLOCK(cb_1x4, 1, 4)
+CBLOCK(cb_1x1, 1, 1)
+
+/* Weights of one correlation: filter of (group g, produced channel oo,
+ * source channel ii, tap t) is w[g*wg + oo*wso + ii*wsi + (flip ? kk-1-t : t)]. */
+typedef struct {
+    const float *w;
+    long wg, wso, wsi;
+    int flip;
+} wmap;
+
+/* dst (dc channels, pre-initialized) += correlation of src (sc channels). */
+static void correlate(const geom *G, int n, int groups, const float *src, int sc,
+                      float *dst, int dc, const wmap *W)
+{
+    float B[TILE];
+    float wl[MCH * 4];
+    long woff[MCH];
+    int cin = sc / groups, cout = dc / groups, kk = G->kh * G->kw;
+    int mt = cin * kk, mc_max = mt < MCH ? mt : MCH;
+    long pin = (long)G->ih * G->iw, pout = (long)G->oh * G->ow;
+    int direct = kk == 1 && G->sh == 1 && G->sw == 1 && G->ph == 0 && G->pw == 0 &&
+                 G->oh == G->ih && G->ow == G->iw;
+    long qmax = direct ? pout : (long)((TILE / mc_max) & ~7);
+    int s, g;
+    for (s = 0; s < n; s++) {
+        for (g = 0; g < groups; g++) {
+            const float *sg = src + ((long)s * sc + (long)g * cin) * pin;
+            float *dg = dst + ((long)s * dc + (long)g * cout) * pout;
+            const float *wgp = W->w + (long)g * W->wg;
+            long q0;
+            for (q0 = 0; q0 < pout; q0 += qmax) {
+                int cnt = (int)(pout - q0 < qmax ? pout - q0 : qmax);
+                int m0, oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow);
+                for (m0 = 0; m0 < mt; m0 += mc_max) {
+                    int mc = mt - m0 < mc_max ? mt - m0 : mc_max, mm, oo, R;
+                    int ii = m0 / kk, t = m0 % kk, ky = t / G->kw, kx = t % G->kw;
+                    const float *S;
+                    long ls;
+                    /* (channel, tap) of each pair in the chunk, no divisions */
+                    for (mm = 0; mm < mc; mm++) {
+                        woff[mm] = (long)ii * W->wsi + (W->flip ? kk - 1 - t : t);
+                        if (!direct)
+                            col_row(B + (long)mm * cnt, 1, sg + (long)ii * pin, G, ky, kx,
+                                    oy0, ox0, cnt);
+                        t++;
+                        if (++kx == G->kw) {
+                            kx = 0;
+                            ky++;
+                        }
+                        if (t == kk) {
+                            t = ky = 0;
+                            ii++;
+                        }
+                    }
+                    if (direct) {
+                        S = sg + (long)m0 * pin + q0;
+                        ls = pin;
+                    } else {
+                        S = B;
+                        ls = cnt;
+                    }
+                    for (oo = 0; oo < cout; oo += R) {
+                        float *D = dg + (long)oo * pout + q0;
+                        int r, j;
+                        R = oo + 4 <= cout ? 4 : oo + 2 <= cout ? 2 : 1;
+                        for (r = 0; r < R; r++) {
+                            const float *wr = wgp + (long)(oo + r) * W->wso;
+                            for (mm = 0; mm < mc; mm++)
+                                wl[mm * R + r] = wr[woff[mm]];
+                        }
+                        j = 0;
+                        if (R == 4) {
+                            for (; j + 8 <= cnt; j += 8)
+                                cb_4x8(D + j, pout, S + j, ls, wl, mc);
+                            for (; j + 4 <= cnt; j += 4)
+                                cb_4x4(D + j, pout, S + j, ls, wl, mc);
+                            for (; j < cnt; j++)
+                                cb_4x1(D + j, pout, S + j, ls, wl, mc);
+                        } else if (R == 2) {
+                            for (; j + 8 <= cnt; j += 8)
+                                cb_2x8(D + j, pout, S + j, ls, wl, mc);
+                            for (; j + 4 <= cnt; j += 4)
+                                cb_2x4(D + j, pout, S + j, ls, wl, mc);
+                            for (; j < cnt; j++)
+                                cb_2x1(D + j, pout, S + j, ls, wl, mc);
+                        } else {
+                            for (; j + 8 <= cnt; j += 8)
+                                cb_1x8(D + j, pout, S + j, ls, wl, mc);
+                            for (; j + 4 <= cnt; j += 4)
+                                cb_1x4(D + j, pout, S + j, ls, wl, mc);
+                            for (; j < cnt; j++)
+                                cb_1x1(D + j, pout, S + j, ls, wl, mc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static geom fwd_geom(const mt_conv_shape *s)
+{
+    geom G;
+    G.ih = s->h; G.iw = s->w; G.oh = s->oh; G.ow = s->ow;
+    G.kh = s->kh; G.kw = s->kw; G.sh = s->sh; G.sw = s->sw;
+    G.ph = s->ph; G.pw = s->pw;
+    return G;
+}
+
+void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
+                 const float *b, float *y)
+{
+    geom G = fwd_geom(s);
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
+    long pout = (long)s->oh * s->ow;
+    wmap W;
+    int n, o;
+    if (cpg == 1 && opg < 4) {   /* depthwise: a gathered column would feed too few filters */
+        fwd_rows(s, x, w, b, y);
+        return;
+    }
+    for (n = 0; n < s->n; n++)
+        for (o = 0; o < s->oc; o++) {
+            float *yp = y + ((long)n * s->oc + o) * pout, bias = b ? b[o] : 0.0f;
+            long j;
+            for (j = 0; j < pout; j++)
+                yp[j] = bias;
+        }
+    W.w = w;
+    W.wg = (long)opg * cpg * kk;
+    W.wso = (long)cpg * kk;
+    W.wsi = kk;
+    W.flip = 0;
+    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W);
+}
+
+void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx)
+{
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
+    geom G;
+    wmap W;
+    /* The correlation gathers (dy, tap) columns that feed cpg channels each;
+     * with few channels per group or large (mostly padded) filters the
+     * scatter, which skips padding, is cheaper. */
+    if (s->sh != 1 || s->sw != 1 || cpg < 4 || kk > 9) {
+        deriv_scatter(s, dy, w, dx);
+        return;
+    }
+    memset(dx, 0, sizeof(float) * (size_t)s->n * (size_t)s->c * (size_t)s->h * (size_t)s->w);
+    /* dx = correlation of dy with the flipped filters, channels swapped */
+    G.ih = s->oh; G.iw = s->ow; G.oh = s->h; G.ow = s->w;
+    G.kh = s->kh; G.kw = s->kw; G.sh = 1; G.sw = 1;
+    G.ph = s->kh - 1 - s->ph; G.pw = s->kw - 1 - s->pw;
+    W.w = w;
+    W.wg = (long)opg * cpg * kk;
+    W.wso = kk;
+    W.wsi = (long)cpg * kk;
+    W.flip = 1;
+    correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W);
+}
+
+/* ---- weight gradient ---- */
+
+/* dw_r[u] += sum_j dy_r[j] * B[j*GW + u] for R filters, u < mc, j ascending */
+#define GBLOCK(NAME, R)                                                          \
+MT_BLOCK static void NAME(float *restrict dw, long ld, const float *restrict dy, \
+                          long ldy, const float *restrict B, int cnt, int mc)    \
+{                                                                                \
+    float acc[R][GW];                                                            \
+    int r, u, j;                                                                 \
+    for (r = 0; r < R; r++)                                                      \
+        for (u = 0; u < GW; u++)                                                 \
+            acc[r][u] = u < mc ? dw[(long)r * ld + u] : 0.0f;                    \
+    for (j = 0; j < cnt; j++) {                                                  \
+        const float *bv = B + (long)j * GW;                                      \
+        for (r = 0; r < R; r++) {                                                \
+            float c = dy[(long)r * ldy + j];                                     \
+            for (u = 0; u < GW; u++)                                             \
+                acc[r][u] += c * bv[u];                                          \
+        }                                                                        \
+    }                                                                            \
+    for (r = 0; r < R; r++)                                                      \
+        for (u = 0; u < mc; u++)                                                 \
+            dw[(long)r * ld + u] = acc[r][u];                                    \
+}
+
+GBLOCK(gb_4, 4)
+GBLOCK(gb_1, 1)
+
+void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
+                  float *dw, float *db)
+{
+    float B[TILE];
+    geom G = fwd_geom(s);
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
+    int mt = cpg * kk, qmax = TILE / GW;
+    long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
+    int n, g, o;
+    if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
+        grad_rows(s, x, dy, dw, db);
+        return;
+    }
+    memset(dw, 0, sizeof(float) * (size_t)s->oc * (size_t)mt);
+    if (db) {
+        memset(db, 0, sizeof(float) * (size_t)s->oc);
+        for (n = 0; n < s->n; n++)
+            for (o = 0; o < s->oc; o++)
+                db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
+    }
+    for (n = 0; n < s->n; n++) {
+        for (g = 0; g < s->groups; g++) {
+            const float *xg = x + ((long)n * s->c + (long)g * cpg) * pin;
+            const float *dyg = dy + ((long)n * s->oc + (long)g * opg) * pout;
+            float *dwg = dw + (long)g * opg * mt;
+            long q0;
+            for (q0 = 0; q0 < pout; q0 += qmax) {
+                int cnt = (int)(pout - q0 < qmax ? pout - q0 : qmax), m0;
+                int oy0 = (int)(q0 / s->ow), ox0 = (int)(q0 % s->ow);
+                for (m0 = 0; m0 < mt; m0 += GW) {
+                    int mc = mt - m0 < GW ? mt - m0 : GW, mm, j, R;
+                    int ii = m0 / kk, t = m0 % kk;
+                    for (mm = 0; mm < mc; mm++) {
+                        col_row(B + mm, GW, xg + (long)ii * pin, &G, t / s->kw, t % s->kw,
+                                oy0, ox0, cnt);
+                        if (++t == kk) {
+                            t = 0;
+                            ii++;
+                        }
+                    }
+                    for (; mm < GW; mm++)
+                        for (j = 0; j < cnt; j++)
+                            B[j * GW + mm] = 0.0f;
+                    for (o = 0; o < opg; o += R) {
+                        float *d = dwg + (long)o * mt + m0;
+                        const float *e = dyg + (long)o * pout + q0;
+                        R = o + 4 <= opg ? 4 : 1;
+                        if (R == 4)
+                            gb_4(d, mt, e, pout, B, cnt, mc);
+                        else
+                            gb_1(d, mt, e, pout, B, cnt, mc);
+                    }
+                }
             }
         }
     }

@@ -11,6 +11,21 @@ typedef struct {
     uint8_t optional;                 /* bit i: slot i may be MT_NO_TENSOR */
 } op_needs;
 
+/* Products saturate far above any arena (<= 4 GiB), so hostile params can
+ * never wrap around to a small size. */
+#define SIZE_LIMIT ((uint64_t)1 << 40)
+
+static uint64_t mul(uint64_t a, uint64_t b)
+{
+    if (a != 0 && b > SIZE_LIMIT / a) return SIZE_LIMIT;
+    return a * b;
+}
+
+static uint64_t mul4(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    return mul(mul(a, b), mul(c, d));
+}
+
 static int positive(const int32_t *p, int count)
 {
     for (int i = 0; i < count; i++)
@@ -28,8 +43,8 @@ static int fc_needs(const mt_op *op, op_needs *needs)
 {
     const int32_t *p = op->p;
     if (!positive(p, 3)) return MT_ERR_BAD_OP;
-    uint64_t x = (uint64_t)p[0] * p[1] * F32, w = (uint64_t)p[2] * p[1] * F32;
-    uint64_t b = (uint64_t)p[2] * F32, y = (uint64_t)p[0] * p[2] * F32;
+    uint64_t x = mul4(p[0], p[1], F32, 1), w = mul4(p[2], p[1], F32, 1);
+    uint64_t b = mul(p[2], F32), y = mul4(p[0], p[2], F32, 1);
     if (op->kind == MT_OP_FC_FWD) {
         set_slots(needs, 4, 1u << 2);
         needs->need[0] = x; needs->need[1] = w; needs->need[2] = b; needs->need[3] = y;
@@ -43,12 +58,13 @@ static int fc_needs(const mt_op *op, op_needs *needs)
     return MT_OK;
 }
 
-/* Implied bottom/right padding must be within [0, kernel): anything else is
+/* Implied bottom/right padding must lie in (-stride, kernel): a negative value
+ * means trailing input the window never reaches (floor rounding); anything else is
  * a planner bug or a hostile bundle. */
 static int window_ok(int32_t in, int32_t k, int32_t s, int32_t pad, int32_t out)
 {
     int64_t far_pad = (int64_t)(out - 1) * s + k - in - pad;
-    return pad >= 0 && pad < k && far_pad >= 0 && far_pad < k;
+    return pad >= 0 && pad < k && far_pad > -s && far_pad < k;
 }
 
 static int conv_needs(const mt_op *op, op_needs *needs)
@@ -58,10 +74,10 @@ static int conv_needs(const mt_op *op, op_needs *needs)
     if (p[1] % p[13] || p[4] % p[13]) return MT_ERR_BAD_OP;
     if (!window_ok(p[2], p[5], p[7], p[9], p[11]) || !window_ok(p[3], p[6], p[8], p[10], p[12]))
         return MT_ERR_BAD_OP;
-    uint64_t x = (uint64_t)p[0] * p[1] * p[2] * p[3] * F32;
-    uint64_t w = (uint64_t)p[4] * (p[1] / p[13]) * p[5] * p[6] * F32;
-    uint64_t b = (uint64_t)p[4] * F32;
-    uint64_t y = (uint64_t)p[0] * p[4] * p[11] * p[12] * F32;
+    uint64_t x = mul(mul4(p[0], p[1], p[2], p[3]), F32);
+    uint64_t w = mul(mul4(p[4], p[1] / p[13], p[5], p[6]), F32);
+    uint64_t b = mul(p[4], F32);
+    uint64_t y = mul(mul4(p[0], p[4], p[11], p[12]), F32);
     if (op->kind == MT_OP_CONV_FWD) {
         set_slots(needs, 4, 1u << 2);
         needs->need[0] = x; needs->need[1] = w; needs->need[2] = b; needs->need[3] = y;
@@ -81,8 +97,8 @@ static int pool_needs(const mt_op *op, op_needs *needs)
     if (!positive(p, 8) || !positive(p + 10, 2)) return MT_ERR_BAD_OP;
     if (!window_ok(p[2], p[4], p[6], p[8], p[10]) || !window_ok(p[3], p[5], p[7], p[9], p[11]))
         return MT_ERR_BAD_OP;
-    uint64_t x = (uint64_t)p[0] * p[1] * p[2] * p[3] * F32;
-    uint64_t y = (uint64_t)p[0] * p[1] * p[10] * p[11] * F32;
+    uint64_t x = mul(mul4(p[0], p[1], p[2], p[3]), F32);
+    uint64_t y = mul(mul4(p[0], p[1], p[10], p[11]), F32);
     switch (op->kind) {
     case MT_OP_MAXPOOL_FWD: set_slots(needs, 3, 0);
         needs->need[0] = x; needs->need[1] = y; needs->need[2] = y; break;
@@ -100,7 +116,7 @@ static int act_needs(const mt_op *op, op_needs *needs)
 {
     const int32_t *p = op->p;
     if (!positive(p, 2) || p[2] < MT_ACT_RELU || p[2] > MT_ACT_SOFTMAX) return MT_ERR_BAD_OP;
-    uint64_t x = (uint64_t)p[0] * p[1] * F32;
+    uint64_t x = mul4(p[0], p[1], F32, 1);
     set_slots(needs, op->kind == MT_OP_ACT_FWD ? 2 : 3, 0);
     for (int i = 0; i < needs->n_slots; i++) needs->need[i] = x;
     return MT_OK;
@@ -110,7 +126,7 @@ static int bn_needs(const mt_op *op, op_needs *needs)
 {
     const int32_t *p = op->p;
     if (!positive(p, 3)) return MT_ERR_BAD_OP;
-    uint64_t x = (uint64_t)p[0] * p[1] * p[2] * F32, c = (uint64_t)p[1] * F32;
+    uint64_t x = mul4(p[0], p[1], p[2], F32), c = mul(p[1], F32);
     if (op->kind == MT_OP_BN_FWD) {
         set_slots(needs, 8, 0);
         uint64_t sizes[8] = {x, c, c, c, c, x, c, c};
@@ -130,7 +146,7 @@ static int bn_needs(const mt_op *op, op_needs *needs)
 static int elementwise_needs(const mt_op *op, op_needs *needs)
 {
     if (op->p[0] <= 0) return MT_ERR_BAD_OP;
-    uint64_t x = (uint64_t)op->p[0] * F32;
+    uint64_t x = mul(op->p[0], F32);
     int n = 0;
     switch (op->kind) {
     case MT_OP_ADD:
@@ -153,8 +169,8 @@ static int loss_needs(const mt_op *op, op_needs *needs)
 {
     const int32_t *p = op->p;
     if (!positive(p, 2) || (p[2] != MT_LABEL_INDEX && p[2] != MT_LABEL_DENSE)) return MT_ERR_BAD_OP;
-    uint64_t y = (uint64_t)p[0] * p[1] * F32;
-    uint64_t t = p[2] == MT_LABEL_INDEX ? (uint64_t)p[0] * 4u : y;
+    uint64_t y = mul4(p[0], p[1], F32, 1);
+    uint64_t t = p[2] == MT_LABEL_INDEX ? mul(p[0], 4u) : y;
     int fwd = op->kind == MT_OP_LOSS_MSE_FWD || op->kind == MT_OP_LOSS_CE_SOFTMAX_FWD ||
               op->kind == MT_OP_LOSS_CE_SIGMOID_FWD;
     if (op->kind == MT_OP_LOSS_MSE_FWD) {
@@ -173,7 +189,7 @@ static int loss_needs(const mt_op *op, op_needs *needs)
 static int optim_needs(const mt_op *op, op_needs *needs)
 {
     if (op->p[0] <= 0) return MT_ERR_BAD_OP;
-    uint64_t w = (uint64_t)op->p[0] * F32;
+    uint64_t w = mul(op->p[0], F32);
     if (op->kind == MT_OP_SGD_APPLY) {
         int has_momentum = op->f[1] != 0.0f;
         set_slots(needs, has_momentum ? 3 : 2, 0);

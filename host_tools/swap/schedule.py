@@ -10,7 +10,7 @@ Iteration-boundary convention (what the host sees between iterations, see home()
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Callable, Iterable, Sequence
 
@@ -28,6 +28,7 @@ from .residency import Residency, Tensor
 from .uses import TensorUse, check_uses
 
 MAX_TAGS = 1 << 16
+EXACT_PROBES = 3   # bisection steps below the quick minimum with the exact planner
 
 
 @dataclass(frozen=True)
@@ -82,19 +83,31 @@ class _NoFit(Exception):
     pass
 
 
-def _fit(choice: Choice, budget: int, plan_fn) -> Plan:
-    """Greedy: swap the best gap until the profile fits, re-plan, tighten for fragmentation."""
-    target = budget
+def _fit(choice: Choice, budget: int, plan_fn, exact_fn) -> Plan:
+    """Greedy: swap the best gap until the profile fits, re-plan, tighten for fragmentation.
+    The costly exact planner gets a try the first time fragmentation is in the way, and
+    once more before giving up."""
+    target, exact_tried = budget, False
     while True:
         while choice.peak() > target:
             move = choice.best_move(target)
             if move is None:
-                raise _NoFit()
+                return _last_try(choice, budget, exact_fn)
             choice.set(move.tensor, choice.swapped[move.tensor] | {move.gap})
         plan = plan_fn(choice.buffers())
+        if plan.arena_bytes > budget and not exact_tried and exact_fn is not plan_fn:
+            plan, exact_tried = min(plan, exact_fn(choice.buffers()), key=lambda p: p.arena_bytes), True
         if plan.arena_bytes <= budget:
             return plan
         target = choice.peak() - (plan.arena_bytes - budget)
+
+
+def _last_try(choice: Choice, budget: int, exact_fn) -> Plan:
+    if choice.peak() <= budget:
+        plan = exact_fn(choice.buffers())
+        if plan.arena_bytes <= budget:
+            return plan
+    raise _NoFit()
 
 
 def _drop_unneeded(choice: Choice, budget: int, plan: Plan, plan_fn) -> Plan:
@@ -104,6 +117,8 @@ def _drop_unneeded(choice: Choice, budget: int, plan: Plan, plan_fn) -> Plan:
     savings = {(tid, gap): choice.cost(tid) - choice.cost(tid, choice.swapped[tid] - {gap})
                for tid, gap in swapped}
     for tid, gap in sorted(swapped, key=lambda key: -savings[key]):
+        if savings[(tid, gap)] <= 0:
+            continue   # a persistent tensor's wrap gap, implied by its other gaps
         before = choice.swapped[tid]
         choice.set(tid, before - {gap})
         if choice.peak() + slack <= budget:
@@ -170,12 +185,14 @@ def _build(tensors: dict[int, Tensor], choice: Choice, plan: Plan, n_ops: int, l
 
 
 def _choose(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, alignment: int,
-            write_weight: float, pinned: Iterable[int]) -> tuple[dict[int, Tensor], Choice, Plan]:
-    """The gaps to swap and a plan within `budget` (raises _NoFit)."""
+            write_weight: float, pinned: Iterable[int], exact: bool = True) -> tuple[dict[int, Tensor], Choice, Plan]:
+    """The gaps to swap and a plan within `budget` (raises _NoFit). exact=False never
+    runs the exact planner search (a quicker probe, used while bisecting)."""
     tensors = {use.id: Tensor(use, n_ops, alignment) for use in uses}
     choice = Choice(tensors.values(), n_ops, write_weight, pinned)
     search_fn = _search_planner(planner, alignment)
-    plan = _drop_unneeded(choice, budget, _fit(choice, budget, search_fn), search_fn)
+    exact_fn = _planner(planner, alignment) if planner == "best" and exact else search_fn
+    plan = _drop_unneeded(choice, budget, _fit(choice, budget, search_fn, exact_fn), search_fn)
     return tensors, choice, plan
 
 
@@ -189,6 +206,17 @@ def _attempt(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, l
     return _build(tensors, choice, plan, n_ops, lookahead, alignment, plan_fn)
 
 
+def _hold_pinned_to_end(uses: Sequence[TensorUse], n_ops: int, pinned: tuple[int, ...]) -> list[TensorUse]:
+    """The host reads pinned tensors after the iteration (and an EVAL run replays the
+    skipped backward's reads into the arena): keep them resident up to the last op."""
+    held = []
+    for use in uses:
+        if use.id in pinned and not use.persistent and (use.reads or use.writes):
+            use = replace(use, reads=tuple(sorted(set(use.reads) | {n_ops - 1})))
+        held.append(use)
+    return held
+
+
 def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planner: str = "best",
                   lookahead: int = 4, alignment: int = 16, write_weight: float = 2.0,
                   pinned: Iterable[int] = ()) -> SwapSchedule:
@@ -196,11 +224,12 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
 
     write_weight: how much a flash byte written costs against one read (flash wear, slower).
     pinned: tensors the host or executor touches between iterations (e.g. metrics, the
-    prediction output); they are never swapped.
+    prediction output); they are never swapped and stay resident to the last op.
     Raises SwapInfeasible (with the smallest budget found to work) when the budget is too small.
     """
     check_uses(uses, n_ops)
     pinned = tuple(pinned)
+    uses = _hold_pinned_to_end(uses, n_ops, pinned)
     attempt = partial(_attempt, uses, n_ops, planner=planner, lookahead=lookahead,
                       alignment=alignment, write_weight=write_weight, pinned=pinned)
     floor = operand_bound(uses, n_ops, alignment, pinned)
@@ -214,18 +243,35 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
     raise SwapInfeasible(ram_budget, _smallest_budget(fits, floor, alignment), floor)
 
 
-def _smallest_budget(fits, floor: int, alignment: int) -> int:
-    """Bisect between the operand bound and the no-swap arena (the greedy is not monotone,
-    so this is the smallest budget found to work, verified by a successful search)."""
-    high = fits(1 << 62)[2].arena_bytes
-    low = floor - 1          # operands alone exceed anything below the floor
-    while high - low > alignment:
+def _works(fits, budget: int, exact: bool) -> bool:
+    try:
+        fits(budget, exact=exact)
+        return True
+    except _NoFit:
+        return False
+
+
+def _bisect(fits, low: int, high: int, alignment: int, exact: bool, probes: int = 64) -> int:
+    """Smallest budget in (low, high] found to work within `probes` tries; `high` must work."""
+    while high - low > alignment and probes > 0:
         middle = (low + high) // 2 // alignment * alignment
         if middle <= low:
             break
-        try:
-            fits(middle)
+        probes -= 1
+        if _works(fits, middle, exact):
             high = middle
-        except _NoFit:
+        else:
             low = middle
     return high
+
+
+def _smallest_budget(fits, floor: int, alignment: int) -> int:
+    """Bisect between the operand bound and the no-swap arena. The greedy is not monotone,
+    so this is the smallest budget found to work, verified with the same search that
+    schedule_swap runs). Most probes skip the exact planner search, which costs up to
+    seconds per call; a few exact probes then look below what the quick ones found."""
+    unswapped = fits(1 << 62, exact=False)[2].arena_bytes
+    found = _bisect(fits, floor - 1, unswapped, alignment, exact=False)
+    if not _works(fits, found, exact=True):
+        found = _bisect(fits, found, unswapped, alignment, exact=True)
+    return _bisect(fits, floor - 1, found, alignment, exact=True, probes=EXACT_PROBES)

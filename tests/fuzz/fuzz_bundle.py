@@ -1,7 +1,10 @@
 """atheris harness for the bundle reader: any input must give a BundleView or
 a BundleError, never a crash, hang or other exception.
 
-    python tests/fuzz/fuzz_bundle.py tests/fuzz/corpus -max_total_time=60
+    mkdir -p /tmp/mtb-corpus
+    python tests/fuzz/fuzz_bundle.py /tmp/mtb-corpus tests/fuzz/corpus -max_total_time=60
+
+(libFuzzer adds new inputs to the first directory: keep the seed corpus second.)
 
 Each input is read as is and again with its CRCs repaired, so mutations also
 reach the checks behind the CRCs. With a plain build only the Python layer

@@ -28,7 +28,20 @@ def valid_bundles() -> dict:
         "valid-minimal": encode_bundle(samples.tiny_content(False, False, False)),
         "valid-dense": encode_bundle(dense),
         "valid-extra-section": assemble(content_sections(full) + [(b"xtra", b"future data")]),
+        "valid-digits-cnn-swap": planned_bundle(),
     }
+
+
+def planned_bundle() -> bytes:
+    """A real planner output: conv, pooling, Adam, a swap schedule and flash-homed weights."""
+    import tempfile
+    from host_tools.cli import main
+    repo = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cnn.mtb"
+        main(["plan", str(repo / "examples" / "digits_cnn.ini"), "--batch", "2",
+              "--ram-budget", "80000", "-o", str(path)])
+        return path.read_bytes()
 
 
 def mutations(data: bytes, rng: np.random.Generator) -> dict:

@@ -32,7 +32,7 @@ cp -r "$REPO/core_cy" "$REPO/setup.py" "$REPO/pyproject.toml" "$OUT/tree/"
     || { tail -n 30 "$OUT/build.log"; exit 1; }
 cp "$REPO/core_cy/__init__.py" "$OUT/lib/core_cy/"
 # The instrumented extension calls libFuzzer's coverage hooks, which live in atheris.
-LIBFUZZER=$("$PY" -c 'import atheris, glob, os; print(glob.glob(os.path.join(atheris.path(), "core_with_libfuzzer*.so"))[0])')
+LIBFUZZER=$("$PY" -c 'import atheris, glob, os; print(glob.glob(os.path.join(os.path.dirname(atheris.__file__), "core_with_libfuzzer*.so"))[0])')
 PYTHONPATH="$OUT/lib:$REPO" LD_PRELOAD="$LIBFUZZER" "$PY" "$HERE/fuzz_bundle.py" \
     "$OUT/corpus_py" "$HERE/corpus" -max_total_time="$SECONDS_EACH" \
     -artifact_prefix="$HERE/regressions/py-" 2>&1 | grep -vE "^(INFO: Instrumenting|#[0-9]+ +(NEW|REDUCE|pulse))" | tail -n 20

@@ -1,0 +1,140 @@
+"""Per-iteration training time: microtrain (Session.train, the whole loop in
+C) vs PyTorch CPU on the same models, batch sizes 1, 8 and 32.
+
+    python bench/step_time.py [--repeats 5] [--seconds 0.3] [--models mlp,cnn]
+
+Each cell is the median over repeats of (elapsed / iterations), after a
+warm-up, timed with time.perf_counter. PyTorch runs the same graph (the
+tests' TorchTwin interpreter, grads not retained) with a plain
+zero_grad / forward / loss / backward / step loop, once with
+torch.set_num_threads(1) and once with its default thread count.
+Ratio = microtrain / torch: below 1 means microtrain is faster.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as Fn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the PyTorch twin lives with the golden tests
+
+from host_tools.cli.common import label_kind_for  # noqa: E402
+from host_tools.data import encode  # noqa: E402
+from host_tools.graph.training_graph import build_training_graph  # noqa: E402
+from host_tools.model.api import Model  # noqa: E402
+from host_tools.model.load import load_model  # noqa: E402
+from host_tools.program import build_program  # noqa: E402
+from host_tools.session import Session  # noqa: E402
+from torch_reference import TorchTwin, make_optimizer  # noqa: E402
+
+BATCHES = (1, 8, 32)
+N_SAMPLES = 256
+
+
+def mlp_100k():
+    """784 -> 128 -> 10: 101,770 parameters."""
+    m = Model(loss="cross", optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape="1:28:28")
+    m.add("fc1", "fully_connected", unit=128, activation="relu")
+    m.add("fc2", "fully_connected", unit=10, activation="softmax")
+    return m.spec()
+
+
+MODELS = {
+    "mlp (digits)": lambda: load_model(ROOT / "examples" / "digits_mlp.ini"),
+    "cnn (digits)": lambda: load_model(ROOT / "examples" / "digits_cnn.ini"),
+    "lenet5 32x32": lambda: load_model(ROOT / "bench" / "zoo" / "lenet5.ini"),
+    "mlp 100k 28x28": mlp_100k,
+}
+
+
+def random_data(graph, seed=0):
+    g = np.random.default_rng(seed)
+    sample = graph.tensors[graph.input].shape[1:]
+    classes = graph.tensors[graph.output].numel // graph.batch
+    x = g.standard_normal((N_SAMPLES, *sample)).astype(np.float32)
+    return x, g.integers(0, classes, N_SAMPLES)
+
+
+def median_step(run, seconds, repeats):
+    """Median seconds per iteration; run(n) trains n iterations."""
+    run(2)  # warm-up (caches, allocator, lazy init)
+    start = time.perf_counter()
+    run(3)
+    per_iter = (time.perf_counter() - start) / 3
+    n_iter = max(3, int(seconds / max(per_iter, 1e-7)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(n_iter)
+        times.append((time.perf_counter() - start) / n_iter)
+    return statistics.median(times)
+
+
+def microtrain_step(graph, x_rows, y_bytes, seconds, repeats):
+    session = Session(build_program(graph), seed=0)
+    order = np.arange(len(x_rows), dtype=np.int32)
+    return median_step(lambda n: session.train(x_rows, y_bytes, order, 0, n), seconds, repeats)
+
+
+def torch_step(graph, x, y, seconds, repeats):
+    twin = TorchTwin(graph, keep_grads=False)
+    twin.train()
+    optimizer = make_optimizer(graph.spec, twin.parameters())
+    batches = [(torch.from_numpy(x[i:i + graph.batch]), torch.from_numpy(y[i:i + graph.batch]))
+               for i in range(0, len(x) - graph.batch + 1, graph.batch)]
+
+    def run(n_iter):
+        for it in range(n_iter):
+            xb, yb = batches[it % len(batches)]
+            optimizer.zero_grad()
+            Fn.cross_entropy(twin(xb), yb).backward()
+            optimizer.step()
+    return median_step(run, seconds, repeats)
+
+
+def parameter_count(graph):
+    return sum(t.numel for t in graph.tensors if t.kind == "weight")
+
+
+def measure(name, spec, batch, threads, seconds, repeats):
+    spec.batch_size = batch
+    x, y = random_data(build_training_graph(spec))
+    graph = build_training_graph(spec, label_kind_for(spec, y))
+    x_rows, y_bytes = encode(x, y, graph)
+    ours = microtrain_step(graph, x_rows, y_bytes, seconds, repeats)
+    theirs = {}
+    for count in threads:
+        torch.set_num_threads(count)
+        theirs[count] = torch_step(graph, x_rows.reshape(x.shape), y.astype(np.int64), seconds,
+                                   repeats)
+    return parameter_count(graph), ours, theirs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=0.3, help="per repeat")
+    parser.add_argument("--models", default=",".join(MODELS))
+    args = parser.parse_args()
+    default_threads = torch.get_num_threads()
+    threads = (1, default_threads) if default_threads != 1 else (1,)
+    heads = "".join(f"  torch {n}t ms  ratio" for n in threads)
+    print(f"{'model':16} {'params':>8} {'batch':>5}  microtrain ms{heads}")
+    for name in args.models.split(","):
+        for batch in BATCHES:
+            params, ours, theirs = measure(name, MODELS[name](), batch, threads, args.seconds,
+                                           args.repeats)
+            cells = "".join(f"  {1e3 * t:11.3f} {ours / t:6.2f}" for t in theirs.values())
+            print(f"{name:16} {params:8d} {batch:5d}  {1e3 * ours:13.3f}{cells}", flush=True)
+    print(f"ratio = microtrain / torch (<1: microtrain faster); torch default threads = "
+          f"{default_threads}")
+
+
+if __name__ == "__main__":
+    main()
