@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from board.order import epoch_order
 from host_tools.data import encode
 
 
@@ -23,8 +24,9 @@ class TrainingRun:
     losses: np.ndarray = None
 
 
-def batch_orders(n_samples, shuffle, rng):
-    return (rng.permutation(n_samples) if shuffle else np.arange(n_samples)).astype(np.int32)
+def batch_orders(n_samples, shuffle, seed, epoch):
+    """The board's order (board/order.py), so host and board train alike."""
+    return np.array(epoch_order(n_samples, seed, epoch, shuffle), dtype=np.int32)
 
 
 def accuracy(session, x, y_labels, y_encoded):
@@ -54,11 +56,10 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
     x, y = encode(data.x, data.y, graph, data.name or "data")
     test = encode(data.x_test, data.y_test, graph, f"{data.name} (test)") \
         if data.x_test is not None else None
-    rng = np.random.default_rng(seed)
     run, all_losses = TrainingRun(), []
     sizes = _plan_epochs(len(x), graph.batch, epochs, iterations)
     for epoch, n_iter in enumerate(sizes, start=1):
-        order = batch_orders(len(x), shuffle, rng)
+        order = batch_orders(len(x), shuffle, seed, epoch - 1)
         losses, corrects = _run_epoch(session, x, y, order, n_iter,
                                       f"epoch {epoch}/{len(sizes)}", progress)
         all_losses.append(losses)
