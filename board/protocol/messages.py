@@ -180,3 +180,11 @@ def expect(reply, expected_type):
 def error_payload(code, text):
     """ERROR payload with text cut to fit one frame."""
     return encode(ERROR, code=code, text=text.encode("utf-8")[:MAX_PAYLOAD - 2].decode("utf-8", "ignore"))
+
+# ---- device agent additions (board/agent.py, docs/device.md) ----
+REJECT_INVALID_BUNDLE = 5   # UPLOAD_RESULT.reason: CRC fine, but the C reader refuses the bundle
+REJECT_TOO_BIG = 6          # the bundle's arena needs more RAM than the board has
+REJECT_INVALID_SAMPLES = 7  # a samples blob that is not a well-formed MTSD blob
+REJECT_REASONS[REJECT_INVALID_BUNDLE] = "invalid bundle"
+REJECT_REASONS[REJECT_TOO_BIG] = "bundle too big for this board"
+REJECT_REASONS[REJECT_INVALID_SAMPLES] = "invalid samples blob"

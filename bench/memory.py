@@ -1,0 +1,143 @@
+"""Memory of every zoo model: lower bound, each planner's arena, ratios; and
+swap to flash: step time and bytes moved at RAM budgets of 100/50/30% of the
+arena, against the same model without swap, in the same process.
+
+    python bench/memory.py [--batches 1,8,32] [--swap-batch 8] [--models mlp,lenet5]
+                           [--iterations 6] [--repeats 3] [--no-swap]
+
+Ratios: arena / lower bound (1.0 is optimal); no-reuse / arena (what the
+planner saves against allocating every tensor); swap time / no-swap time.
+Swap runs against a file standing in for flash, read ahead on a background
+thread (the Linux backend)."""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from host_tools.cli.common import build_graph
+from host_tools.data import encode
+from host_tools.model.load import load_model
+from host_tools.program import build_program
+from host_tools.report.memory import memory_figures
+from host_tools.session import Session
+from host_tools.swap import SwapInfeasible
+
+ZOO = Path(__file__).resolve().parent / "zoo"
+MODELS = ("mlp", "lenet5", "vgg_small", "mobilenet", "resnet8", "dscnn", "mobilenet_finetune")
+BUDGETS = (1.0, 0.5, 0.3)
+
+
+def graph_for(model, batch):
+    spec = load_model(ZOO / f"{model}.ini")
+    spec.batch_size = batch
+    return build_graph(spec)
+
+
+def memory_rows(models, batches):
+    rows = []
+    for model in models:
+        for batch in batches:
+            graph = graph_for(model, batch)
+            figures = memory_figures(build_program(graph), graph)
+            rows.append((model, batch, figures))
+            print(f"  planned {model} batch {batch}", file=sys.stderr)
+    return rows
+
+
+def print_memory(rows):
+    planners = list(rows[0][2]["planner_arena_bytes"])
+    head = f"{'model':<20}{'batch':>6}{'lower bound':>14}" + "".join(
+        f"{name + '/LB':>14}" for name in planners) + f"{'no-reuse/arena':>16}"
+    print(head)
+    ours = []
+    for model, batch, f in rows:
+        bound = f["lower_bound_bytes"]
+        ratios = [f["planner_arena_bytes"][name] / bound for name in planners]
+        ours.append(f["planner_arena_bytes"]["optimal"] / bound)
+        print(f"{model:<20}{batch:>6}{bound:>14,}" + "".join(f"{r:>14.4f}" for r in ratios)
+              + f"{f['no_reuse_bytes'] / f['arena_bytes']:>16.2f}")
+    print(f"optimal planner arena / lower bound: mean {statistics.mean(ours):.4f}, "
+          f"worst {max(ours):.4f}")
+    batch32 = [f["no_reuse_bytes"] / f["arena_bytes"] for _, b, f in rows if b == 32]
+    if batch32:
+        print(f"no-reuse / arena at batch 32: mean {statistics.mean(batch32):.2f}, "
+              f"min {min(batch32):.2f}")
+
+
+def random_data(graph, n_batches, seed=0):
+    rng = np.random.default_rng(seed)
+    n = graph.batch * n_batches
+    sample = graph.tensors[graph.input].shape[1:]
+    classes = graph.tensors[graph.output].numel // graph.batch
+    return encode(rng.standard_normal((n, *sample)).astype(np.float32),
+                  rng.integers(0, classes, n), graph)
+
+
+def step_time(program, x, y, iterations, repeats, swap_dir):
+    """Median seconds per iteration (after one warm-up call)."""
+    session = Session(program, seed=0, swap_file=None if program.swap is None
+                      else f"{swap_dir}/flash.bin")
+    order = np.arange(len(x), dtype=np.int32)
+    session.train(x, y, order, 0, 1)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.train(x, y, order, 0, iterations)
+        times.append((time.perf_counter() - start) / iterations)
+    return statistics.median(times), session
+
+
+def swap_rows(models, batch, iterations, repeats):
+    print(f"\nswap to flash, batch {batch} (file backend, prefetch on a background thread)")
+    print(f"{'model':<20}{'budget':>7}{'arena':>12}{'time/no-swap':>14}"
+          f"{'read B/it':>12}{'write B/it':>12}  bit-identical")
+    for model in models:
+        graph = graph_for(model, batch)
+        base = build_program(graph)
+        x, y = random_data(graph, iterations)
+        with tempfile.TemporaryDirectory() as swap_dir:
+            reference, ref_session = step_time(base, x, y, iterations, repeats, swap_dir)
+            for fraction in BUDGETS:
+                _swap_row(model, graph, base, fraction, (x, y, iterations, repeats, swap_dir),
+                          reference, ref_session)
+
+
+def _swap_row(model, graph, base, fraction, run, reference, ref_session):
+    budget = int(base.arena_bytes * fraction)
+    try:
+        program = build_program(graph, ram_budget=budget)
+    except SwapInfeasible as error:
+        print(f"{model:<20}{fraction:>7.0%}  infeasible: smallest budget "
+              f"{error.min_budget:,} B ({error.min_budget / base.arena_bytes:.0%} of the arena)")
+        return
+    seconds, session = step_time(program, *run)
+    swap = program.swap
+    same = all(np.array_equal(a, b) for a, b in
+               zip(session.weights().values(), ref_session.weights().values()))
+    read = swap.read_bytes_per_iteration if swap else 0
+    write = swap.write_bytes_per_iteration if swap else 0
+    print(f"{model:<20}{fraction:>7.0%}{program.arena_bytes:>12,}{seconds / reference:>14.2f}"
+          f"{read:>12,}{write:>12,}  {'yes' if same else 'NO'}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--swap-batch", type=int, default=8)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-swap", action="store_true")
+    args = parser.parse_args()
+    models = args.models.split(",")
+    print_memory(memory_rows(models, [int(b) for b in args.batches.split(",")]))
+    if not args.no_swap:
+        swap_rows(models, args.swap_batch, args.iterations, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
