@@ -3,17 +3,9 @@
  * Derivatives use only the output y. */
 #include <math.h>
 #include "mt_kernels.h"
+#include "mt_kernel_util.h"
 #include "mt_program.h"
 
-/* Runs the statement for j in [0, n) in blocks of 8, then 4: GCC -O2 (very-cheap
- * cost model) vectorizes only inner loops with a known trip count. */
-#define FOR8(j, n, ...) do { long j##_b_ = 0, j; int j##_k_; \
-    for (; j##_b_ + 8 <= (n); j##_b_ += 8) \
-        for (j##_k_ = 0; j##_k_ < 8; j##_k_++) { j = j##_b_ + j##_k_; __VA_ARGS__; } \
-    if (j##_b_ + 4 <= (n)) { \
-        for (j##_k_ = 0; j##_k_ < 4; j##_k_++) { j = j##_b_ + j##_k_; __VA_ARGS__; } \
-        j##_b_ += 4; } \
-    for (j = j##_b_; j < (n); j++) { __VA_ARGS__; } } while (0)
 
 /* ReLU is the hot case: separate in-place and out-of-place loops so that
  * the pointers can be declared non-aliasing and the loops vectorize. */

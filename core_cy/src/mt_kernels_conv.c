@@ -25,6 +25,7 @@
  *          group together); grad: 4 lanes over (oy, ox) folded per sample. */
 #include <string.h>
 #include "mt_kernels.h"
+#include "mt_kernel_util.h"
 #include "mt_program.h"
 
 /* Register blocks: GCC's loop vectorizer would vectorize the k loop of a
@@ -42,29 +43,7 @@
 #define MCH 16     /* (channel, tap) pairs per forward chunk */
 #define GW 12      /* (channel, tap) columns per gradient chunk */
 
-/* Runs the statement for j in [0, n) in blocks of 8, then 4: GCC -O2 (very-cheap
- * cost model) vectorizes only inner loops with a known trip count. */
-#define FOR8(j, n, ...) do { int j##_b_ = 0, j##_k_, j; \
-    for (; j##_b_ + 8 <= (n); j##_b_ += 8) \
-        for (j##_k_ = 0; j##_k_ < 8; j##_k_++) { j = j##_b_ + j##_k_; __VA_ARGS__; } \
-    if (j##_b_ + 4 <= (n)) { \
-        for (j##_k_ = 0; j##_k_ < 4; j##_k_++) { j = j##_b_ + j##_k_; __VA_ARGS__; } \
-        j##_b_ += 4; } \
-    for (j = j##_b_; j < (n); j++) { __VA_ARGS__; } } while (0)
 
-/* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
- * [0, in). */
-static void clip(int off, int stride, int in, int out, int *lo, int *hi)
-{
-    int a = off < 0 ? (-off + stride - 1) / stride : 0;
-    int b = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
-    if (b > out)
-        b = out;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
 
 /* ---- input derivative, stride > 1: axpy scatter into dx rows ---- */
 
@@ -108,7 +87,7 @@ static void deriv_plane(const mt_conv_shape *s, float *dxp, const float *const *
             for (kx = 0; kx < s->kw; kx++) {
                 int off = kx - s->pw, t = ky * s->kw + kx;
                 float *ds;
-                clip(off, s->sw, s->w, s->ow, &lo, &hi);
+                mt_clip(off, s->sw, s->w, s->ow, &lo, &hi);
                 ds = dr + (long)lo * s->sw + off;
                 if (nb == 4) {
                     float a[4];
@@ -180,14 +159,14 @@ static void fwd_plane(const mt_conv_shape *s, const float *xp, const float *cons
 {
     int oy, ky, kx, lo, hi, ylo, yhi;
     for (ky = 0; ky < s->kh; ky++) {
-        clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
+        mt_clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
         for (oy = ylo; oy < yhi; oy++) {
             const float *xr = xp + (long)(oy * s->sh + ky - s->ph) * s->w;
             long yo = (long)oy * s->ow;
             for (kx = 0; kx < s->kw; kx++) {
                 int off = kx - s->pw, t = ky * s->kw + kx;
                 const float *xs;
-                clip(off, s->sw, s->w, s->ow, &lo, &hi);
+                mt_clip(off, s->sw, s->w, s->ow, &lo, &hi);
                 xs = xr + (long)lo * s->sw + off;
                 if (nb == 4) {
                     float a[4];
@@ -311,12 +290,12 @@ static void grad_plane(const mt_conv_shape *s, const float *xp, float *const *dw
 {
     int ky, kx, oy, lo, hi, ylo, yhi, k;
     for (ky = 0; ky < s->kh; ky++) {
-        clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
+        mt_clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
         for (kx = 0; kx < s->kw; kx++) {
             int off = kx - s->pw, t = ky * s->kw + kx;
             lanes4 acc;
             memset(&acc, 0, sizeof acc);
-            clip(off, s->sw, s->w, s->ow, &lo, &hi);
+            mt_clip(off, s->sw, s->w, s->ow, &lo, &hi);
             for (oy = ylo; oy < yhi; oy++) {
                 const float *xs = xp + (long)(oy * s->sh + ky - s->ph) * s->w
                                   + (long)lo * s->sw + off;
@@ -388,7 +367,7 @@ static void col_row(float *restrict bt, int bs, const float *restrict xp, const 
                     int ky, int kx, int oy, int ox, int cnt)
 {
     int j = 0, lo, hi, u;
-    if (G->sw == 1) {   /* clip() without divisions */
+    if (G->sw == 1) {   /* mt_clip() without divisions */
         lo = G->pw - kx > 0 ? G->pw - kx : 0;
         hi = G->iw + G->pw - kx < G->ow ? G->iw + G->pw - kx : G->ow;
         if (hi < 0)
@@ -396,7 +375,7 @@ static void col_row(float *restrict bt, int bs, const float *restrict xp, const 
         if (lo > hi)
             lo = hi;
     } else {
-        clip(kx - G->pw, G->sw, G->iw, G->ow, &lo, &hi);
+        mt_clip(kx - G->pw, G->sw, G->iw, G->ow, &lo, &hi);
     }
     while (j < cnt) {
         int run = G->ow - ox, iy = oy * G->sh - G->ph + ky, e, a, b;

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include "mt_kernels.h"
+#include "mt_kernel_util.h"
 #include "mt_program.h"
 
 /* Input range [*a, *b) of the window starting at o*stride - pad. */
@@ -14,19 +15,6 @@ static void window(int o, int stride, int pad, int k, int in, int *a, int *b)
     *b = start + k > in ? in : start + k;
 }
 
-/* Output positions o in [*lo, *hi) whose input index o*stride + off lies in
- * [0, in). */
-static void clip(int off, int stride, int in, int out, int *lo, int *hi)
-{
-    int a = off < 0 ? (-off + stride - 1) / stride : 0;
-    int b = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
-    if (b > out)
-        b = out;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
 
 /* First maximum in row-major window order wins; any NaN wins (the last
  * one, exactly as PyTorch's CPU loop). A window lying entirely in padding yields 0 with idx -1. */
@@ -97,7 +85,7 @@ void mt_avgpool_fwd(const mt_pool_shape *s, const float *x, float *y)
                 const float *xr = xp + (long)ky * s->w;
                 for (kx = 0; kx < s->kw; kx++) {
                     int off = kx - s->pw;
-                    clip(off, s->sw, s->w, s->ow, &lo, &hi);
+                    mt_clip(off, s->sw, s->w, s->ow, &lo, &hi);
                     for (ox = lo; ox < hi; ox++)
                         yr[ox] += xr[ox * s->sw + off];
                 }
@@ -127,7 +115,7 @@ void mt_avgpool_deriv(const mt_pool_shape *s, const float *dy, float *dx)
                 float *dr = dp + (long)ky * s->w;
                 for (kx = 0; kx < s->kw; kx++) {
                     int off = kx - s->pw;
-                    clip(off, s->sw, s->w, s->ow, &lo, &hi);
+                    mt_clip(off, s->sw, s->w, s->ow, &lo, &hi);
                     for (ox = lo; ox < hi; ox++)
                         dr[ox * s->sw + off] += gr[ox] / div;
                 }

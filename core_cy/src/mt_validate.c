@@ -39,22 +39,30 @@ static void set_slots(op_needs *needs, int n_slots, uint8_t optional)
     needs->optional = optional;
 }
 
-static int fc_needs(const mt_op *op, op_needs *needs)
+/* FC and conv share their slot layouts: forward [X, W, B?, Y],
+ * gradient [X, dY, dW, dB?], derivative [dY, W, dX]. */
+static void weighted_slots(op_needs *needs, int forward, int gradient,
+                           uint64_t x, uint64_t w, uint64_t b, uint64_t y)
 {
-    const int32_t *p = op->p;
-    if (!positive(p, 3)) return MT_ERR_BAD_OP;
-    uint64_t x = mul4(p[0], p[1], F32, 1), w = mul4(p[2], p[1], F32, 1);
-    uint64_t b = mul(p[2], F32), y = mul4(p[0], p[2], F32, 1);
-    if (op->kind == MT_OP_FC_FWD) {
+    if (forward) {
         set_slots(needs, 4, 1u << 2);
         needs->need[0] = x; needs->need[1] = w; needs->need[2] = b; needs->need[3] = y;
-    } else if (op->kind == MT_OP_FC_GRAD) {
+    } else if (gradient) {
         set_slots(needs, 4, 1u << 3);
         needs->need[0] = x; needs->need[1] = y; needs->need[2] = w; needs->need[3] = b;
     } else {
         set_slots(needs, 3, 0);
         needs->need[0] = y; needs->need[1] = w; needs->need[2] = x;
     }
+}
+
+static int fc_needs(const mt_op *op, op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 3)) return MT_ERR_BAD_OP;
+    uint64_t x = mul4(p[0], p[1], F32, 1), w = mul4(p[2], p[1], F32, 1);
+    uint64_t b = mul(p[2], F32), y = mul4(p[0], p[2], F32, 1);
+    weighted_slots(needs, op->kind == MT_OP_FC_FWD, op->kind == MT_OP_FC_GRAD, x, w, b, y);
     return MT_OK;
 }
 
@@ -78,16 +86,7 @@ static int conv_needs(const mt_op *op, op_needs *needs)
     uint64_t w = mul(mul4(p[4], p[1] / p[13], p[5], p[6]), F32);
     uint64_t b = mul(p[4], F32);
     uint64_t y = mul(mul4(p[0], p[4], p[11], p[12]), F32);
-    if (op->kind == MT_OP_CONV_FWD) {
-        set_slots(needs, 4, 1u << 2);
-        needs->need[0] = x; needs->need[1] = w; needs->need[2] = b; needs->need[3] = y;
-    } else if (op->kind == MT_OP_CONV_GRAD) {
-        set_slots(needs, 4, 1u << 3);
-        needs->need[0] = x; needs->need[1] = y; needs->need[2] = w; needs->need[3] = b;
-    } else {
-        set_slots(needs, 3, 0);
-        needs->need[0] = y; needs->need[1] = w; needs->need[2] = x;
-    }
+    weighted_slots(needs, op->kind == MT_OP_CONV_FWD, op->kind == MT_OP_CONV_GRAD, x, w, b, y);
     return MT_OK;
 }
 
