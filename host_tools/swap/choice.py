@@ -33,6 +33,7 @@ class Choice:
         self.pinned = set(pinned)
         self.swapped: dict[int, frozenset[int]] = {tid: frozenset() for tid in self.tensors}
         self.profile = np.zeros(n_ops + 1, dtype=np.int64)
+        self._moves: dict[int, list[Move]] = {}   # per tensor; only set() changes them
         for tensor in self.tensors.values():
             self._add_profile(tensor, self.swapped[tensor.id], +1)
 
@@ -46,6 +47,7 @@ class Choice:
     def set(self, tid: int, swapped: frozenset[int]) -> None:
         tensor = self.tensors[tid]
         self._add_profile(tensor, self.swapped[tid], -1)
+        self._moves.pop(tid, None)
         self.swapped[tid] = swapped
         self._add_profile(tensor, swapped, +1)
 
@@ -56,17 +58,23 @@ class Choice:
     def moves(self) -> list[Move]:
         """Every gap that could still be swapped out, with what it frees and costs."""
         found = []
-        for tid, tensor in self.tensors.items():
-            if tid in self.pinned:
+        for tid in self.tensors:
+            if tid not in self.pinned:
+                if tid not in self._moves:
+                    self._moves[tid] = self._tensor_moves(tid)
+                found.extend(self._moves[tid])
+        return found
+
+    def _tensor_moves(self, tid: int) -> list[Move]:
+        tensor, current = self.tensors[tid], self.swapped[tid]
+        found = []
+        for gap in tensor.gaps:
+            if not gap.live or gap.index in current:
                 continue
-            current = self.swapped[tid]
-            for gap in tensor.gaps:
-                if not gap.live or gap.index in current:
-                    continue
-                wider = current | {gap.index}
-                freed = self._freed(tensor, current, wider)
-                if freed:
-                    found.append(Move(tid, gap.index, freed, self.cost(tid, wider) - self.cost(tid)))
+            wider = current | {gap.index}
+            freed = self._freed(tensor, current, wider)
+            if freed:
+                found.append(Move(tid, gap.index, freed, self.cost(tid, wider) - self.cost(tid)))
         return found
 
     def _freed(self, tensor: Tensor, before: frozenset[int], after: frozenset[int]) -> tuple[tuple[int, int], ...]:

@@ -251,9 +251,15 @@ def _works(fits, budget: int, exact: bool) -> bool:
         return False
 
 
+def _resolution(high: int, alignment: int) -> int:
+    """Bisection stops within ~1% of the answer: each probe is a whole swap search, and a
+    user told the smallest budget wants it in seconds, not to the last 16 bytes."""
+    return max(alignment, high // 128)
+
+
 def _bisect(fits, low: int, high: int, alignment: int, exact: bool, probes: int = 64) -> int:
     """Smallest budget in (low, high] found to work within `probes` tries; `high` must work."""
-    while high - low > alignment and probes > 0:
+    while high - low > _resolution(high, alignment) and probes > 0:
         middle = (low + high) // 2 // alignment * alignment
         if middle <= low:
             break
