@@ -9,6 +9,7 @@ from host_tools.cli.common import (add_budget_arguments, add_model_arguments, bu
 from host_tools.data import load_data
 from host_tools.report.explain import explain
 from host_tools.report.memory import format_figures, memory_figures
+from host_tools.weights import load_weights_npz
 
 
 def register(commands):
@@ -29,6 +30,8 @@ def register(commands):
     parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
                         help="iterations between device checkpoints (default: end only)")
     parser.add_argument("--seed", type=int, default=0, help="weight init and shuffle seed")
+    parser.add_argument("--init-weights", metavar="W.npz",
+                        help="start the device from these weights (e.g. pretrained on the host)")
     parser.set_defaults(run=run)
 
 
@@ -41,8 +44,10 @@ def run(args):
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:
+        weights = load_weights_npz(args.init_weights, graph) if args.init_weights else None
         content = bundle_content(program, seed=args.seed, epochs=args.epochs or spec.epochs,
-                                 checkpoint_interval=args.checkpoint_every, data=data)
+                                 checkpoint_interval=args.checkpoint_every, data=data,
+                                 weights=weights)
         write_bundle(args.output, content)
         figures["bundle"] = args.output
     if args.json:

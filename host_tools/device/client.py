@@ -60,12 +60,12 @@ class BoardClient:
     def flash(self, bundle, on_progress=None):
         """Uploads a checked BundleFile; returns the UPLOAD_RESULT dict."""
         check_fits(bundle, self.info or self.hello(), self.port)
-        return self._upload(m.KIND_BUNDLE, bundle.data, f"bundle {bundle.path}", on_progress)
+        return self.upload_blob(m.KIND_BUNDLE, bundle.data, f"bundle {bundle.path}", on_progress)
 
     def upload_samples(self, x, y, on_progress=None):
         from board.samples import encode_samples
-        return self._upload(m.KIND_SAMPLES, encode_samples(x, y), f"{len(x)} samples",
-                            on_progress)
+        return self.upload_blob(m.KIND_SAMPLES, encode_samples(x, y), f"{len(x)} samples",
+                                on_progress)
 
     def start(self, epochs=0, iterations=0, checkpoint_every=0):
         with self.talking("TRAIN_START"):
@@ -86,9 +86,8 @@ class BoardClient:
         with self.talking("waiting for events"):
             self.link.poll(seconds)
 
-    # ---- internals -----------------------------------------------------
-
-    def _upload(self, kind, data, what, on_progress):
+    def upload_blob(self, kind, data, what, on_progress=None):
+        """Resumable upload of any blob; `what` names it in errors."""
         mark = len(self.events)
         reached = [0]
 
@@ -111,6 +110,8 @@ class BoardClient:
                 if attempt + 1 == UPLOAD_ATTEMPTS or reached[0] <= held:
                     raise
                 held = reached[0]
+
+    # ---- internals -----------------------------------------------------
 
     def _refusal(self, result, mark):
         """The board's ERROR log line says why; the reason code is the fallback."""

@@ -3,7 +3,13 @@ the live view and a PNG (matplotlib, Agg) when training ends."""
 
 
 def _series(log):
-    rows = log.rows
+    # A report that did not advance (e.g. STOPPED right after an epoch) carries
+    # no new loss/accuracy (the board sends zeros): leave it off the curves.
+    rows, last = [], None
+    for row in log.rows:
+        if last is None or row.iteration > last:
+            rows.append(row)
+            last = row.iteration
     return ([r.iteration for r in rows], [r.loss for r in rows],
             [100.0 * r.accuracy for r in rows])
 
@@ -18,10 +24,9 @@ def terminal_chart(log, width, height):
     figure.plot_size(width, height)
     for column, (values, title) in enumerate(((loss, "loss"), (acc, "accuracy %")), start=1):
         plot = figure.subplot(1, column)
-        plot.theme("clear")
         plot.title(title)
         if len(values) > 1:
-            plot.draw(figure.signal(its, values))
+            plot.draw(figure.signal(its, values).lines())
     return figure.build().string()
 
 

@@ -1,0 +1,384 @@
+"""The device agent: serves the link protocol and trains, in one poll loop.
+
+Each turn of the loop polls the link once (answering HELLO, uploads,
+downloads, TRAIN_* and RESET) and, while a run is active, trains one chunk of
+iterations sized to take ~20 ms, so the host is never kept waiting. No
+threads and no numpy here (MicroPython-portable structure): the training
+engine is a module passed in (board/trainer.py on CPython). The contract is
+docs/device.md.
+"""
+
+import sys
+
+from board import checkpoint, storage as files
+from board.protocol import LinkError, messages as m
+from board.protocol.clock import now
+from board.protocol.crc32 import crc32
+from board.protocol.download_service import DownloadService
+from board.run import PlanError, Run, plan
+from board.samples import SamplesError, decode_samples
+from board.uploads import CheckedUploadService, FileUploadSink
+
+DEFAULT_RAM = 64 << 20
+DEFAULT_NAME = "microtrain-sim"
+PROGRESS_SECONDS = 0.2      # PROGRESS at least this often while training (contract: 0.25 s)
+IDLE_READ_TIMEOUT = 0.005   # transport read timeout between messages when not training
+LEVEL_NAMES = {m.LOG_DEBUG: "debug", m.LOG_INFO: "info", m.LOG_WARNING: "warning",
+               m.LOG_ERROR: "error"}
+
+
+class Agent:
+    def __init__(self, link, directory, engine, ram_limit=DEFAULT_RAM, name=DEFAULT_NAME):
+        self.link = link
+        self.storage = files.Storage(directory)
+        self.engine = engine
+        self.ram_limit = ram_limit
+        self.name = name
+        self.uploads = CheckedUploadService(FileUploadSink(self.storage), self._accept_upload,
+                                            lambda text: self._log(m.LOG_ERROR, text))
+        self.downloads = DownloadService()
+        self.host_listening = True   # False after an event went unacknowledged
+        self.trainer = self.run = self.slots = None
+        self.bundle_crc = self.data_crc = None
+        self._last_progress = 0.0
+        self._handlers = {m.HELLO: self._hello, m.RESET: self._reset,
+                          m.TRAIN_START: self._train_start, m.TRAIN_STOP: self._train_stop,
+                          m.DOWNLOAD: self._download}
+        self.boot()
+
+    # ---- power-on ------------------------------------------------------------
+
+    def boot(self):
+        """State from flash, as at power-on: bundle, newest checkpoint, maybe resume."""
+        self._stop_running()
+        self.storage.remove_temps()
+        self.slots = checkpoint.Slots(self.storage)
+        self.downloads.blobs = {}
+        self._load_bundle()
+        self._restore(resume=True)
+
+    def _load_bundle(self):
+        if self.trainer is not None:
+            self.trainer.close()
+        self.trainer = self.bundle_crc = None
+        data = self.storage.read(files.BUNDLE)
+        if data is None:
+            return
+        try:
+            view = self.engine.inspect_bundle(data)
+            if view.arena_bytes > self.ram_limit:
+                raise ValueError("its arena needs %d B, RAM limit %d B" % (view.arena_bytes, self.ram_limit))
+            self.trainer = self.engine.Trainer(view, self.storage.path(files.FLASH))
+        except (ValueError, OSError, RuntimeError) as error:
+            self._log(m.LOG_ERROR, "stored bundle unusable: %s" % error)
+            return
+        self.bundle_crc = crc32(data)
+
+    def _restore(self, resume):
+        """Load the newest checkpoint of this bundle; resume its run if it was cut short."""
+        found = self.slots.newest(self.bundle_crc) if self.trainer is not None else None
+        if found is None:
+            return
+        info, tensors, _ = found
+        try:
+            for tid, data in tensors:
+                self.trainer.write_tensor(tid, data)
+        except (ValueError, KeyError, IndexError, OSError) as error:
+            self._log(m.LOG_ERROR, "checkpoint %d does not fit the bundle: %s" % (info["seq"], error))
+            self.trainer.reset()
+            return
+        unfinished = info["state"] == m.STATE_RUNNING and info["iteration"] < info["target_iterations"]
+        if resume and unfinished:
+            self._resume(info)
+
+    def _resume(self, info):
+        try:
+            n_samples, data_crc = self._prepare_data()
+        except PlanError as error:
+            self._log(m.LOG_ERROR, "cannot resume training: %s" % error)
+            return
+        if data_crc != info["data_crc"]:
+            self._log(m.LOG_WARNING, "not resuming training: the training data changed")
+            return
+        settings = self.trainer.view.train
+        self.data_crc = data_crc
+        self._start(Run(info["per_epoch"], info["target_iterations"], info["target_epochs"],
+                        info["checkpoint_every"], n_samples, settings.shuffle_seed,
+                        bool(settings.flags & 1), iteration=info["iteration"]))
+        self._log(m.LOG_INFO, "resumed training at iteration %d of %d" % (self.run.iteration, self.run.total))
+
+    # ---- the loop ------------------------------------------------------------
+
+    def serve_forever(self):
+        while True:
+            self.step()
+
+    def step(self):
+        """One turn: poll the link once, then train one chunk if a run is active."""
+        try:
+            message = self.link.poll()
+            if message is not None:
+                self.host_listening = True
+                self.handle(message)
+            if self.run is not None:
+                self._train_chunk()
+        except LinkError as error:
+            self.host_listening = False
+            _stderr("link: %s" % error)
+
+    def handle(self, message):
+        if self.uploads.handle(self.link, message):
+            return
+        handler = self._handlers.get(message.msg_type)
+        if handler is None:
+            if message.is_request:
+                self._error(message, m.ERR_UNKNOWN_MESSAGE, "unknown message %s" % m.name_of(message.msg_type))
+            return
+        try:
+            fields = m.decode(message.msg_type, message.payload)
+        except ValueError as error:
+            self._error(message, m.ERR_BAD_PAYLOAD, str(error))
+            return
+        try:
+            handler(message, fields)
+        except LinkError:
+            raise
+        except Exception as error:  # a bug must not take the board off the line
+            self._log(m.LOG_ERROR, "internal error in %s: %r" % (m.name_of(message.msg_type), error))
+            self._error(message, m.ERR_INTERNAL, "internal error: %r" % (error,))
+
+    # ---- requests ------------------------------------------------------------
+
+    def _hello(self, message, fields):
+        self.link.reply(message, m.INFO, m.encode(
+            m.INFO, protocol_version=m.PROTOCOL_VERSION, ram_bytes=min(self.ram_limit, files.MAX_U32),
+            flash_bytes=self.storage.free_bytes(), device_name=self.name,
+            kernel_version=self.engine.KERNEL_VERSION))
+
+    def _reset(self, message, fields):
+        self.link.reply(message, m.OK)
+        self.uploads.abandon()
+        self.boot()
+
+    def _train_start(self, message, fields):
+        if self.trainer is None:
+            return self._error(message, m.ERR_NOT_FOUND, "no bundle: upload one first")
+        if self.run is not None:
+            return self._error(message, m.ERR_BAD_STATE, "training is running: send TRAIN_STOP first")
+        settings, view = self.trainer.view.train, self.trainer.view
+        try:
+            n_samples, data_crc = self._prepare_data()
+            per_epoch, total, epochs = plan(settings, n_samples, view.batch, fields["epochs"],
+                                            fields["iterations"])
+        except PlanError as error:
+            return self._error(message, getattr(error, "code", m.ERR_BAD_STATE), str(error))
+        self.trainer.reset()
+        self.data_crc = data_crc
+        run = Run(per_epoch, total, epochs, fields["checkpoint_every"] or settings.checkpoint_interval,
+                  n_samples, settings.shuffle_seed, bool(settings.flags & 1))
+        self._start(run)
+        try:
+            self._checkpoint(m.STATE_RUNNING)  # the run survives a power cut from now on
+        except OSError as error:
+            self._stop_running()
+            return self._error(message, m.ERR_STORAGE, "cannot write checkpoint: %s" % error)
+        self.link.reply(message, m.OK)
+
+    def _train_stop(self, message, fields):
+        self.link.reply(message, m.OK)
+        if self.run is not None:
+            self._end_run(m.STATE_STOPPED)
+
+    def _download(self, message, fields):
+        what = fields["what"]
+        if fields["offset"] == 0 or what not in self.downloads.blobs:
+            # A download reads one snapshot: training may go on between its requests.
+            blob = self._blob(what)
+            if blob is None:
+                self.downloads.blobs.pop(what, None)
+                return self._error(message, m.ERR_NOT_FOUND, self._missing(what))
+            self.downloads.blobs[what] = blob
+        self.downloads.handle(self.link, message)
+
+    def _blob(self, what):
+        if self.trainer is None:
+            return None
+        if what == m.WHAT_WEIGHTS:
+            return self.trainer.weights_blob()
+        if what == m.WHAT_CHECKPOINT:
+            found = self.slots.newest(self.bundle_crc)
+            return None if found is None else found[2]
+        return None
+
+    def _missing(self, what):
+        if self.trainer is None:
+            return "no bundle: upload one first"
+        if what == m.WHAT_CHECKPOINT:
+            return "no checkpoint of the current bundle"
+        return "nothing to download for what=%d" % what
+
+    def _error(self, message, code, text):
+        if message.is_request:
+            self.link.reply(message, m.ERROR, m.error_payload(code, text))
+
+    # ---- uploads -------------------------------------------------------------
+
+    def _accept_upload(self, kind, temp_name):
+        """Validate a complete, CRC-checked upload and install it -> (reason, error text)."""
+        data = self.storage.read(temp_name)
+        if data is None:
+            return m.REJECT_STORAGE, "upload rejected: %s vanished" % temp_name
+        if kind not in (m.KIND_BUNDLE, m.KIND_SAMPLES):
+            return m.REJECT_STORAGE, "upload rejected: unknown upload kind %d" % kind
+        check = self._check_bundle if kind == m.KIND_BUNDLE else self._check_samples
+        reason, text = check(data)
+        if reason != m.UPLOAD_ACCEPTED:
+            return reason, text
+        if kind == m.KIND_BUNDLE and self.run is not None:
+            self._log(m.LOG_WARNING, "new bundle: the running training stops")
+            self._end_run(m.STATE_STOPPED)
+        try:
+            self.storage.install(temp_name, files.BUNDLE if kind == m.KIND_BUNDLE else files.SAMPLES)
+        except OSError as error:
+            return m.REJECT_STORAGE, "upload rejected: cannot install it: %s" % error
+        if kind == m.KIND_BUNDLE:
+            self.downloads.blobs = {}
+            self._load_bundle()
+            self._restore(resume=False)
+        return m.UPLOAD_ACCEPTED, None
+
+    def _check_bundle(self, data):
+        try:
+            view = self.engine.inspect_bundle(data)
+        except self.engine.BundleError as error:
+            return m.REJECT_INVALID_BUNDLE, "invalid bundle: %s" % error
+        if view.arena_bytes > self.ram_limit:
+            return m.REJECT_TOO_BIG, ("bundle too big: its arena needs %d bytes of RAM, this board "
+                                      "has %d" % (view.arena_bytes, self.ram_limit))
+        return m.UPLOAD_ACCEPTED, None
+
+    def _check_samples(self, data):
+        try:
+            decode_samples(data)
+        except SamplesError as error:
+            return m.REJECT_INVALID_SAMPLES, "invalid samples: %s" % error
+        return m.UPLOAD_ACCEPTED, None
+
+    # ---- training ------------------------------------------------------------
+
+    def _prepare_data(self):
+        """samples.bin if present, else the bundle's DATA -> (n_samples, data crc; 0 = DATA)."""
+        blob = self.storage.read(files.SAMPLES)
+        view = self.trainer.view
+        if blob is None:
+            n_samples = self.trainer.use_bundle_data()
+            if not n_samples:
+                raise _plan_error(m.ERR_NOT_FOUND, "no training data: upload samples or a bundle with DATA")
+            return n_samples, 0
+        try:
+            n_samples, x_numel, y_bytes, x, y = decode_samples(blob)
+        except SamplesError as error:
+            raise _plan_error(m.ERR_BAD_STATE, "samples.bin: %s" % error)
+        if (x_numel, y_bytes) != (view.x_numel, view.y_bytes):
+            raise _plan_error(m.ERR_BAD_STATE, "samples have x_numel %d, y_bytes %d; the bundle needs %d, %d"
+                              % (x_numel, y_bytes, view.x_numel, view.y_bytes))
+        self.trainer.use_samples(n_samples, x, y)
+        return n_samples, crc32(blob)
+
+    def _start(self, run):
+        self.run = run
+        self._last_progress = now()
+        _set_read_timeout(self.link.transport, 0)  # training: never idle in read()
+
+    def _stop_running(self):
+        self.run = None
+        _set_read_timeout(self.link.transport, IDLE_READ_TIMEOUT)
+
+    def _train_chunk(self):
+        run, trainer = self.run, self.trainer
+        first, n_iter = run.next_chunk()
+        started = now()
+        try:
+            loss, correct = trainer.train(run.order(), first, n_iter)
+        except (RuntimeError, ValueError, OSError) as error:
+            return self._fail("training failed at iteration %d: %s" % (run.iteration + 1, error))
+        epoch_end = run.record(n_iter, loss, correct, trainer.view.batch, started)
+        if run.done:
+            return self._end_run(m.STATE_FINISHED)
+        if run.checkpoint_due:
+            try:
+                self._checkpoint(m.STATE_RUNNING)
+            except OSError as error:
+                return self._fail("cannot write checkpoint: %s" % error)
+        if epoch_end or now() - self._last_progress >= PROGRESS_SECONDS:
+            self._progress(m.STATE_RUNNING)
+        if epoch_end:
+            run.new_epoch()
+
+    def _end_run(self, state):
+        """Checkpoint, then the final PROGRESS (FINISHED or STOPPED)."""
+        try:
+            self._checkpoint(state)
+        except OSError as error:
+            return self._fail("cannot write checkpoint: %s" % error)
+        self._progress(state)
+        self._stop_running()
+
+    def _fail(self, text):
+        self._log(m.LOG_ERROR, text)
+        self._progress(m.STATE_FAILED)
+        self._stop_running()
+
+    def _checkpoint(self, state):
+        run, trainer = self.run, self.trainer
+        tensors = [(tid, trainer.read_tensor(tid)) for tid in trainer.persistent_ids]
+        self.slots.write({"bundle_crc": self.bundle_crc, "data_crc": self.data_crc,
+                          "iteration": run.iteration, "epoch": run.epoch,
+                          "target_epochs": run.target_epochs, "target_iterations": run.total,
+                          "per_epoch": run.per_epoch, "checkpoint_every": run.checkpoint_every,
+                          "state": state}, tensors)
+
+    def _progress(self, state):
+        run = self.run
+        loss, accuracy, rate = run.figures(self.trainer.view.batch)
+        read, written = self.trainer.swap_bytes()
+        self._last_progress = now()
+        self._emit(m.PROGRESS, m.encode(
+            m.PROGRESS, state=state, epoch=min(run.shown_epoch, 0xFFFF), iteration=run.iteration,
+            total_iterations=run.total, loss=loss, accuracy=accuracy, samples_per_s=rate,
+            arena_bytes=self.trainer.view.arena_bytes, swap_read_bytes=read & files.MAX_U32,
+            swap_written_bytes=written & files.MAX_U32))
+
+    # ---- events and logging --------------------------------------------------
+
+    def _emit(self, msg_type, payload):
+        """Send an event if a host is listening; an unacknowledged one pauses events
+        until the host speaks again, so training never waits on an absent host."""
+        if not self.host_listening:
+            return
+        try:
+            self.link.send_event(msg_type, payload)
+        except LinkError as error:
+            self.host_listening = False
+            _stderr("events paused until the host speaks: %s" % error)
+
+    def _log(self, level, text):
+        _stderr("%s: %s" % (LEVEL_NAMES.get(level, level), text))
+        raw = text.encode("utf-8")[:m.MAX_PAYLOAD - 1].decode("utf-8", "ignore")
+        self._emit(m.LOG, m.encode(m.LOG, level=level, text=raw))
+
+
+def _plan_error(code, text):
+    error = PlanError(text)
+    error.code = code
+    return error
+
+
+def _set_read_timeout(transport, seconds):
+    # pyserial and board/fd_transport.py both take a settable `timeout`.
+    if getattr(transport, "timeout", seconds) != seconds:
+        transport.timeout = seconds
+
+
+def _stderr(text):
+    print("board: " + text, file=sys.stderr)

@@ -1,0 +1,96 @@
+"""The board's storage directory, standing in for its flash: file names,
+atomic replacement and free space. No numpy, no os.path (MicroPython has
+neither); os.replace falls back to os.rename, which replaces on the
+file systems MicroPython ports use.
+
+Atomic means: write a temp file, fsync it, rename it over the target, fsync
+the directory. A power cut at any moment leaves either the old or the new
+file, never a mix; a leftover *.tmp is removed at the next boot.
+"""
+
+import os
+
+BUNDLE = "bundle.mtb"
+SAMPLES = "samples.bin"
+FLASH = "flash.bin"           # home of swapped tensors (the bundle's SWAP section)
+UPLOAD_TEMP = "upload.tmp"    # upload in progress
+TEMP_SUFFIX = ".tmp"
+MAX_U32 = 0xFFFFFFFF
+
+_replace = getattr(os, "replace", None) or os.rename
+
+
+class Storage:
+    def __init__(self, directory):
+        self.directory = directory.rstrip("/") or "/"
+
+    def path(self, name):
+        return self.directory + "/" + name
+
+    def read(self, name):
+        """Whole file as bytes, or None if it does not exist."""
+        try:
+            with open(self.path(name), "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    def exists(self, name):
+        try:
+            os.stat(self.path(name))
+            return True
+        except OSError:
+            return False
+
+    def write_atomic(self, name, data):
+        temp = name + TEMP_SUFFIX
+        with open(self.path(temp), "wb") as handle:
+            handle.write(data)
+            _sync(handle)
+        self.install(temp, name)
+
+    def install(self, temp, name):
+        """Rename an already fsynced temp file over `name`, durably."""
+        _replace(self.path(temp), self.path(name))
+        self.sync_directory()
+
+    def remove(self, name):
+        try:
+            os.remove(self.path(name))
+        except OSError:
+            pass
+
+    def remove_temps(self):
+        """Leftovers of writes a power cut interrupted."""
+        for name in os.listdir(self.directory):
+            if name.endswith(TEMP_SUFFIX):
+                self.remove(name)
+
+    def sync_directory(self):
+        # Makes the rename itself durable; not every port can open a directory.
+        try:
+            fd = os.open(self.directory, os.O_RDONLY)
+        except (AttributeError, OSError):
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def free_bytes(self):
+        """Free space for the INFO reply, capped to a u32."""
+        try:
+            stat = os.statvfs(self.directory)
+        except (AttributeError, OSError):
+            return 0
+        return min(stat[4] * stat[1], MAX_U32)  # f_bavail * f_frsize
+
+
+def _sync(handle):
+    handle.flush()
+    try:
+        os.fsync(handle.fileno())
+    except (AttributeError, OSError):
+        pass

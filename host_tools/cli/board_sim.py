@@ -1,0 +1,38 @@
+"""microtrain board-sim: a simulated board on a pseudo-terminal (board/sim.py)."""
+import signal
+import subprocess
+import sys
+import tempfile
+
+from host_tools.cli.common import byte_count
+
+
+def register(commands):
+    parser = commands.add_parser("board-sim", help="run a simulated board on a pty",
+                                 description="Start the device agent behind a pseudo-terminal, "
+                                             "print the port path for the host tools and the "
+                                             "agent's log; Ctrl-C stops it.")
+    parser.add_argument("--storage", metavar="DIR",
+                        help="directory standing in for the board's flash (default: a "
+                             "temporary directory, gone at exit)")
+    parser.add_argument("--ram-limit", type=byte_count, metavar="BYTES",
+                        help="RAM the board has (default 64 MiB)")
+    parser.add_argument("--name", help="device name (default microtrain-sim)")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from board.sim import start_board_sim
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
+    with tempfile.TemporaryDirectory(prefix="microtrain-board-") as scratch:
+        storage = args.storage or scratch
+        port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
+                                    stderr=subprocess.PIPE)
+        print(f"board-sim: port {port}  storage {storage}", flush=True)
+        try:
+            for line in sim.process.stderr:  # until the agent exits or Ctrl-C
+                print(line.decode("utf-8", "replace").rstrip(), file=sys.stderr, flush=True)
+            print(f"board-sim: agent exited with status {sim.wait()}", file=sys.stderr)
+            return 1
+        finally:
+            sim.stop()

@@ -1,0 +1,30 @@
+"""microtrain demo: pretrain, plan, flash an emulated board, personalise it to
+one user's handwriting and show the accuracy before and after."""
+from host_tools.errors import UserError
+
+
+def register(commands):
+    parser = commands.add_parser("demo", help="the device workflow on an emulated board",
+                                 description="Pretrain the digits MLP, flash it to an emulated "
+                                             "board, personalise it on one user's handwriting "
+                                             "and compare held-out accuracy before and after.")
+    parser.add_argument("--workdir", default="microtrain-demo", metavar="DIR",
+                        help="where the bundle, weights, CSV and PNG go (default microtrain-demo)")
+    parser.add_argument("--no-live", action="store_true", help="plain lines, no live view")
+    parser.add_argument("--user", type=int, default=3, metavar="N",
+                        help="which user's handwriting (seed, default 3)")
+    parser.add_argument("--epochs", type=int, default=30, metavar="N",
+                        help="personalisation epochs on the board (default 30)")
+    parser.add_argument("--pretrain-epochs", type=int, default=15, metavar="N",
+                        help="pretraining epochs on the host (default 15)")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from host_tools.device.demo import Demo
+    for flag in ("epochs", "pretrain_epochs"):
+        if not 1 <= getattr(args, flag) <= 0xFFFF:
+            raise UserError(f"--{flag.replace('_', '-')} must be in 1..65535")
+    Demo(args.workdir, live=not args.no_live, user=args.user,
+         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs).run()
+    return 0
