@@ -127,6 +127,15 @@ class Agent:
             _stderr("link: %s" % error)
 
     def handle(self, message):
+        try:
+            self._dispatch(message)
+        except LinkError:
+            raise
+        except Exception as error:  # a bug must not take the board off the line
+            self._log(m.LOG_ERROR, "internal error in %s: %r" % (m.name_of(message.msg_type), error))
+            self._error(message, m.ERR_INTERNAL, "internal error: %r" % (error,))
+
+    def _dispatch(self, message):
         if self.uploads.handle(self.link, message):
             return
         handler = self._handlers.get(message.msg_type)
@@ -139,13 +148,7 @@ class Agent:
         except ValueError as error:
             self._error(message, m.ERR_BAD_PAYLOAD, str(error))
             return
-        try:
-            handler(message, fields)
-        except LinkError:
-            raise
-        except Exception as error:  # a bug must not take the board off the line
-            self._log(m.LOG_ERROR, "internal error in %s: %r" % (m.name_of(message.msg_type), error))
-            self._error(message, m.ERR_INTERNAL, "internal error: %r" % (error,))
+        handler(message, fields)
 
     # ---- requests ------------------------------------------------------------
 
@@ -295,6 +298,14 @@ class Agent:
         _set_read_timeout(self.link.transport, IDLE_READ_TIMEOUT)
 
     def _train_chunk(self):
+        try:
+            self._train_one_chunk()
+        except LinkError:
+            raise
+        except Exception as error:  # a bug must end the run, not the board
+            self._fail("internal error while training: %r" % (error,))
+
+    def _train_one_chunk(self):
         run, trainer = self.run, self.trainer
         first, n_iter = run.next_chunk()
         started = now()
@@ -340,6 +351,8 @@ class Agent:
 
     def _progress(self, state):
         run = self.run
+        if run is None:
+            return
         loss, accuracy, rate = run.figures(self.trainer.view.batch)
         read, written = self.trainer.swap_bytes()
         self._last_progress = now()

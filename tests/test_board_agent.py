@@ -100,10 +100,11 @@ class Host:
         self.events = []
         self.connect()
 
-    def connect(self):
+    def connect(self, ack_timeout=0.2):
         """A fresh Link (after the board was killed), stale bytes dropped."""
         self.transport.reset_input_buffer()
-        self.link = Link(self.transport, on_event=self._event, max_inbox=64)
+        self.link = Link(self.transport, on_event=self._event, max_inbox=64,
+                         ack_timeout=ack_timeout, reply_timeout=25 * ack_timeout)
 
     def _event(self, message):
         self.events.append((time.monotonic(), message.msg_type, m.decode(message.msg_type, message.payload)))
@@ -355,6 +356,7 @@ def test_power_loss_during_upload_and_training(board, files):
     ends with the weights of an uninterrupted run."""
     rng = random.Random(20240601)
     host, sim = board()
+    host.connect(ack_timeout=0.1)  # a killed board costs the host ~1 s, not ~2 s
     a, b = files["other"], files["long"]
     upload(host.link, m.KIND_BUNDLE, a)
     started = time.monotonic()
@@ -368,21 +370,32 @@ def test_power_loss_during_upload_and_training(board, files):
         assert crc32(stored) in crcs
         return stored
 
-    for _ in range(10):  # kill while a bundle replaces the other one
+    interrupted = replaced = 0
+    for round_ in range(10):  # kill while a bundle replaces the other one
         target = a if check_bundle() == b else b
-        killer = threading.Timer(rng.uniform(0, 1.5 * upload_seconds), sim.power_cut)
+        # even rounds: at a random byte of the transfer; odd: at a random moment,
+        # which may also fall into the validation and installation after UPLOAD_END
+        cut = rng.randrange(1, len(target)) if round_ % 2 == 0 else None
+        killer = threading.Timer(rng.uniform(0, 2 * upload_seconds) if cut is None else 1e6,
+                                 sim.power_cut)
         killer.start()
+
+        def kill_at_cut(done, total):
+            if cut is not None and done >= cut:
+                sim.power_cut()
         try:
-            upload(host.link, m.KIND_BUNDLE, target)
+            upload(host.link, m.KIND_BUNDLE, target, on_progress=kill_at_cut)
         except (LinkError, UploadRejected, m.RemoteError):
-            pass
+            interrupted += 1
+        killer.cancel()
         killer.join()
         sim.power_cut()
         sim.start()
-        host.connect()
+        host.connect(ack_timeout=0.1)
         host.hello()
-        check_bundle()
+        replaced += check_bundle() == target
 
+    assert interrupted >= 5, "kills must hit uploads in progress"
     if check_bundle() != b:
         upload(host.link, m.KIND_BUNDLE, b)
     host.train()
@@ -395,14 +408,15 @@ def test_power_loss_during_upload_and_training(board, files):
         durable = newest_valid_slot(sim, crc32(b))  # what survived the power cut
         assert durable["iteration"] >= last_iteration, "a checkpoint went back in time"
         sim.start()
-        host.connect()
+        host.connect(ack_timeout=0.1)
         host.hello()
         assert check_bundle() == b
         info, _ = checkpoint.decode(download(host.link, m.WHAT_CHECKPOINT))  # the board's pick
         assert info["bundle_crc"] == crc32(b) and info["iteration"] >= durable["iteration"]
         last_iteration = info["iteration"]
-    print("kills mid-training: %d of 20, at iteration %d" % (mid_training, last_iteration))
-    assert mid_training >= 10, "most kills should hit a running training"
+    print("uploads interrupted: %d of 10 (%d replaced the bundle), kills mid-training: %d of 20"
+          % (interrupted, replaced, mid_training))
+    assert mid_training >= 5, "kills must hit a running training"
     deadline = time.monotonic() + 60
     while info["state"] != m.STATE_FINISHED:  # the last resumed run goes on by itself
         assert time.monotonic() < deadline, "the resumed training did not finish"
