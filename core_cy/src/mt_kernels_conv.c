@@ -28,16 +28,6 @@
 #include "mt_kernel_util.h"
 #include "mt_program.h"
 
-/* Register blocks: GCC's loop vectorizer would vectorize the k loop of a
- * block across iterations (shuffles, accumulators kept in memory); with it
- * off for these functions, SLP vectorizes each block across its independent
- * accumulators. A code-generation hint only: floating-point flags (no
- * contraction) are unchanged, so results are identical either way. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define MT_BLOCK __attribute__((optimize("no-tree-loop-vectorize")))
-#else
-#define MT_BLOCK
-#endif
 
 #define TILE 256   /* floats in the local column buffer (1 KB) */
 #define MCH 16     /* (channel, tap) pairs per forward chunk */
@@ -412,39 +402,6 @@ static void col_row(float *restrict bt, int bs, const float *restrict xp, const 
     }
 }
 
-/* dst[r*ld + j] += sum_k cf[k*R + r] * src[k*ls + j], k ascending, starting
- * from the value in dst. R x J accumulators stay in registers. */
-#define CBLOCK(NAME, R, J)                                                       \
-MT_BLOCK static void NAME(float *restrict dst, long ld, const float *restrict src, \
-                          long ls, const float *restrict cf, int nk)             \
-{                                                                                \
-    float acc[R][J];                                                             \
-    int r, j, k;                                                                 \
-    for (r = 0; r < R; r++)                                                      \
-        for (j = 0; j < J; j++)                                                  \
-            acc[r][j] = dst[(long)r * ld + j];                                   \
-    for (k = 0; k < nk; k++) {                                                   \
-        const float *sv = src + (long)k * ls;                                    \
-        for (r = 0; r < R; r++) {                                                \
-            float c = cf[k * R + r];                                             \
-            for (j = 0; j < J; j++)                                              \
-                acc[r][j] += c * sv[j];                                          \
-        }                                                                        \
-    }                                                                            \
-    for (r = 0; r < R; r++)                                                      \
-        for (j = 0; j < J; j++)                                                  \
-            dst[(long)r * ld + j] = acc[r][j];                                   \
-}
-
-CBLOCK(cb_4x8, 4, 8)
-CBLOCK(cb_4x4, 4, 4)
-CBLOCK(cb_4x1, 4, 1)
-CBLOCK(cb_2x8, 2, 8)
-CBLOCK(cb_2x4, 2, 4)
-CBLOCK(cb_2x1, 2, 1)
-CBLOCK(cb_1x8, 1, 8)
-CBLOCK(cb_1x4, 1, 4)
-CBLOCK(cb_1x1, 1, 1)
 
 /* Weights of one correlation: filter of (group g, produced channel oo,
  * source channel ii, tap t) is w[g*wg + oo*wso + ii*wsi + (flip ? kk-1-t : t)]. */
@@ -517,25 +474,25 @@ static void correlate(const geom *G, int n, int groups, const float *src, int sc
                         j = 0;
                         if (R == 4) {
                             for (; j + 8 <= cnt; j += 8)
-                                cb_4x8(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_4x8(D + j, pout, S + j, ls, wl, 4, 1, mc, 1);
                             for (; j + 4 <= cnt; j += 4)
-                                cb_4x4(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_4x4(D + j, pout, S + j, ls, wl, 4, 1, mc, 1);
                             for (; j < cnt; j++)
-                                cb_4x1(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_4x1(D + j, pout, S + j, ls, wl, 4, 1, mc, 1);
                         } else if (R == 2) {
                             for (; j + 8 <= cnt; j += 8)
-                                cb_2x8(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_2x8(D + j, pout, S + j, ls, wl, 2, 1, mc, 1);
                             for (; j + 4 <= cnt; j += 4)
-                                cb_2x4(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_2x4(D + j, pout, S + j, ls, wl, 2, 1, mc, 1);
                             for (; j < cnt; j++)
-                                cb_2x1(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_2x1(D + j, pout, S + j, ls, wl, 2, 1, mc, 1);
                         } else {
                             for (; j + 8 <= cnt; j += 8)
-                                cb_1x8(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_1x8(D + j, pout, S + j, ls, wl, 1, 1, mc, 1);
                             for (; j + 4 <= cnt; j += 4)
-                                cb_1x4(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_1x4(D + j, pout, S + j, ls, wl, 1, 1, mc, 1);
                             for (; j < cnt; j++)
-                                cb_1x1(D + j, pout, S + j, ls, wl, mc);
+                                mt_block_1x1(D + j, pout, S + j, ls, wl, 1, 1, mc, 1);
                         }
                     }
                 }

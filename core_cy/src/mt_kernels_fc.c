@@ -11,18 +11,9 @@
  * (the compiler vectorizes across independent accumulators only). */
 #include <string.h>
 #include "mt_kernels.h"
+#include "mt_kernel_util.h"
 #include "mt_program.h"
 
-/* Register blocks: GCC's loop vectorizer would vectorize the reduction loop
- * across iterations (shuffles, accumulators in memory); with it off for these
- * functions, straight-line SLP vectorizes each block across its independent
- * accumulators. Only a code-generation hint: no floating-point flag changes
- * (contraction stays off), so the results are the same either way. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define MT_BLOCK __attribute__((optimize("no-tree-loop-vectorize")))
-#else
-#define MT_BLOCK
-#endif
 
 /* ---- forward: NS samples x NO outputs per block, 4 lanes each ---- */
 
@@ -88,37 +79,6 @@ void mt_fc_fwd(const float *x, const float *w, const float *b,
     }
 }
 
-/* ---- dst[r][j] = sum_k coef[k*ck + r*cr] * src[k*ls + j], k ascending ----
- * R rows x J columns of accumulators live in registers across the k loop. */
-
-#define AXPY_BLOCK(NAME, R, J)                                                   \
-MT_BLOCK static void NAME(float *restrict dst, long ld, const float *restrict src, long ls, \
-                 const float *restrict coef, long ck, long cr, int kn)           \
-{                                                                                \
-    float acc[R][J];                                                             \
-    int r, j, k;                                                                 \
-    for (r = 0; r < R; r++)                                                      \
-        for (j = 0; j < J; j++)                                                  \
-            acc[r][j] = 0.0f;                                                    \
-    for (k = 0; k < kn; k++) {                                                   \
-        const float *sv = src + (long)k * ls;                                    \
-        for (r = 0; r < R; r++) {                                                \
-            float c = coef[(long)k * ck + (long)r * cr];                         \
-            for (j = 0; j < J; j++)                                              \
-                acc[r][j] += c * sv[j];                                          \
-        }                                                                        \
-    }                                                                            \
-    for (r = 0; r < R; r++)                                                      \
-        for (j = 0; j < J; j++)                                                  \
-            dst[(long)r * ld + j] = acc[r][j];                                   \
-}
-
-AXPY_BLOCK(axb_4x8, 4, 8)
-AXPY_BLOCK(axb_4x4, 4, 4)
-AXPY_BLOCK(axb_4x1, 4, 1)
-AXPY_BLOCK(axb_1x8, 1, 8)
-AXPY_BLOCK(axb_1x4, 1, 4)
-AXPY_BLOCK(axb_1x1, 1, 1)
 
 /* rows x cols destination (leading dimension cols); see AXPY_BLOCK */
 static void axpy_rows(float *dst, int rows, int cols, const float *src, long ls,
@@ -131,32 +91,32 @@ static void axpy_rows(float *dst, int rows, int cols, const float *src, long ls,
         const float *cf = coef + (long)r * cr;
         for (j = 0; j + 8 <= cols; j += 8) {
             if (four)
-                axb_4x8(d + j, cols, src + j, ls, cf, ck, cr, kn);
+                mt_block_4x8(d + j, cols, src + j, ls, cf, ck, cr, kn, 0);
             else {
                 int q;
                 for (q = r; q < rows; q++)
-                    axb_1x8(d + (long)(q - r) * cols + j, cols, src + j, ls,
-                            cf + (long)(q - r) * cr, ck, cr, kn);
+                    mt_block_1x8(d + (long)(q - r) * cols + j, cols, src + j, ls,
+                            cf + (long)(q - r) * cr, ck, cr, kn, 0);
             }
         }
         for (; j + 4 <= cols; j += 4) {
             if (four)
-                axb_4x4(d + j, cols, src + j, ls, cf, ck, cr, kn);
+                mt_block_4x4(d + j, cols, src + j, ls, cf, ck, cr, kn, 0);
             else {
                 int q;
                 for (q = r; q < rows; q++)
-                    axb_1x4(d + (long)(q - r) * cols + j, cols, src + j, ls,
-                            cf + (long)(q - r) * cr, ck, cr, kn);
+                    mt_block_1x4(d + (long)(q - r) * cols + j, cols, src + j, ls,
+                            cf + (long)(q - r) * cr, ck, cr, kn, 0);
             }
         }
         for (; j < cols; j++) {
             if (four)
-                axb_4x1(d + j, cols, src + j, ls, cf, ck, cr, kn);
+                mt_block_4x1(d + j, cols, src + j, ls, cf, ck, cr, kn, 0);
             else {
                 int q;
                 for (q = r; q < rows; q++)
-                    axb_1x1(d + (long)(q - r) * cols + j, cols, src + j, ls,
-                            cf + (long)(q - r) * cr, ck, cr, kn);
+                    mt_block_1x1(d + (long)(q - r) * cols + j, cols, src + j, ls,
+                            cf + (long)(q - r) * cr, ck, cr, kn, 0);
             }
         }
     }
