@@ -6,6 +6,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from host_tools.bundle.layout import SWAP_EVENT_DTYPE
+
 
 class When(IntEnum):
     BEFORE = 0
@@ -19,10 +21,7 @@ class Action(IntEnum):
 
 
 # Mirrors mt_swap_event field by field (20 bytes, no padding).
-EVENT_DTYPE = np.dtype([
-    ("op", "=u4"), ("when", "u1"), ("action", "u1"), ("tag", "=u2"),
-    ("arena_offset", "=u4"), ("flash_offset", "=u4"), ("nbytes", "=u4"),
-])
+EVENT_DTYPE = SWAP_EVENT_DTYPE  # the bundle layout's record: one definition of mt_swap_event
 
 
 @dataclass(frozen=True)
