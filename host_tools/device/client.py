@@ -147,6 +147,9 @@ class BoardClient:
 
 
 def _os_reason(error):
-    """pyserial nests errno texts ('[Errno 2] could not open port X: [Errno 2] ...')."""
+    """pyserial nests errno texts ('could not open port X: [Errno 2] No such file or
+    directory: X'): keep the operating system's words only."""
     text = str(error)
-    return text.rsplit(": ", 1)[-1] if "could not open port" in text else text
+    if "could not open port" in text and "] " in text:
+        return text.rsplit("] ", 1)[1].split(": ", 1)[0]
+    return text
