@@ -128,6 +128,22 @@ cdef class FileStorage(_Storage):
             mt_storage_file_close(&self.file)
 
 
+def _fifo_slots(events):
+    """Slots a first-in-first-out request ring needs: a read's slot is released
+    only once every earlier read has been waited for."""
+    waited, slot_of, first, worst = [], {}, 0, 0
+    for action, tag in zip(events["action"].tolist(), events["tag"].tolist()):
+        if action == 0:  # READ_START
+            slot_of[tag] = len(waited)
+            waited.append(False)
+            worst = max(worst, len(waited) - first)
+        elif action == 1 and tag in slot_of:  # READ_WAIT
+            waited[slot_of.pop(tag)] = True
+            while first < len(waited) and waited[first]:
+                first += 1
+    return worst
+
+
 def _check_events(events, size_t arena_bytes, _Storage storage):
     if events.dtype.itemsize != sizeof(mt_swap_event) or events.dtype.names != (
             "op", "when", "action", "tag", "arena_offset", "flash_offset", "nbytes"):
@@ -145,9 +161,10 @@ def _check_events(events, size_t arena_bytes, _Storage storage):
     keys = events["op"].astype(np.uint64) * 2 + events["when"]
     if np.any(np.diff(keys.astype(np.int64)) < 0):
         raise ValueError("swap events must be sorted by (op, when)")
-    if int(events["tag"].max()) + 1 > storage.max_reads_in_flight:
-        raise ValueError("the schedule keeps %d reads in flight, the storage allows %d"
-                         % (int(events["tag"].max()) + 1, storage.max_reads_in_flight))
+    queued = max(int(events["tag"].max()) + 1, _fifo_slots(events))
+    if queued > storage.max_reads_in_flight:
+        raise ValueError("the schedule keeps %d reads queued, the storage allows %d"
+                         % (queued, storage.max_reads_in_flight))
 
 
 cdef class SwapRuntime:

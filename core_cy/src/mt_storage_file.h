@@ -8,8 +8,9 @@
 #include <stdint.h>
 #include "mt_swap.h"
 
-/* Reads that may be in flight at once; a schedule's tags must stay below it. */
-#define MT_FILE_QUEUE_CAP 32
+/* Requests the FIFO ring holds: a slot frees once every earlier read was waited
+ * for, so a long prefetch holds slots behind it (SwapRuntime checks schedules). */
+#define MT_FILE_QUEUE_CAP 256
 
 typedef struct {
     uint32_t flash_offset;
