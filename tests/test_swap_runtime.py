@@ -6,6 +6,7 @@ storage), and the C runtime alone (ctypes) replaying random schedules against a 
 executor that checks every operand's bytes, so the file backend's background reads are
 exercised with many reads in flight."""
 import ctypes
+import re
 import subprocess
 from pathlib import Path
 
@@ -253,7 +254,13 @@ def test_c_runtime_replays_schedules(swap_lib, tmp_path, pattern, fraction, look
     replay(swap_lib, uses, n_ops, schedule, backend, tmp_path)
 
 
+def _file_queue_cap():
+    header = (Path(__file__).resolve().parents[1] / "core_cy" / "src" / "mt_storage_file.h").read_text()
+    return int(re.search(r"#define MT_FILE_QUEUE_CAP (\d+)", header).group(1))
+
+
 def test_file_backend_reports_io_errors(swap_lib, tmp_path):
+    cap = _file_queue_cap()
     state = (ctypes.c_uint64 * 8192)()
     path = tmp_path / "small.bin"
     assert swap_lib.mt_storage_file_open(state, str(path).encode(), 64) == 0
@@ -265,10 +272,10 @@ def test_file_backend_reports_io_errors(swap_lib, tmp_path):
         dst = ctypes.create_string_buffer(128)
         assert read_start(storage.ctx, 32, dst, 64, 1) != 0       # beyond the storage size
         assert read_wait(storage.ctx, 7) != 0                      # no such read in flight
-        for tag in range(32):                                      # fill the ring
+        for tag in range(cap):                                     # fill the ring
             assert read_start(storage.ctx, 0, dst, 4, tag) == 0
-        assert read_start(storage.ctx, 0, dst, 4, 99) != 0         # full: refused, not blocked
-        for tag in reversed(range(32)):                            # waits in any order
+        assert read_start(storage.ctx, 0, dst, 4, cap + 1) != 0    # full: refused, not blocked
+        for tag in reversed(range(cap)):                           # waits in any order
             assert read_wait(storage.ctx, tag) == 0
         assert read_start(storage.ctx, 0, dst, 4, 5) == 0
         assert read_wait(storage.ctx, 5) == 0
