@@ -8,7 +8,7 @@ import signal
 import sys
 
 from board.agent import DEFAULT_NAME, DEFAULT_RAM, Agent
-from board.protocol import Link
+from protocol import Link
 
 
 def _parser():
@@ -25,7 +25,7 @@ def open_port(port):
     if port.startswith("fd:"):
         from board.fd_transport import FdTransport
         return FdTransport(int(port[3:]))
-    from board.protocol.host_serial import open_serial
+    from protocol.serial_port import open_serial
     return open_serial(port)
 
 

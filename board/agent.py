@@ -11,10 +11,10 @@ docs/device.md.
 import sys
 
 from board import checkpoint, storage as files
-from board.protocol import LinkError, messages as m
-from board.protocol.clock import now
-from board.protocol.crc32 import crc32
-from board.protocol.download_service import DownloadService
+from protocol import LinkError, messages as m
+from protocol.clock import now
+from protocol.crc32 import crc32
+from protocol.download_service import DownloadService
 from board.run import PlanError, Run, plan
 from board.samples import SamplesError, decode_samples
 from board.uploads import CheckedUploadService, FileUploadSink

@@ -15,7 +15,7 @@ newest valid one (highest sequence number) wins at boot. Layout, little-endian:
 
 import struct
 
-from board.protocol.crc32 import crc32
+from protocol.crc32 import crc32
 
 MAGIC = b"MTCK"
 VERSION = 1

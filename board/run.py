@@ -10,7 +10,7 @@ No numpy: the engine returns plain floats.
 """
 
 from board.order import epoch_order
-from board.protocol.clock import now
+from protocol.clock import now
 
 CHUNK_SECONDS = 0.02      # one chunk of iterations between two polls of the link
 MAX_CHUNK = 4096

@@ -10,8 +10,8 @@ UPLOAD_RESULT, so the host can show why.
 
 import os
 
-from board.protocol import messages as m
-from board.protocol.upload_service import UploadService
+from protocol import messages as m
+from protocol.upload_service import UploadService
 from board.storage import UPLOAD_TEMP
 
 

@@ -35,7 +35,7 @@ cdef extern from "src/mt_storage_ram.h":
     void mt_storage_ram_init(mt_storage_ram *ram, uint8_t *bytes, uint32_t size) nogil
     mt_storage mt_storage_ram_interface(mt_storage_ram *ram) nogil
 
-cdef extern from "src/mt_storage_file.h":
+cdef extern from "ports/posix/mt_storage_file.h":
     ctypedef struct mt_storage_file:
         pass
     enum:

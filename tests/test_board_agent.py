@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from board import checkpoint
-from board.protocol import Link, LinkError, messages as m
-from board.protocol.crc32 import crc32
-from board.protocol.host_serial import open_serial
-from board.protocol.transfer import UploadRejected, download, upload
+from protocol import Link, LinkError, messages as m
+from protocol.crc32 import crc32
+from protocol.serial_port import open_serial
+from protocol.transfer import UploadRejected, download, upload
 from board.samples import encode_samples
 from board.sim import start_board_sim
 from core_cy import read_bundle

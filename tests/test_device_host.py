@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from board.protocol import messages as m
+from protocol import messages as m
 from board.sim import start_board_sim
 from host_tools.bundle import write_bundle
 from host_tools.bundle.from_program import bundle_content

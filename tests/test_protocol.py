@@ -21,13 +21,13 @@ import pytest
 import serial
 from hypothesis import given, settings, strategies as st
 
-from board.protocol import cobs, frame as fr, messages as m
-from board.protocol.crc32 import crc32, table_crc32
-from board.protocol.download_service import DownloadService
-from board.protocol.host_serial import open_serial
-from board.protocol.link import ACK, FLAG_EVENT, Link, LinkError
-from board.protocol.transfer import ChunkSizer, UploadRejected, download, upload
-from board.protocol.upload_service import UploadService
+from protocol import cobs, frame as fr, messages as m
+from protocol.crc32 import crc32, table_crc32
+from protocol.download_service import DownloadService
+from protocol.serial_port import open_serial
+from protocol.link import ACK, FLAG_EVENT, Link, LinkError
+from protocol.transfer import ChunkSizer, UploadRejected, download, upload
+from protocol.upload_service import UploadService
 
 POLL_TIMEOUT = 0.002
 

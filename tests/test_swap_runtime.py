@@ -27,6 +27,7 @@ from test_swap_schedule import training_like
 
 N_ITER = 5
 SRC = Path(__file__).resolve().parents[1] / "core_cy" / "src"
+POSIX_PORT = SRC.parent / "ports" / "posix"
 
 
 # ---------------------------------------------------------------- whole models
@@ -152,9 +153,9 @@ class Runtime(ctypes.Structure):
 @pytest.fixture(scope="module")
 def swap_lib(tmp_path_factory):
     out = tmp_path_factory.mktemp("swaplib") / "libmtswap.so"
-    sources = [str(SRC / name) for name in ("mt_swap.c", "mt_storage_ram.c", "mt_storage_file.c")]
+    sources = [str(SRC / "mt_swap.c"), str(SRC / "mt_storage_ram.c"), str(POSIX_PORT / "mt_storage_file.c")]
     subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2",
-                    "-ffp-contract=off", "-shared", "-fPIC", "-pthread", "-I", str(SRC),
+                    "-ffp-contract=off", "-shared", "-fPIC", "-pthread", "-I", str(SRC), "-I", str(POSIX_PORT),
                     "-o", str(out), *sources], check=True)
     lib = ctypes.CDLL(str(out))
     lib.mt_swap_before_op.argtypes = lib.mt_swap_after_op.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
@@ -255,7 +256,7 @@ def test_c_runtime_replays_schedules(swap_lib, tmp_path, pattern, fraction, look
 
 
 def _file_queue_cap():
-    header = (Path(__file__).resolve().parents[1] / "core_cy" / "src" / "mt_storage_file.h").read_text()
+    header = (POSIX_PORT / "mt_storage_file.h").read_text()
     return int(re.search(r"#define MT_FILE_QUEUE_CAP (\d+)", header).group(1))
 
 

@@ -2,7 +2,7 @@
 keyed like `microtrain train --dump-weights` ('<layer>:weight', ...)."""
 import numpy as np
 
-from board.protocol import messages as m
+from protocol import messages as m
 from host_tools.cli.flash import PORT_HELP
 from host_tools.device.bundle_file import load_bundle
 from host_tools.device.client import BoardClient

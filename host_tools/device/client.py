@@ -8,10 +8,10 @@ refuses a request or an upload (with the reason from its ERROR log line).
 import time
 from contextlib import contextmanager
 
-from board.protocol import Link, LinkError
-from board.protocol import messages as m
-from board.protocol.host_serial import open_serial
-from board.protocol.transfer import UploadRejected, download, upload
+from protocol import Link, LinkError
+from protocol import messages as m
+from protocol.serial_port import open_serial
+from protocol.transfer import UploadRejected, download, upload
 from host_tools.device.bundle_file import check_fits
 from host_tools.device.progress import LogLine, decode_event
 from host_tools.errors import UserError

@@ -4,7 +4,7 @@ import csv
 import time
 from dataclasses import astuple, dataclass, fields
 
-from board.protocol import messages as m
+from protocol import messages as m
 
 STATE_NAMES = {m.STATE_RUNNING: "RUNNING", m.STATE_FINISHED: "FINISHED",
                m.STATE_STOPPED: "STOPPED", m.STATE_FAILED: "FAILED"}

@@ -2,7 +2,7 @@
 and the message set shared by host tools and the board. See docs/protocol.md.
 
 Pure Python with struct/binascii/time only, so the board side ports to
-MicroPython; host_serial.py (pyserial) is the only host-only module.
+MicroPython; serial_port.py (pyserial) is the only CPython-only module.
 """
 
 from .link import Link, LinkError, Message

@@ -1,4 +1,4 @@
-"""Host only: open a pyserial port (device path or URL) set up for Link.
+"""CPython only (host tools, Linux boards): open a pyserial port (device path or URL) set up for Link.
 
 A short read timeout lets Link poll without spinning; a write timeout turns a
 peer that stopped reading into a LinkError instead of a hang. For socket://
