@@ -50,7 +50,9 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
     }
 }
 
-/* dx[idx] += dy, outputs visited in ascending order. */
+/* dx[idx] += dy, outputs visited in ascending order. The validator cannot see
+ * what IDX holds at run time (another op may have written floats there), so
+ * an index outside the input plane is skipped: one compare per output. */
 void mt_maxpool_deriv(const mt_pool_shape *s, const float *dy, const int32_t *idx, float *dx)
 {
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
@@ -61,7 +63,7 @@ void mt_maxpool_deriv(const mt_pool_shape *s, const float *dy, const int32_t *id
         const float *gp = dy + p * pout;
         const int32_t *ip = idx + p * pout;
         for (j = 0; j < pout; j++)
-            if (ip[j] >= 0)
+            if (ip[j] >= 0 && ip[j] < pin)
                 dp[ip[j]] += gp[j];
     }
 }
