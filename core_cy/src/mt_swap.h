@@ -57,6 +57,20 @@ mt_hooks mt_swap_hooks(mt_swap_runtime *rt);
 int mt_swap_before_op(void *ctx, uint32_t op_index);
 int mt_swap_after_op(void *ctx, uint32_t op_index);
 
+/* Reads one schedule may keep queued: the POSIX file backend's request ring
+ * (MT_FILE_QUEUE_CAP) and the bound mt_swap_check works within. */
+#define MT_SWAP_MAX_IN_FLIGHT 256
+
+/* Checks a schedule before it is bound to a runtime; MT_OK or MT_ERR_BAD_OP.
+ * Every event: known action and timing, op < n_ops, arena and flash ranges in
+ * bounds, sorted by (op, when). Reads: a tag is not started again before its
+ * wait, every wait has a read in flight, none is left in flight at the end,
+ * a first-in-first-out ring of max_in_flight slots (<= MT_SWAP_MAX_IN_FLIGHT)
+ * holds them, and no other event touches the arena bytes of a read in flight.
+ * What passes runs on every backend without an I/O protocol error. */
+int mt_swap_check(const mt_swap_event *events, uint32_t n_events, uint32_t n_ops,
+                  uint32_t arena_bytes, uint32_t flash_bytes, uint32_t max_in_flight);
+
 /* Replays whatever events remain in this iteration (after an EVAL run that
  * stopped before the last op), so no read is left in flight. */
 int mt_swap_finish(mt_swap_runtime *rt);
