@@ -5,33 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mt_bundle.h"
+#include "fuzz_sections.h"
 
 #define MAX_INPUT (1u << 20)
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void repair_crcs(uint8_t *buf, uint32_t len)
-{
-    if (len < MT_BUNDLE_HEADER_BYTES) return;
-    wr32(buf + 16, mt_crc32(0, buf, 16));
-    uint64_t pos = MT_BUNDLE_HEADER_BYTES;
-    while (pos + MT_BUNDLE_SECTION_HEADER_BYTES <= len) {
-        uint64_t payload = ((uint64_t)rd32(buf + pos + 4) + 3u) & ~(uint64_t)3u;
-        uint64_t end = pos + MT_BUNDLE_SECTION_HEADER_BYTES + payload;
-        if (end > len) break;
-        uint32_t crc = mt_crc32(mt_crc32(0, buf + pos, 8), buf + pos + 12, (uint32_t)payload);
-        wr32(buf + pos + 8, crc);
-        pos = end;
-    }
-}
 
 /* Touch everything an accepted bundle points at, so ASan sees any bad pointer. */
 static uint32_t touch(const mt_bundle *b)
@@ -65,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[160];
     volatile uint32_t sink = 0;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) repair_crcs(buf, (uint32_t)size);
+        if (pass == 1) fz_repair_crcs(buf, size);
         if (mt_bundle_open(buf, (uint32_t)size, &bundle, err, sizeof err) == MT_BUNDLE_OK)
             sink += touch(&bundle);
         else if (err[0] == '\0')

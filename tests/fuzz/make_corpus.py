@@ -29,6 +29,7 @@ def valid_bundles() -> dict:
         "valid-dense": encode_bundle(dense),
         "valid-extra-section": assemble(content_sections(full) + [(b"xtra", b"future data")]),
         "valid-digits-cnn-swap": planned_bundle(),
+        **{f"valid-plan-{name}": plan(ini, args) for name, (ini, args) in SMALL_MODELS.items()},
     }
 
 
@@ -41,6 +42,39 @@ def planned_bundle() -> bytes:
         path = Path(tmp) / "cnn.mtb"
         main(["plan", str(repo / "examples" / "digits_cnn.ini"), "--batch", "2",
               "--ram-budget", "80000", "-o", str(path)])
+        return path.read_bytes()
+
+
+_HEAD = "[Model]\ntype = NeuralNetwork\nloss = {loss}\nbatch_size = 2\nepochs = 1\n" \
+        "[Optimizer]\n{optimizer}\n[input]\ntype = input\ninput_shape = 1:6:6\n"
+_CNN = _HEAD + "[conv]\ntype = conv2d\nfilters = 3\nkernel_size = 3\npadding = same\n" \
+    "[bn]\ntype = batch_normalization\nactivation = relu\n" \
+    "[pool]\ntype = pooling2d\npooling = {pool}\npool_size = 2\n[flat]\ntype = flatten\n" \
+    "[drop]\ntype = dropout\ndropout_rate = 0.25\n[out]\ntype = fully_connected\nunit = {out}\n"
+_MLP = _HEAD + "[flat]\ntype = flatten\n[hidden]\ntype = fully_connected\nunit = 8\nactivation = tanh\n" \
+    "[drop]\ntype = dropout\ndropout_rate = 0.5\n[out]\ntype = fully_connected\nunit = 3\nactivation = softmax\n"
+_SGD = "type = sgd\nlearning_rate = 0.05\nmomentum = 0.9"
+_ADAM = "type = adam\nlearning_rate = 0.01"
+# Small planner outputs for the executor fuzzer: every op kind the planner emits
+# (max/avg pooling, BN, dropout, SGD with momentum, Adam, three losses), with and
+# without a swap schedule. name -> (INI text, extra `plan` arguments).
+SMALL_MODELS = {
+    "cnn-maxpool-bn-dropout-sgd": (_CNN.format(loss="cross", optimizer=_SGD, pool="max", out="3\nactivation = softmax"), []),
+    "cnn-maxpool-bn-adam-swap": (_CNN.format(loss="cross", optimizer=_ADAM, pool="max", out="3\nactivation = softmax"),
+                                 ["--ram-budget", "3000"]),
+    "cnn-avgpool-sigmoid-swap": (_CNN.format(loss="cross_sigmoid", optimizer=_SGD, pool="average", out="1"),
+                                 ["--ram-budget", "3000", "--lookahead", "1"]),
+    "mlp-tanh-dropout-mse-adam": (_MLP.format(loss="mse", optimizer=_ADAM), []),
+}
+
+
+def plan(ini: str, args: list) -> bytes:
+    import tempfile
+    from host_tools.cli import main
+    with tempfile.TemporaryDirectory() as tmp:
+        model, path = Path(tmp) / "model.ini", Path(tmp) / "model.mtb"
+        model.write_text(ini)
+        main(["plan", str(model), "-o", str(path), *args])
         return path.read_bytes()
 
 
