@@ -58,14 +58,18 @@ static void apply_init(const mt_bundle *b, uint8_t *arena, uint8_t *flash)
         memcpy((rec.where == MT_INIT_ARENA ? arena : flash) + rec.offset, rec.bytes, rec.nbytes);
 }
 
-/* The bundle's own data set, or one batch of zeros (class 0) when it has none. */
+/* The bundle's own data set, or one batch when it has none: inputs a fixed
+ * spread of values (zeros would leave most activations, and any index a float
+ * tensor stands in for, at 0), labels all class 0. */
 static mt_dataset dataset_for(const mt_bundle *b, void **owned)
 {
     mt_dataset data = b->data;
     *owned = NULL;
     if (b->has_data) return data;
-    size_t x_bytes = (size_t)b->batch * b->x_numel * 4u, y_bytes = (size_t)b->batch * b->y_bytes;
+    size_t x_numel = (size_t)b->batch * b->x_numel, x_bytes = x_numel * 4u;
+    size_t y_bytes = (size_t)b->batch * b->y_bytes;
     *owned = calloc(1, x_bytes + y_bytes + 4u);
+    for (size_t i = 0; i < x_numel; i++) ((float *)*owned)[i] = (float)((int)(i % 7u) - 3) * 0.75f;
     data.x = (const float *)*owned;
     data.y = (const uint8_t *)*owned + x_bytes;
     data.n_samples = b->batch;
