@@ -76,7 +76,7 @@ def test_every_valid_seed_reaches_the_executor(replay_exec):
 def test_corpus_and_regressions_run_clean(replay_exec):
     inputs = sorted(p for d in ("corpus", "regressions") for p in (FUZZ_DIR / d).glob("*") if p.is_file())
     outcomes = replay(replay_exec, inputs)
-    assert outcomes[str(FUZZ_DIR / "regressions" / "exec-maxpool-deriv-index-outside-the-plane.mtb")] == "ran"
+    assert set(outcomes.values()) <= {"ran", "refused by mt_bundle_open", "refused by mt_swap_check"}
 
 
 def _records(data: bytes, tag: bytes, size: int):

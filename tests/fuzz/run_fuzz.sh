@@ -82,7 +82,7 @@ echo "fuzzing for ${TOTAL}s in all; logs and grown corpora in $OUT"
 fuzz exec_c $((TOTAL / 2)) "$HERE/regressions/exec-" \
     "$HERE/fuzz_exec_c.c" "$HERE/fuzz_exec_mutate.c" "$SRC"/mt_*.c
 fuzz bundle_c $((TOTAL / 6)) "$HERE/regressions/c-" \
-    "$HERE/fuzz_bundle_c.c" "$SRC/mt_bundle.c" "$SRC/mt_validate.c"
+    "$HERE/fuzz_bundle_c.c" "$SRC"/mt_*.c
 fuzz swap_c $((TOTAL / 6)) "$HERE/regressions/swap/swap-" \
     "$HERE/fuzz_swap_c.c" "$SRC/mt_swap.c" "$SRC/mt_swap_check.c"
 fuzz_python $((TOTAL / 6))
