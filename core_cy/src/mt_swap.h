@@ -61,7 +61,9 @@ int mt_swap_after_op(void *ctx, uint32_t op_index);
  * (MT_FILE_QUEUE_CAP) and the bound mt_swap_check works within. */
 #define MT_SWAP_MAX_IN_FLIGHT 256
 
-/* Checks a schedule before it is bound to a runtime; MT_OK or MT_ERR_BAD_OP.
+/* Checks a schedule before it is bound to a runtime; MT_OK or MT_ERR_BAD_OP
+ * with *bad_event (n_events: the end of the schedule) and *why, a phrase
+ * naming the problem (both may be NULL).
  * Every event: known action and timing, op < n_ops, arena and flash ranges in
  * bounds, sorted by (op, when). Reads: a tag is not started again before its
  * wait, every wait has a read in flight, none is left in flight at the end,
@@ -69,7 +71,8 @@ int mt_swap_after_op(void *ctx, uint32_t op_index);
  * holds them, and no other event touches the arena bytes of a read in flight.
  * What passes runs on every backend without an I/O protocol error. */
 int mt_swap_check(const mt_swap_event *events, uint32_t n_events, uint32_t n_ops,
-                  uint32_t arena_bytes, uint32_t flash_bytes, uint32_t max_in_flight);
+                  uint32_t arena_bytes, uint32_t flash_bytes, uint32_t max_in_flight,
+                  uint32_t *bad_event, const char **why);
 
 /* Replays whatever events remain in this iteration (after an EVAL run that
  * stopped before the last op), so no read is left in flight. */

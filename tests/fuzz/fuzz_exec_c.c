@@ -123,7 +123,7 @@ static const char *try_bundle(const uint8_t *buf, size_t size)
     if (mt_bundle_open(buf, (uint32_t)size, &bundle, err, sizeof err) != MT_BUNDLE_OK)
         return "refused by mt_bundle_open";
     if (mt_swap_check(bundle.swap_events, bundle.n_swap_events, bundle.program.n_ops,
-                      bundle.program.arena_bytes, bundle.flash_bytes, MT_SWAP_MAX_IN_FLIGHT) != MT_OK)
+                      bundle.program.arena_bytes, bundle.flash_bytes, MT_SWAP_MAX_IN_FLIGHT, NULL, NULL) != MT_OK)
         return "refused by mt_swap_check";
     if (!affordable(&bundle)) return "skipped: too large to run";
     run_bundle(&bundle);

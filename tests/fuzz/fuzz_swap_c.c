@@ -117,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     backend.arena_bytes = 4u * data[3];
     backend.flash_bytes = 4u * data[4];
     fuzz_last_outcome = "refused by mt_swap_check";
-    if (mt_swap_check(events, n, n_ops, backend.arena_bytes, backend.flash_bytes, cap) != MT_OK) return 0;
+    if (mt_swap_check(events, n, n_ops, backend.arena_bytes, backend.flash_bytes, cap, NULL, NULL) != MT_OK)
+        return 0;
     backend.arena = malloc(backend.arena_bytes ? backend.arena_bytes : 1);
     backend.flash = calloc(1, backend.flash_bytes ? backend.flash_bytes : 1);
     memset(backend.arena, 0, backend.arena_bytes);

@@ -23,7 +23,7 @@ SRC=$REPO/core_cy/src
 FLAGS=(-std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$SRC")
 SUMMARY=()
 CRASHED=0
-mkdir -p "$HERE/regressions/swap"
+mkdir -p "$OUT" "$HERE/regressions/swap"
 
 # summarize NAME LOG STATUS: one line from libFuzzer's final statistics.
 summarize() {
