@@ -170,3 +170,22 @@ def test_swap_regressions_run_clean(replay_swap):
     if not inputs:
         pytest.skip("run_fuzz.sh has found no swap crasher yet")
     replay(replay_swap, inputs)
+
+
+def test_read_bundle_refuses_a_schedule_the_runtime_could_not_run():
+    import bundle_samples as samples
+    from host_tools.bundle.writer import encode_bundle
+    content = samples.tiny_content()
+    content.swap_events[1]["tag"] = 2  # the wait names a tag no read started
+    with pytest.raises(BundleError, match=r"swap event 1: waits for a tag with no read in flight"):
+        read_bundle(encode_bundle(content))
+    content.swap_events[1]["tag"] = 1000  # any tag works while the pairs match
+    content.swap_events[0]["tag"] = 1000
+    read_bundle(encode_bundle(content))
+    without_wait = content.swap_events[[0, 2]]  # the write-back copies bytes still being read
+    content.swap_events = without_wait
+    with pytest.raises(BundleError, match=r"swap event 1: touches arena bytes a read in flight is filling"):
+        read_bundle(encode_bundle(content))
+    content.swap_events = without_wait[:1]  # the read is never waited for
+    with pytest.raises(BundleError, match=r"swap event 1: a read is still in flight when the iteration ends"):
+        read_bundle(encode_bundle(content))

@@ -402,6 +402,13 @@ static int read_swap(const section_table *table, mt_bundle *out, char *err, uint
         int status = check_swap_event(out, i, ERR);
         if (status != MT_BUNDLE_OK) return status;
     }
+    /* Reads must pair up with their waits and fit every backend's queue, so a
+       schedule accepted here cannot fail mid-training (issue 8). */
+    uint32_t bad;
+    const char *why;
+    if (mt_swap_check(out->swap_events, out->n_swap_events, out->program.n_ops, out->program.arena_bytes,
+                      out->flash_bytes, MT_SWAP_MAX_IN_FLIGHT, &bad, &why) != MT_OK)
+        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "swap event %u: %s", (unsigned)bad, why);
     return MT_BUNDLE_OK;
 }
 
