@@ -134,6 +134,7 @@ cdef class Executor:
         """Replays `swap`'s schedule around every op from now on."""
         if swap.arena is not self.arena:
             raise ValueError("the swap runtime must address this executor's arena")
+        _check_events(swap.events, self.prog.n_ops, self.prog.arena_bytes, swap.storage)
         self.hooks = swap.c_hooks()
         self.hooks_owner = swap
 

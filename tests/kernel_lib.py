@@ -1,4 +1,5 @@
-"""Builds every core_cy/src/mt_kernels_*.c into one shared library for tests.
+"""Builds every core_cy/src/mt_kernels_*.c (and mt_math.c, the maths they
+use) into one shared library for tests.
 
 The flags match the portability contract: strict C99, warnings are errors,
 and no floating-point contraction (so results do not depend on FMA units).
@@ -64,6 +65,9 @@ SIGNATURES = {
     "mt_loss_ce_sigmoid_deriv": (None, [P, P, I, I, I, P]),
     "mt_sgd_apply": (None, [P, P, P, I, F, F]),
     "mt_adam_apply": (None, [P, P, P, P, P, I, F, F, F, F]),
+    "mt_expf": (F, [F]),
+    "mt_logf": (F, [F]),
+    "mt_one_minus_powf": (F, [F, ctypes.c_uint32]),
 }
 
 
@@ -78,7 +82,7 @@ def ptr(a):
 
 
 def build(outdir):
-    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c")))
+    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c"))) + [os.path.join(SRC, "mt_math.c")]
     assert sources, "no kernel sources found"
     so = os.path.join(str(outdir), "libmt_kernels.so")
     subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"],

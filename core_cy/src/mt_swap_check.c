@@ -1,95 +1,118 @@
-/* mt_swap_check: a schedule is simulated against a model of the strictest
- * backend (the POSIX file ring: first in, first out, slots released in order),
- * in O(n_events * max_in_flight) time and a fixed stack ring, no allocation. */
+/* The one check of a swap schedule, shared by the bundle reader and the
+ * runtime's callers: fields, bounds, order, read/wait pairing and the number
+ * of reads a first-in-first-out backend must hold. */
 #include "mt_swap.h"
 
-typedef struct {
-    uint16_t tag[MT_SWAP_MAX_IN_FLIGHT];
-    uint8_t waited[MT_SWAP_MAX_IN_FLIGHT];
-    const mt_swap_event *read[MT_SWAP_MAX_IN_FLIGHT];
-    uint32_t submitted, released, cap;  /* monotonic; slot = counter % cap */
-} read_ring;
-
-static int overlaps(const mt_swap_event *a, const mt_swap_event *b)
+static mt_status found(mt_swap_fault *fault, mt_swap_problem problem, uint32_t event)
 {
-    return a->nbytes && b->nbytes && (uint64_t)a->arena_offset < (uint64_t)b->arena_offset + b->nbytes &&
-           (uint64_t)b->arena_offset < (uint64_t)a->arena_offset + a->nbytes;
+    fault->problem = problem;
+    fault->event = event;
+    return MT_ERR_BAD_SWAP;
 }
 
-/* Index of the unwaited read with `tag`, or ring->submitted. */
-static uint32_t pending(const read_ring *ring, uint16_t tag)
+static mt_swap_problem event_problem(const mt_swap_event *events, uint32_t i,
+                                     const mt_swap_limits *limits)
 {
-    for (uint32_t i = ring->released; i != ring->submitted; i++)
-        if (!ring->waited[i % ring->cap] && ring->tag[i % ring->cap] == tag) return i;
-    return ring->submitted;
+    const mt_swap_event *e = &events[i];
+    if (e->op >= limits->n_ops || e->when > MT_SWAP_AFTER_OP || e->action > MT_SWAP_WRITE)
+        return MT_SWAP_PROBLEM_FIELDS;
+    if ((uint64_t)e->arena_offset + e->nbytes > limits->arena_bytes) return MT_SWAP_PROBLEM_ARENA;
+    if ((uint64_t)e->flash_offset + e->nbytes > limits->storage_bytes) return MT_SWAP_PROBLEM_STORAGE;
+    /* the runtime replays with one forward cursor: order is (op, when) */
+    if (i > 0 && (events[i - 1].op > e->op ||
+                  (events[i - 1].op == e->op && events[i - 1].when > e->when)))
+        return MT_SWAP_PROBLEM_ORDER;
+    return MT_SWAP_PROBLEM_NONE;
 }
 
-/* No event may read into, or write from, bytes an unwaited read is filling. */
-static int touches_read_in_flight(const read_ring *ring, const mt_swap_event *ev)
+/* Index of the next event after `start` with the same tag that starts or waits
+ * for a read, or n_events. */
+static uint32_t next_same_tag(const mt_swap_event *events, uint32_t n_events, uint32_t start)
 {
-    for (uint32_t i = ring->released; i != ring->submitted; i++)
-        if (!ring->waited[i % ring->cap] && ev->action != MT_SWAP_READ_WAIT &&
-            overlaps(ring->read[i % ring->cap], ev))
-            return 1;
-    return 0;
+    for (uint32_t i = start + 1; i < n_events; i++)
+        if (events[i].action != MT_SWAP_WRITE && events[i].tag == events[start].tag) return i;
+    return n_events;
 }
 
-/* NULL, or why the ring refuses the event. */
-static const char *replay(read_ring *ring, const mt_swap_event *ev)
+/* Every read is waited for before its tag starts another read, and every
+ * wait has its read: each read claims the next event with its tag as its wait
+ * (no two reads can claim the same one), so equal counts leave no wait over. */
+static mt_status pairing_ok(const mt_swap_event *events, uint32_t n_events, mt_swap_fault *fault)
 {
-    if (touches_read_in_flight(ring, ev)) return "touches arena bytes a read in flight is filling";
-    if (ev->action == MT_SWAP_READ_START) {
-        if (ring->submitted - ring->released >= ring->cap) return "more reads queued than the storage holds";
-        if (pending(ring, ev->tag) != ring->submitted) return "its tag is already in flight";
-        uint32_t slot = ring->submitted++ % ring->cap;
-        ring->tag[slot] = ev->tag;
-        ring->waited[slot] = 0;
-        ring->read[slot] = ev;
-    } else if (ev->action == MT_SWAP_READ_WAIT) {
-        uint32_t index = pending(ring, ev->tag);
-        if (index == ring->submitted) return "waits for a tag with no read in flight";
-        ring->waited[index % ring->cap] = 1;
-        while (ring->released != ring->submitted && ring->waited[ring->released % ring->cap])
-            ring->released++;
-    }
-    return NULL;
-}
-
-static const char *event_problem(const mt_swap_event *ev, const mt_swap_event *prev, uint32_t n_ops,
-                                 uint32_t arena_bytes, uint32_t flash_bytes)
-{
-    if (ev->op >= n_ops || ev->when > MT_SWAP_AFTER_OP || ev->action > MT_SWAP_WRITE)
-        return "op, timing or action not valid";
-    if ((uint64_t)ev->arena_offset + ev->nbytes > arena_bytes) return "lies outside the arena";
-    if ((uint64_t)ev->flash_offset + ev->nbytes > flash_bytes) return "lies outside the flash";
-    if (prev && (prev->op > ev->op || (prev->op == ev->op && prev->when > ev->when)))
-        return "not sorted by (op, when)";
-    return NULL;
-}
-
-static int refuse(uint32_t *bad_event, const char **why, uint32_t index, const char *problem)
-{
-    if (bad_event) *bad_event = index;
-    if (why) *why = problem;
-    return MT_ERR_BAD_OP;
-}
-
-int mt_swap_check(const mt_swap_event *events, uint32_t n_events, uint32_t n_ops,
-                  uint32_t arena_bytes, uint32_t flash_bytes, uint32_t max_in_flight,
-                  uint32_t *bad_event, const char **why)
-{
-    read_ring ring;
-    if ((n_events && !events) || max_in_flight == 0 || max_in_flight > MT_SWAP_MAX_IN_FLIGHT)
-        return refuse(bad_event, why, 0, "no events, or a read queue size out of range");
-    ring.submitted = ring.released = 0;
-    ring.cap = max_in_flight;
+    uint32_t starts = 0, waits = 0;
     for (uint32_t i = 0; i < n_events; i++) {
-        const mt_swap_event *ev = &events[i];
-        const char *problem = event_problem(ev, i ? ev - 1 : NULL, n_ops, arena_bytes, flash_bytes);
-        if (!problem) problem = replay(&ring, ev);
-        if (problem) return refuse(bad_event, why, i, problem);
+        if (events[i].action == MT_SWAP_READ_WAIT) waits++;
+        if (events[i].action != MT_SWAP_READ_START) continue;
+        starts++;
+        uint32_t next = next_same_tag(events, n_events, i);
+        if (next == n_events) return found(fault, MT_SWAP_PROBLEM_UNWAITED, i);
+        if (events[next].action == MT_SWAP_READ_START) return found(fault, MT_SWAP_PROBLEM_TAG_REUSED, next);
     }
-    if (ring.released != ring.submitted)
-        return refuse(bad_event, why, n_events, "a read is still in flight when the iteration ends");
+    if (waits != starts) return found(fault, MT_SWAP_PROBLEM_UNMATCHED, n_events - 1);
     return MT_OK;
+}
+
+/* Index of the first read start at or after `from`, or n_events. */
+static uint32_t read_from(const mt_swap_event *events, uint32_t n_events, uint32_t from)
+{
+    for (uint32_t i = from; i < n_events; i++)
+        if (events[i].action == MT_SWAP_READ_START) return i;
+    return n_events;
+}
+
+/* Reads queued at worst: when read k starts, reads first..k hold slots, where
+ * `first` is the oldest read not yet released (released = it and every earlier
+ * read were waited for: the latest of their waits lies before now). */
+static uint32_t fifo_slots(const mt_swap_event *events, uint32_t n_events)
+{
+    uint32_t first_event = read_from(events, n_events, 0);
+    if (first_event == n_events) return 0;
+    uint32_t released_at = next_same_tag(events, n_events, first_event);
+    uint32_t first = 0, started = 0, worst = 0;
+    for (uint32_t now = first_event; now < n_events; now = read_from(events, n_events, now + 1)) {
+        while (released_at < now) {
+            first_event = read_from(events, n_events, first_event + 1);
+            uint32_t waited_at = next_same_tag(events, n_events, first_event);
+            if (waited_at > released_at) released_at = waited_at;
+            first++;
+        }
+        started++;
+        if (started - first > worst) worst = started - first;
+    }
+    return worst;
+}
+
+mt_status mt_swap_check(const mt_swap_event *events, uint32_t n_events,
+                        const mt_swap_limits *limits, mt_swap_fault *fault)
+{
+    fault->problem = MT_SWAP_PROBLEM_NONE;
+    fault->event = 0;
+    fault->reads_queued = 0;
+    if (n_events == 0) return MT_OK;
+    for (uint32_t i = 0; i < n_events; i++) {
+        mt_swap_problem problem = event_problem(events, i, limits);
+        if (problem != MT_SWAP_PROBLEM_NONE) return found(fault, problem, i);
+    }
+    mt_status status = pairing_ok(events, n_events, fault);
+    if (status != MT_OK) return status;
+    fault->reads_queued = fifo_slots(events, n_events);
+    if (fault->reads_queued > limits->max_reads_queued)
+        return found(fault, MT_SWAP_PROBLEM_QUEUE, 0);
+    return MT_OK;
+}
+
+const char *mt_swap_problem_str(mt_swap_problem problem)
+{
+    switch (problem) {
+    case MT_SWAP_PROBLEM_NONE: return "ok";
+    case MT_SWAP_PROBLEM_FIELDS: return "op, when or action not valid";
+    case MT_SWAP_PROBLEM_ARENA: return "bytes outside the arena";
+    case MT_SWAP_PROBLEM_STORAGE: return "bytes outside the storage";
+    case MT_SWAP_PROBLEM_ORDER: return "not sorted by (op, when)";
+    case MT_SWAP_PROBLEM_TAG_REUSED: return "read tag reused before its wait";
+    case MT_SWAP_PROBLEM_UNWAITED: return "read never waited for";
+    case MT_SWAP_PROBLEM_UNMATCHED: return "wait without a pending read of its tag";
+    case MT_SWAP_PROBLEM_QUEUE: return "more reads queued than the storage holds";
+    }
+    return "unknown problem";
 }

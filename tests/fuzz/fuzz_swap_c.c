@@ -3,8 +3,8 @@
  * TRAIN iterations, then an EVAL pass that skips some ops, then
  * mt_swap_finish) against a strict model of the POSIX file backend: a FIFO
  * ring of max_in_flight slots, tags unique while in flight, no wait without a
- * read, no event touching bytes a read is still filling, nothing in flight at
- * the end of an iteration. Any breach aborts; arena and flash are malloc'd
+ * read, no write copying out bytes a read is still filling, nothing in flight
+ * at the end of an iteration. Any breach aborts; arena and flash are malloc'd
  * exactly, so ASan reports any copy outside them.
  * Input: [n_ops, max_in_flight, eval_mask, arena/4, flash/4, pad x3] then
  * 6-byte events [op, when | action << 1, tag, nbytes/4, arena_offset/4, flash_offset/4]. */
@@ -20,7 +20,7 @@
 typedef struct {
     uint8_t *arena, *flash;
     uint32_t arena_bytes, flash_bytes, cap;
-    struct { uint16_t tag; uint8_t waited; uint32_t at, nbytes; } ring[MT_SWAP_MAX_IN_FLIGHT];
+    struct { uint16_t tag; uint8_t waited; uint32_t at, nbytes; } ring[MT_SWAP_MAX_READS_QUEUED];
     uint32_t submitted, released;   /* monotonic, slot = counter % cap */
 } strict_backend;
 
@@ -46,8 +46,7 @@ static int strict_read_start(void *ctx, uint32_t flash_offset, uint8_t *dst, uin
 {
     strict_backend *b = ctx;
     uint32_t at = (uint32_t)(dst - b->arena);
-    if (b->submitted - b->released >= b->cap || find_pending(b, tag) != b->submitted ||
-        overlaps_read_in_flight(b, at, nbytes))
+    if (b->submitted - b->released >= b->cap || find_pending(b, tag) != b->submitted)
         abort(); /* the file backend would fail this read mid-iteration */
     uint32_t s = b->submitted++ % b->cap;
     b->ring[s].tag = tag;
@@ -117,8 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     backend.arena_bytes = 4u * data[3];
     backend.flash_bytes = 4u * data[4];
     fuzz_last_outcome = "refused by mt_swap_check";
-    if (mt_swap_check(events, n, n_ops, backend.arena_bytes, backend.flash_bytes, cap, NULL, NULL) != MT_OK)
-        return 0;
+    mt_swap_limits limits = {n_ops, backend.arena_bytes, backend.flash_bytes, cap};
+    mt_swap_fault fault;
+    if (mt_swap_check(events, n, &limits, &fault) != MT_OK) return 0;
     backend.arena = malloc(backend.arena_bytes ? backend.arena_bytes : 1);
     backend.flash = calloc(1, backend.flash_bytes ? backend.flash_bytes : 1);
     memset(backend.arena, 0, backend.arena_bytes);
