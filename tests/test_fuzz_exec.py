@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core_cy._core import BundleError, read_bundle
@@ -144,6 +145,9 @@ SWAP_CASES = {
         (0, BEFORE, START, 1, 16, 0, 0), (0, BEFORE, START, 1, 16, 16, 16),
         (1, BEFORE, WAIT, 1, 0, 0, 0)), "refused by mt_swap_check"),
     "read left in flight": (schedule((0, BEFORE, START, 1, 16, 0, 0)), "refused by mt_swap_check"),
+    "write from bytes a read is filling": (schedule(
+        (0, BEFORE, START, 1, 16, 0, 0), (0, AFTER, WRITE, 0, 4, 12, 64),
+        (1, BEFORE, WAIT, 1, 0, 0, 0)), "refused by mt_swap_check"),
     "read into bytes a read is filling (served in order)": (schedule(
         (0, BEFORE, START, 1, 16, 0, 0), (0, BEFORE, START, 2, 16, 8, 64),
         (1, BEFORE, WAIT, 1, 0, 0, 0), (1, BEFORE, WAIT, 2, 0, 0, 0)), "ran"),
@@ -168,3 +172,17 @@ def test_swap_regressions_run_clean(replay_swap):
         pytest.skip("run_fuzz.sh has found no swap crasher yet")
     replay(replay_swap, inputs)
 
+
+def test_read_bundle_refuses_a_schedule_touching_bytes_a_read_is_filling():
+    import bundle_samples as samples
+    from host_tools.bundle.writer import encode_bundle
+    content = samples.tiny_content()
+    start, wait, write_back = content.swap_events.copy()
+    write = write_back.copy()
+    write["op"], write["when"] = 0, AFTER  # copies W out while its read may still be landing
+    wait["op"] = 1
+    content.swap_events = np.array([start, write, wait])
+    with pytest.raises(BundleError, match=r"swap event 1: writes out arena bytes a read in flight is filling"):
+        read_bundle(encode_bundle(content))
+    content.swap_events = np.array([start, wait, write_back])  # the planned order
+    read_bundle(encode_bundle(content))

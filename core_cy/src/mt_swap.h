@@ -41,7 +41,8 @@ typedef enum {
     MT_SWAP_PROBLEM_TAG_REUSED, /* a read started with a tag whose read was not waited for */
     MT_SWAP_PROBLEM_UNWAITED,   /* a read never waited for within the iteration */
     MT_SWAP_PROBLEM_UNMATCHED,  /* a wait for a tag with no read pending */
-    MT_SWAP_PROBLEM_QUEUE       /* more reads queued than the storage holds */
+    MT_SWAP_PROBLEM_QUEUE,      /* more reads queued than the storage holds */
+    MT_SWAP_PROBLEM_IN_FLIGHT   /* writes out bytes a read in flight is filling */
 } mt_swap_problem;
 
 typedef struct {

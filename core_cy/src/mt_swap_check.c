@@ -52,6 +52,28 @@ static mt_status pairing_ok(const mt_swap_event *events, uint32_t n_events, mt_s
     return MT_OK;
 }
 
+static int overlap(const mt_swap_event *a, const mt_swap_event *b)
+{
+    return a->nbytes && b->nbytes && (uint64_t)a->arena_offset < (uint64_t)b->arena_offset + b->nbytes &&
+           (uint64_t)b->arena_offset < (uint64_t)a->arena_offset + a->nbytes;
+}
+
+/* Between a read's start and its wait a backend may still be filling its
+ * bytes (the file backend's thread), so no write may copy them out: it would
+ * race with the read. (Reads are served in order, so a later read landing on
+ * the same bytes is well defined.) Runs after pairing_ok: every read has its wait. */
+static mt_status in_flight_ok(const mt_swap_event *events, uint32_t n_events, mt_swap_fault *fault)
+{
+    for (uint32_t i = 0; i < n_events; i++) {
+        if (events[i].action != MT_SWAP_READ_START) continue;
+        uint32_t wait = next_same_tag(events, n_events, i);
+        for (uint32_t j = i + 1; j < wait; j++)
+            if (events[j].action == MT_SWAP_WRITE && overlap(&events[i], &events[j]))
+                return found(fault, MT_SWAP_PROBLEM_IN_FLIGHT, j);
+    }
+    return MT_OK;
+}
+
 /* Index of the first read start at or after `from`, or n_events. */
 static uint32_t read_from(const mt_swap_event *events, uint32_t n_events, uint32_t from)
 {
@@ -94,6 +116,7 @@ mt_status mt_swap_check(const mt_swap_event *events, uint32_t n_events,
         if (problem != MT_SWAP_PROBLEM_NONE) return found(fault, problem, i);
     }
     mt_status status = pairing_ok(events, n_events, fault);
+    if (status == MT_OK) status = in_flight_ok(events, n_events, fault);
     if (status != MT_OK) return status;
     fault->reads_queued = fifo_slots(events, n_events);
     if (fault->reads_queued > limits->max_reads_queued)
@@ -113,6 +136,7 @@ const char *mt_swap_problem_str(mt_swap_problem problem)
     case MT_SWAP_PROBLEM_UNWAITED: return "read never waited for";
     case MT_SWAP_PROBLEM_UNMATCHED: return "wait without a pending read of its tag";
     case MT_SWAP_PROBLEM_QUEUE: return "more reads queued than the storage holds";
+    case MT_SWAP_PROBLEM_IN_FLIGHT: return "writes out arena bytes a read in flight is filling";
     }
     return "unknown problem";
 }
