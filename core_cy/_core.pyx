@@ -59,6 +59,10 @@ cdef extern from "src/mt_program.h":
         MT_LABEL_DENSE
         MT_NO_TENSOR
 
+cdef extern from "src/mt_kernels.h":
+    enum:
+        MT_CONV_SCRATCH_BYTES
+
 include "ops.pxi"
 
 CONSTANTS = {
@@ -73,6 +77,7 @@ CONSTANTS = {
     "LABEL_INDEX": MT_LABEL_INDEX,
     "LABEL_DENSE": MT_LABEL_DENSE,
     "NO_TENSOR": MT_NO_TENSOR,
+    "CONV_SCRATCH_BYTES": MT_CONV_SCRATCH_BYTES,
 }
 include "swap.pxi"
 

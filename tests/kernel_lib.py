@@ -40,9 +40,9 @@ SIGNATURES = {
     "mt_fc_fwd": (None, [P, P, P, P, I, I, I]),
     "mt_fc_grad": (None, [P, P, P, P, I, I, I]),
     "mt_fc_deriv": (None, [P, P, P, I, I, I]),
-    "mt_conv_fwd": (None, [P, P, P, P, P]),
-    "mt_conv_grad": (None, [P, P, P, P, P]),
-    "mt_conv_deriv": (None, [P, P, P, P]),
+    "mt_conv_fwd": (None, [P, P, P, P, P, P]),
+    "mt_conv_grad": (None, [P, P, P, P, P, P]),
+    "mt_conv_deriv": (None, [P, P, P, P, P]),
     "mt_maxpool_fwd": (None, [P, P, P, P]),
     "mt_maxpool_deriv": (None, [P, P, P, P]),
     "mt_avgpool_fwd": (None, [P, P, P]),
@@ -69,6 +69,12 @@ SIGNATURES = {
     "mt_logf": (F, [F]),
     "mt_one_minus_powf": (F, [F, ctypes.c_uint32]),
 }
+
+
+def conv_scratch():
+    """The arena scratch a conv kernel takes (MT_CONV_SCRATCH_BYTES)."""
+    from core_cy import CONSTANTS
+    return np.zeros(CONSTANTS["CONV_SCRATCH_BYTES"] // 4, np.float32)
 
 
 def ptr(a):

@@ -297,7 +297,8 @@ def test_role_tensor_out_of_range():
 
 
 def test_kernel_abi_mismatch():
-    rejected(encode_bundle(replace(samples.tiny_content(), kernel_abi=2)), "PROG: kernel ABI 2")
+    other = layout.KERNEL_ABI_VERSION + 1
+    rejected(encode_bundle(replace(samples.tiny_content(), kernel_abi=other)), f"PROG: kernel ABI {other}")
 
 
 def test_input_size_must_match_batch():

@@ -93,3 +93,18 @@ def test_core_links_without_heap_printf_or_threads(target, tmp_path):
     found = sorted(set(m.group(0) for m in FORBIDDEN.finditer(_kept_part(map_text))))
     assert found == [], f"{target} links {found}"
     assert re.search(r"\bmt_run\b", map_text) and re.search(r"\bmt_bundle_open\b", map_text)
+
+
+def test_conv_kernels_stack_below_256_bytes_on_cortex_m4f(tmp_path):
+    """The conv tiles come from the arena scratch slot, not the stack: every
+    function of the conv kernels keeps its frame (-fstack-usage) under 256 B."""
+    _toolchain()
+    obj = tmp_path / "conv.o"
+    subprocess.run([CC, *CFLAGS, *TARGETS["cortex-m4f"], "-fstack-usage", "-I", str(SRC), "-c",
+                    str(SRC / "mt_kernels_conv.c"), "-o", str(obj)], check=True)
+    frames = {}
+    for line in (tmp_path / "conv.su").read_text().splitlines():
+        where, size, _ = line.split("\t")
+        frames[where.rsplit(":", 1)[-1]] = int(size)
+    assert "correlate" in frames or "mt_conv_fwd" in frames
+    assert {name: size for name, size in frames.items() if size >= 256} == {}

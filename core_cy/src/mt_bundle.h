@@ -16,7 +16,7 @@
 #define MT_BUNDLE_MINOR 0
 /* Version of the op semantics in mt_program.h this runtime implements; a
  * bundle planned for other semantics is refused rather than misexecuted. */
-#define MT_KERNEL_ABI_VERSION 1
+#define MT_KERNEL_ABI_VERSION 2  /* 2: conv ops take an arena scratch slot */
 
 #define MT_BUNDLE_HEADER_BYTES 20u
 #define MT_BUNDLE_SECTION_HEADER_BYTES 12u

@@ -27,11 +27,17 @@ typedef struct {
     int groups;          /* c and oc divisible by groups; groups == c is depthwise */
 } mt_conv_shape;
 
+/* Scratch every conv kernel takes (from the arena, 4-byte aligned): a column
+ * tile of MT_CONV_TILE_FLOATS floats plus one chunk's weights and tap offsets. */
+#define MT_CONV_TILE_FLOATS 256
+#define MT_CONV_SCRATCH_BYTES ((MT_CONV_TILE_FLOATS + 16 * 4 + 16) * 4)
+
 void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
-                 const float *b /* may be NULL */, float *y);
+                 const float *b /* may be NULL */, float *y, void *scratch);
 void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
-                  float *dw, float *db /* may be NULL */);
-void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx);
+                  float *dw, float *db /* may be NULL */, void *scratch);
+void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
+                   void *scratch);
 
 /* ---- pooling ---- */
 typedef struct {
