@@ -70,9 +70,20 @@ def _parallel_compile(compiler, workers, headers):
     return compile
 
 
+def _cython_source():
+    """_core.c when it is newer than the .pyx and its .pxi includes: Cython's
+    own dependency check also counts its bundled .pxd files, which a fresh
+    isolated build environment (plain `pip install -e .`) always makes newer."""
+    generated = Path("core_cy/_core.c")
+    inputs = [Path("core_cy/_core.pyx"), *Path("core_cy").glob("*.pxi")]
+    if generated.exists() and all(p.stat().st_mtime < generated.stat().st_mtime for p in inputs):
+        return str(generated)
+    return "core_cy/_core.pyx"
+
+
 extension = Extension(
     "core_cy._core",
-    sources=["core_cy/_core.pyx", *C_SOURCES, *PORT_SOURCES],
+    sources=[_cython_source(), *C_SOURCES, *PORT_SOURCES],
     include_dirs=["core_cy/src", "core_cy/ports/posix"],
     depends=HEADERS,
     extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno"],
