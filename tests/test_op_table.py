@@ -84,7 +84,7 @@ def test_write_overlapping_a_read_is_refused():
 
 def test_in_place_pair_may_alias_exactly_but_not_partly():
     tensors = [(0, 16), (16, 64), (80, 16), (80, 16), (84, 16)]
-    _executor(_fc_then_relu(2, 3), tensors + [], 112, metrics=1)  # relu Y == X: in place
+    _executor(_fc_then_relu(2, 3), tensors, 112, metrics=1)  # relu Y == X: in place
     with pytest.raises(ExecutorError) as info:
         _executor(_fc_then_relu(2, 4), tensors, 112, metrics=1)  # relu Y shifted by 4 bytes
     assert info.value.status == MT_ERR_ALIAS
@@ -101,7 +101,7 @@ def test_unused_params_must_be_zero():
 def test_maxpool_deriv_with_a_float_index_tensor_stays_in_bounds():
     """IDX is an FC output (floats whose bits are huge or negative int32s):
     the program validates and runs; the derivative skips every such index."""
-    x, w, idx, dy, dx, guard = range(6)
+    x, w, idx, dy, dx = range(5)  # tensor 5 guards the bytes after dX
     ops = _ops(make_op(OP_KINDS["FC_FWD"], FWD, [x, w, -1, idx], [1, 4, 4]),
                make_op(OP_KINDS["MAXPOOL_DERIV"], DERIV, [dy, idx, dx],
                        [1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2]))
