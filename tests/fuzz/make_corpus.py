@@ -1,6 +1,7 @@
 """Writes the seed corpus: a few valid small bundles and deterministic
 mutations of them (truncations, bit flips, foreign sections). Re-run after a
 format change: python tests/fuzz/make_corpus.py"""
+import os
 import sys
 from pathlib import Path
 
@@ -55,10 +56,15 @@ _CNN = _HEAD + "[conv]\ntype = conv2d\nfilters = 3\nkernel_size = 3\npadding = s
     "[drop]\ntype = dropout\ndropout_rate = 0.25\n[out]\ntype = fully_connected\nunit = {out}\n"
 _MLP = _HEAD + "[flat]\ntype = flatten\n[hidden]\ntype = fully_connected\nunit = 8\nactivation = tanh\n" \
     "[drop]\ntype = dropout\ndropout_rate = 0.5\n[out]\ntype = fully_connected\nunit = 3\nactivation = softmax\n"
+_RESIDUAL = _HEAD + "[stem]\ntype = conv2d\nfilters = 2\nkernel_size = 3\npadding = same\nactivation = relu\n" \
+    "[branch]\ntype = conv2d\nfilters = 2\nkernel_size = 3\npadding = same\n" \
+    "[add]\ntype = addition\ninput_layers = branch,stem\nactivation = sigmoid\n" \
+    "[pool]\ntype = pooling2d\npooling = average\npool_size = 3\nstride = 3\n[flat]\ntype = flatten\n" \
+    "[out]\ntype = fully_connected\nunit = 3\nactivation = softmax\n"
 _SGD = "type = sgd\nlearning_rate = 0.05\nmomentum = 0.9"
 _ADAM = "type = adam\nlearning_rate = 0.01"
 # Small planner outputs for the executor fuzzer: every op kind the planner emits
-# (max/avg pooling, BN, dropout, SGD with momentum, Adam, three losses), with and
+# (max/avg pooling, BN, dropout, addition, SGD with momentum, Adam, three losses), with and
 # without a swap schedule. name -> (INI text, extra `plan` arguments).
 SMALL_MODELS = {
     "cnn-maxpool-bn-dropout-sgd": (_CNN.format(loss="cross", optimizer=_SGD, pool="max", out="3\nactivation = softmax"), []),
@@ -67,6 +73,7 @@ SMALL_MODELS = {
     "cnn-avgpool-sigmoid-swap": (_CNN.format(loss="cross_sigmoid", optimizer=_SGD, pool="average", out="1"),
                                  ["--ram-budget", "3000", "--lookahead", "1"]),
     "mlp-tanh-dropout-mse-adam": (_MLP.format(loss="mse", optimizer=_ADAM), []),
+    "residual-add-sigmoid-swap": (_RESIDUAL.format(loss="cross", optimizer=_ADAM), ["--ram-budget", "3200"]),
 }
 
 
@@ -76,7 +83,12 @@ def plan(ini: str, args: list) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         model, path = Path(tmp) / "model.ini", Path(tmp) / "model.mtb"
         model.write_text(ini)
-        main(["plan", str(model), "-o", str(path), *args])
+        here = os.getcwd()
+        os.chdir(tmp)  # a relative model path keeps the bundle's MODL "source" byte-identical
+        try:
+            main(["plan", "model.ini", "-o", str(path), *args])
+        finally:
+            os.chdir(here)
         return path.read_bytes()
 
 
