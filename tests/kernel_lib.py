@@ -87,11 +87,11 @@ def ptr(a):
     return ctypes.addressof(a)
 
 
-def build(outdir):
+def build(outdir, extra_cflags=()):
     sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c"))) + [os.path.join(SRC, "mt_math.c")]
     assert sources, "no kernel sources found"
     so = os.path.join(str(outdir), "libmt_kernels.so")
-    subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"],
+    subprocess.run(["gcc", *CFLAGS, *extra_cflags, "-I", SRC, *sources, "-o", so, "-lm"],
                    check=True, capture_output=False)
     lib = ctypes.CDLL(so)
     for name, (res, args) in SIGNATURES.items():

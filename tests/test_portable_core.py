@@ -95,12 +95,13 @@ def test_core_links_without_heap_printf_or_threads(target, tmp_path):
     assert re.search(r"\bmt_run\b", map_text) and re.search(r"\bmt_bundle_open\b", map_text)
 
 
-def test_conv_kernels_stack_below_256_bytes_on_cortex_m4f(tmp_path):
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_conv_kernels_stack_below_256_bytes(target, tmp_path):
     """The conv tiles come from the arena scratch slot, not the stack: every
     function of the conv kernels keeps its frame (-fstack-usage) under 256 B."""
     _toolchain()
     obj = tmp_path / "conv.o"
-    subprocess.run([CC, *CFLAGS, *TARGETS["cortex-m4f"], "-fstack-usage", "-I", str(SRC), "-c",
+    subprocess.run([CC, *CFLAGS, *TARGETS[target], "-fstack-usage", "-I", str(SRC), "-c",
                     str(SRC / "mt_kernels_conv.c"), "-o", str(obj)], check=True)
     frames = {}
     for line in (tmp_path / "conv.su").read_text().splitlines():

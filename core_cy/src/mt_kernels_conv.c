@@ -32,7 +32,18 @@
 
 #define TILE MT_CONV_TILE_FLOATS   /* floats in the column buffer */
 #define MCH 16     /* (channel, tap) pairs per forward chunk */
-#define GW 12      /* (channel, tap) columns per gradient chunk */
+/* (channel, tap) columns per gradient chunk: 4 x GW accumulators. Without an
+ * FPU (Cortex-M3) they live on the stack anyway, so take fewer to keep the
+ * frame small; each dw element still sums its pixels in ascending order, so
+ * the results do not depend on GW. */
+#ifndef MT_CONV_GRAD_COLUMNS
+#if defined(__ARM_ARCH) && !defined(__ARM_FP)
+#define MT_CONV_GRAD_COLUMNS 8
+#else
+#define MT_CONV_GRAD_COLUMNS 12
+#endif
+#endif
+#define GW MT_CONV_GRAD_COLUMNS
 
 
 
