@@ -231,33 +231,67 @@ class Agent:
         data = self.storage.read(temp_name)
         if data is None:
             return m.REJECT_STORAGE, "upload rejected: %s vanished" % temp_name
-        if kind not in (m.KIND_BUNDLE, m.KIND_SAMPLES):
-            return m.REJECT_STORAGE, "upload rejected: unknown upload kind %d" % kind
-        check = self._check_bundle if kind == m.KIND_BUNDLE else self._check_samples
-        reason, text = check(data)
-        if reason != m.UPLOAD_ACCEPTED:
+        if kind == m.KIND_BUNDLE:
+            return self._accept_bundle(temp_name, data)
+        if kind == m.KIND_SAMPLES:
+            return self._accept_samples(temp_name, data)
+        return m.REJECT_STORAGE, "upload rejected: unknown upload kind %d" % kind
+
+    def _accept_bundle(self, temp_name, data):
+        """Load the bundle completely (program, swap schedule and queue, flash store,
+        INIT values) before anything of the current one is touched."""
+        reason, text, candidate = self._load_candidate(data)
+        if candidate is None:
             return reason, text
-        if kind == m.KIND_BUNDLE and self.run is not None:
+        if self.run is not None:
             self._log(m.LOG_WARNING, "new bundle: the running training stops")
             self._end_run(m.STATE_STOPPED)
         try:
-            self.storage.install(temp_name, files.BUNDLE if kind == m.KIND_BUNDLE else files.SAMPLES)
+            self.storage.install(temp_name, files.BUNDLE)
         except OSError as error:
+            candidate.close()
+            self.storage.remove(files.FLASH_CANDIDATE)
             return m.REJECT_STORAGE, "upload rejected: cannot install it: %s" % error
-        if kind == m.KIND_BUNDLE:
-            self.downloads.blobs = {}
-            self._load_bundle()
-            self._restore(resume=False)
+        self._replace_trainer(candidate, crc32(data))
         return m.UPLOAD_ACCEPTED, None
 
-    def _check_bundle(self, data):
+    def _load_candidate(self, data):
+        """-> (reason, text, Trainer or None): the bundle loaded against a scratch flash file."""
         try:
             view = self.engine.inspect_bundle(data)
         except self.engine.BundleError as error:
-            return m.REJECT_INVALID_BUNDLE, "invalid bundle: %s" % error
+            return m.REJECT_INVALID_BUNDLE, "invalid bundle: %s" % error, None
         if view.arena_bytes > self.ram_limit:
             return m.REJECT_TOO_BIG, ("bundle too big: its arena needs %d bytes of RAM, this board "
-                                      "has %d" % (view.arena_bytes, self.ram_limit))
+                                      "has %d" % (view.arena_bytes, self.ram_limit)), None
+        try:
+            return m.UPLOAD_ACCEPTED, None, self.engine.Trainer(
+                view, self.storage.path(files.FLASH_CANDIDATE))
+        except (ValueError, OSError, RuntimeError) as error:
+            self.storage.remove(files.FLASH_CANDIDATE)
+            return m.REJECT_INVALID_BUNDLE, "bundle cannot run on this board: %s" % error, None
+
+    def _replace_trainer(self, candidate, bundle_crc):
+        """The installed bundle's trainer becomes the live one; its flash file becomes flash.bin."""
+        if self.trainer is not None:
+            self.trainer.close()
+        if self.storage.exists(files.FLASH_CANDIDATE):  # only bundles that swap have one
+            try:
+                self.storage.install(files.FLASH_CANDIDATE, files.FLASH)
+            except OSError as error:  # the trainer keeps its open file; the next boot rebuilds
+                self._log(m.LOG_WARNING, "cannot rename the new flash file: %s" % error)
+        self.trainer, self.bundle_crc = candidate, bundle_crc
+        self.downloads.blobs = {}
+        self._restore(resume=False)
+
+    def _accept_samples(self, temp_name, data):
+        reason, text = self._check_samples(data)
+        if reason != m.UPLOAD_ACCEPTED:
+            return reason, text
+        try:
+            self.storage.install(temp_name, files.SAMPLES)
+        except OSError as error:
+            return m.REJECT_STORAGE, "upload rejected: cannot install it: %s" % error
         return m.UPLOAD_ACCEPTED, None
 
     def _check_samples(self, data):

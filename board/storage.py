@@ -13,6 +13,7 @@ import os
 BUNDLE = "bundle.mtb"
 SAMPLES = "samples.bin"
 FLASH = "flash.bin"           # home of swapped tensors (the bundle's SWAP section)
+FLASH_CANDIDATE = "flash.new.tmp"   # an uploaded bundle's flash while it is checked
 UPLOAD_TEMP = "upload.tmp"    # upload in progress
 TEMP_SUFFIX = ".tmp"
 MAX_U32 = 0xFFFFFFFF

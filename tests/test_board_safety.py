@@ -1,0 +1,76 @@
+"""The board accepts only bundles that can run, and never loops on a crashing run.
+
+- a bundle the C reader accepts but whose swap schedule the storage cannot
+  serve (a swap event tag of 1000: more queued reads than the request ring
+  holds) is refused at UPLOAD_END; the previous bundle, its flash file and
+  its checkpoints stay byte for byte;
+- a run that kills the agent every time it trains is resumed at most twice,
+  then parked (LOG warning at HELLO); a good bundle then flashes and trains.
+"""
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from board import checkpoint
+from core_cy import read_bundle
+from core_cy.runtime import Runtime
+from host_tools.swap.events import EVENT_DTYPE
+from protocol import messages as m
+from protocol.crc32 import crc32
+from protocol.transfer import UploadRejected, download, upload
+from test_board_agent import (SEED, Host, assert_same_weights, board, files,  # noqa: F401
+                              flash_file, host_weights)
+
+HEADER_BYTES, SECTION_HEADER_BYTES = 20, 12
+
+
+def with_swap_tags_raised(bundle, by):
+    """The bundle with every swap event tag raised by `by`, section CRC redone:
+    still well-formed for the reader, but its reads need a longer queue."""
+    data, offset = bytearray(bundle), HEADER_BYTES
+    while offset < len(data):
+        tag, length = struct.unpack_from("<4sI", data, offset)
+        padded = length + (-length % 4)
+        if tag == b"SWAP":
+            payload = offset + SECTION_HEADER_BYTES
+            events = np.frombuffer(data, EVENT_DTYPE, length // EVENT_DTYPE.itemsize, payload)
+            events["tag"] += by
+            covered = bytes(data[offset:offset + 8]) + bytes(data[payload:payload + padded])
+            struct.pack_into("<I", data, offset + 8, crc32(covered))
+            return bytes(data)
+        offset += SECTION_HEADER_BYTES + padded
+    raise AssertionError("bundle has no SWAP section")
+
+
+def test_the_crafted_bundle_passes_the_reader_but_cannot_be_loaded(files, tmp_path):
+    bad = with_swap_tags_raised(files["swap"], 1000)
+    view = read_bundle(bad)  # the reader has no quarrel with it
+    table = np.stack([view.tensors["offset"], view.tensors["nbytes"]], axis=1)
+    with pytest.raises(ValueError, match="queued"):
+        Runtime(view.ops, table, view.arena_bytes, (view.input, view.labels, view.metrics,
+                view.output), view.swap_events, view.flash_bytes, flash=str(tmp_path / "f.bin"))
+
+
+def test_a_bundle_that_cannot_run_is_refused_and_nothing_is_touched(board, files):
+    host, sim = board()
+    upload(host.link, m.KIND_BUNDLE, files["long"])
+    host.train(iterations=30, checkpoint_every=10)
+    assert host.wait_for_end()["state"] == m.STATE_FINISHED
+    before = {name: flash_file(sim, name) for name in os.listdir(sim.storage_dir)}
+    assert set(checkpoint.SLOTS) <= set(before) and "flash.bin" in before
+
+    with pytest.raises(UploadRejected) as rejected:
+        upload(host.link, m.KIND_BUNDLE, with_swap_tags_raised(files["swap"], 1000))
+    assert rejected.value.result["reason"] == m.REJECT_INVALID_BUNDLE
+    errors = [log["text"] for log in host.logs() if log["level"] == m.LOG_ERROR]
+    assert errors and errors[-1].startswith("bundle cannot run on this board: "), errors
+    after = {name: flash_file(sim, name) for name in os.listdir(sim.storage_dir)}
+    assert after == before, "a refused bundle changed the board's files"
+
+    sim.restart()  # and after a reboot the old bundle resumes its life
+    host.connect()
+    host.hello()
+    info, _ = checkpoint.decode(download(host.link, m.WHAT_CHECKPOINT))
+    assert (info["bundle_crc"], info["iteration"]) == (crc32(files["long"]), 30)
