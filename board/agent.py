@@ -11,6 +11,7 @@ docs/device.md.
 import sys
 
 from board import checkpoint, storage as files
+from board.resumes import ResumeCounter
 from protocol import LinkError, messages as m
 from protocol.clock import now
 from protocol.crc32 import crc32
@@ -21,6 +22,7 @@ from board.uploads import CheckedUploadService, FileUploadSink
 
 DEFAULT_RAM = 64 << 20
 DEFAULT_NAME = "microtrain-sim"
+DEFAULT_MAX_RESUMES = 2     # resumes of one checkpoint before the run is parked
 PROGRESS_SECONDS = 0.2      # PROGRESS at least this often while training (contract: 0.25 s)
 IDLE_READ_TIMEOUT = 0.005   # transport read timeout between messages when not training
 LEVEL_NAMES = {m.LOG_DEBUG: "debug", m.LOG_INFO: "info", m.LOG_WARNING: "warning",
@@ -28,12 +30,16 @@ LEVEL_NAMES = {m.LOG_DEBUG: "debug", m.LOG_INFO: "info", m.LOG_WARNING: "warning
 
 
 class Agent:
-    def __init__(self, link, directory, engine, ram_limit=DEFAULT_RAM, name=DEFAULT_NAME):
+    def __init__(self, link, directory, engine, ram_limit=DEFAULT_RAM, name=DEFAULT_NAME,
+                 max_resumes=DEFAULT_MAX_RESUMES):
         self.link = link
         self.storage = files.Storage(directory)
         self.engine = engine
         self.ram_limit = ram_limit
-        self.name = name
+        self.name = fit_device_name(name, engine.KERNEL_VERSION)
+        self.max_resumes = max_resumes
+        self.resumes = ResumeCounter(self.storage)
+        self.parked = None           # why the last run is not resumed, for HELLO's LOG
         self.uploads = CheckedUploadService(FileUploadSink(self.storage), self._accept_upload,
                                             lambda text: self._log(m.LOG_ERROR, text))
         self.downloads = DownloadService()
@@ -51,6 +57,7 @@ class Agent:
     def boot(self):
         """State from flash, as at power-on: bundle, newest checkpoint, maybe resume."""
         self._stop_running()
+        self.parked = None
         self.storage.remove_temps()
         self.slots = checkpoint.Slots(self.storage)
         self.downloads.blobs = {}
@@ -89,7 +96,24 @@ class Agent:
             return
         unfinished = info["state"] == m.STATE_RUNNING and info["iteration"] < info["target_iterations"]
         if resume and unfinished:
-            self._resume(info)
+            self._resume_or_park(info)
+
+    def _resume_or_park(self, info):
+        """Resume a cut-short run, unless resuming this very checkpoint already failed
+        max_resumes times (the run itself stops the board): then park it."""
+        done = self.resumes.count(self.bundle_crc, info["seq"])
+        if done >= self.max_resumes:
+            self.parked = ("training parked: the run stopped abnormally after each of %d resumes "
+                           "at iteration %d of %d; flash a bundle or start training again"
+                           % (done, info["iteration"], info["target_iterations"]))
+            self._log(m.LOG_WARNING, self.parked)
+            return
+        try:
+            self.resumes.record(self.bundle_crc, info["seq"], done + 1)
+        except OSError as error:
+            self._log(m.LOG_ERROR, "not resuming: cannot record the attempt: %s" % error)
+            return
+        self._resume(info)
 
     def _resume(self, info):
         try:
@@ -157,6 +181,8 @@ class Agent:
             m.INFO, protocol_version=m.PROTOCOL_VERSION, ram_bytes=min(self.ram_limit, files.MAX_U32),
             flash_bytes=self.storage.free_bytes(), device_name=self.name,
             kernel_version=self.engine.KERNEL_VERSION))
+        if self.parked is not None:
+            self._log(m.LOG_WARNING, self.parked)
 
     def _reset(self, message, fields):
         self.link.reply(message, m.OK)
@@ -177,6 +203,7 @@ class Agent:
             return self._error(message, getattr(error, "code", m.ERR_BAD_STATE), str(error))
         self.trainer.reset()
         self.data_crc = data_crc
+        self.parked = None
         run = Run(per_epoch, total, epochs, fields["checkpoint_every"] or settings.checkpoint_interval,
                   n_samples, settings.shuffle_seed, bool(settings.flags & 1))
         self._start(run)
@@ -281,6 +308,7 @@ class Agent:
             except OSError as error:  # the trainer keeps its open file; the next boot rebuilds
                 self._log(m.LOG_WARNING, "cannot rename the new flash file: %s" % error)
         self.trainer, self.bundle_crc = candidate, bundle_crc
+        self.parked = None
         self.downloads.blobs = {}
         self._restore(resume=False)
 
@@ -413,6 +441,12 @@ class Agent:
         _stderr("%s: %s" % (LEVEL_NAMES.get(level, level), text))
         raw = text.encode("utf-8")[:m.MAX_PAYLOAD - 1].decode("utf-8", "ignore")
         self._emit(m.LOG, m.encode(m.LOG, level=level, text=raw))
+
+
+def fit_device_name(name, kernel_version):
+    """The name cut (at a UTF-8 boundary) to what INFO can carry next to the kernel version."""
+    room = min(255, m.MAX_PAYLOAD - m.INFO_FIXED_BYTES - len(kernel_version.encode("utf-8")))
+    return name.encode("utf-8")[:room].decode("utf-8", "ignore")
 
 
 def _plan_error(code, text):

@@ -8,6 +8,7 @@
   then parked (LOG warning at HELLO); a good bundle then flashes and trains.
 """
 import os
+import signal
 import struct
 
 import numpy as np
@@ -16,6 +17,8 @@ import pytest
 from board import checkpoint
 from core_cy import read_bundle
 from core_cy.runtime import Runtime
+from crashing_engine import CRASH_EPOCHS
+from host_tools.cli import main as microtrain
 from host_tools.swap.events import EVENT_DTYPE
 from protocol import messages as m
 from protocol.crc32 import crc32
@@ -74,3 +77,31 @@ def test_a_bundle_that_cannot_run_is_refused_and_nothing_is_touched(board, files
     host.hello()
     info, _ = checkpoint.decode(download(host.link, m.WHAT_CHECKPOINT))
     assert (info["bundle_crc"], info["iteration"]) == (crc32(files["long"]), 30)
+
+
+def test_a_run_that_kills_the_board_is_resumed_twice_then_parked(board, files, tmp_path,
+                                                                   monkeypatch):
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("PYTHONPATH", tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    crashing = files["root"] / "crashing.mtb"
+    assert microtrain(["plan", str(files["ini"]), "-o", str(crashing), "--seed", str(SEED),
+                       "--data", str(files["npz"]), "--epochs", str(CRASH_EPOCHS)]) == 0
+    host, sim = board(agent_options=("--engine", "crashing_engine"))
+    upload(host.link, m.KIND_BUNDLE, crashing.read_bytes())
+    host.train()
+    for life in range(3):   # the run kills the agent; each boot resumes it, twice
+        assert sim.wait(timeout=30) == -signal.SIGKILL, "life %d did not crash" % life
+        sim.start()
+    host.connect()
+    host.hello()            # the third boot parked the run and answers
+    host.link.poll(0.3)
+    parked = [log["text"] for log in host.logs() if log["text"].startswith("training parked")]
+    assert parked and "after each of 2 resumes at iteration 0 of %d" % (CRASH_EPOCHS * 12) \
+        in parked[-1], host.logs()
+    assert sim.poll() is None
+    assert (tmp_path / "agent.log").read_text().count("resumed training at iteration 0") == 2
+
+    upload(host.link, m.KIND_BUNDLE, files["with_data"])   # a good bundle flashes and trains
+    host.train()
+    assert host.wait_for_end()["state"] == m.STATE_FINISHED
+    assert_same_weights(host.weights(files["with_data"]), host_weights(files, 2))
