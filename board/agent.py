@@ -50,6 +50,7 @@ class Agent:
         self._handlers = {m.HELLO: self._hello, m.RESET: self._reset,
                           m.TRAIN_START: self._train_start, m.TRAIN_STOP: self._train_stop,
                           m.DOWNLOAD: self._download}
+        _drop_stale_input(link.transport)  # sent to the board's previous life: never act on it
         self.boot()
 
     # ---- power-on ------------------------------------------------------------
@@ -453,6 +454,12 @@ def _plan_error(code, text):
     error = PlanError(text)
     error.code = code
     return error
+
+
+def _drop_stale_input(transport):
+    reset = getattr(transport, "reset_input_buffer", None)
+    if reset is not None:
+        reset()
 
 
 def _set_read_timeout(transport, seconds):
