@@ -1,11 +1,15 @@
-"""The board accepts only bundles that can run, and never loops on a crashing run.
+"""The board accepts only bundles that can run, never loops on a crashing run,
+and keeps its link sane.
 
 - a bundle the C reader accepts but whose swap schedule the storage cannot
   serve (a swap event tag of 1000: more queued reads than the request ring
   holds) is refused at UPLOAD_END; the previous bundle, its flash file and
   its checkpoints stay byte for byte;
 - a run that kills the agent every time it trains is resumed at most twice,
-  then parked (LOG warning at HELLO); a good bundle then flashes and trains.
+  then parked (LOG warning at HELLO); a good bundle then flashes and trains;
+- a request sent while the board was dead is not acted on after it boots; a
+  230-byte --name is cut to fit INFO; a second program on the port is told
+  "port busy".
 """
 import os
 import signal
@@ -20,7 +24,11 @@ from core_cy.runtime import Runtime
 from crashing_engine import CRASH_EPOCHS
 from host_tools.cli import main as microtrain
 from host_tools.swap.events import EVENT_DTYPE
+from host_tools.device.client import BoardClient
+from host_tools.errors import UserError
 from protocol import messages as m
+from protocol.frame import encode_frame
+from protocol.link import FLAG_REQUEST, FLAG_SYNC, TAG_SHIFT
 from protocol.crc32 import crc32
 from protocol.transfer import UploadRejected, download, upload
 from test_board_agent import (SEED, Host, assert_same_weights, board, files,  # noqa: F401
@@ -105,3 +113,32 @@ def test_a_run_that_kills_the_board_is_resumed_twice_then_parked(board, files, t
     host.train()
     assert host.wait_for_end()["state"] == m.STATE_FINISHED
     assert_same_weights(host.weights(files["with_data"]), host_weights(files, 2))
+
+
+def test_bytes_sent_to_a_dead_board_are_not_acted_on_after_it_restarts(board, files):
+    host, sim = board()
+    upload(host.link, m.KIND_BUNDLE, files["with_data"])
+    sim.power_cut()
+    request = FLAG_REQUEST | FLAG_SYNC | (1 << TAG_SHIFT)
+    host.transport.write(encode_frame(m.TRAIN_START, request, 7, m.encode(
+        m.TRAIN_START, epochs=0, iterations=0, checkpoint_every=0)))
+    host.transport.flush()
+    sim.start()
+    host.connect()
+    host.hello()
+    host.link.poll(0.5)
+    assert not host.progress(), "the board trained on a request sent before it booted"
+    with pytest.raises(m.RemoteError, match="no checkpoint"):
+        download(host.link, m.WHAT_CHECKPOINT)
+
+
+def test_a_name_longer_than_info_can_carry_is_cut_not_fatal(board):
+    host, _ = board(name="n" * 230)
+    info = host.hello()
+    assert info["device_name"] == "n" * (m.MAX_PAYLOAD - m.INFO_FIXED_BYTES - len("abi1"))
+
+
+def test_a_second_program_on_the_port_is_told_the_port_is_busy(board):
+    host, sim = board()
+    with pytest.raises(UserError, match=r"^cannot open .*: port busy: used by another program$"):
+        BoardClient(sim.port_path)
