@@ -1,6 +1,6 @@
 """Flash, train and pull through a noisy line: rate -> throughput, all verified.
 
-    python bench/noisy_link.py [--rates 0.001,0.01,0.02,0.05] [--samples 400] [--seed 1]
+    python bench/noisy_link.py [--rates 0.001,0.01,0.02,0.05] [--samples 96] [--seed 1]
 
 A simulated board (board/sim.py) sits behind board/noisy_line.py, which drops,
 duplicates, bit-flips or stalls a share `rate` of the bytes in each direction.
@@ -12,6 +12,8 @@ bit). Prints one Markdown table row per rate; flash and pull KiB/s are bytes of
 payload over wall-clock seconds.
 """
 import argparse
+import contextlib
+import io
 import subprocess
 import sys
 import tempfile
@@ -30,8 +32,11 @@ from host_tools.cli import main as microtrain  # noqa: E402
 from host_tools.data import digits  # noqa: E402
 from host_tools.device.bundle_file import load_bundle  # noqa: E402
 from host_tools.device.client import BoardClient  # noqa: E402
+from host_tools.device.progress import Progress  # noqa: E402
 from host_tools.errors import UserError  # noqa: E402
 from protocol import messages as m  # noqa: E402
+from protocol.crc32 import crc32  # noqa: E402
+from protocol.transfer import UploadRejected, upload  # noqa: E402
 
 MODEL = """\
 [Model]
@@ -61,19 +66,23 @@ type = fully_connected
 unit = 10
 activation = softmax
 """
-TRAIN_SECONDS = 120
+TRAIN_SECONDS = 300
+CHECK_SECONDS = 3.0
+WRONG_CRC_BYTES = 512   # an upload announced with a wrong CRC: short, as only the verdict matters
 
 
-def prepare(workdir, samples, seed, model=MODEL):
-    """-> (bundle path, reference weights npz path): the bundle and a host run of it."""
+def prepare(workdir, model, x, y, seed):
+    """-> (bundle path, reference weights npz path): a bundle with its data and a
+    host run of it (`microtrain train`, same seed)."""
     ini, npz = workdir / "model.ini", workdir / "data.npz"
     ini.write_text(model)
-    data = digits()
-    np.savez(npz, x=data.x[:samples], y=data.y[:samples])
+    np.savez(npz, x=x, y=y)
     bundle, reference = workdir / "model.mtb", workdir / "host.npz"
     common = ["--seed", str(seed), "--data", str(npz)]
-    assert microtrain(["plan", str(ini), "-o", str(bundle), *common]) == 0
-    assert microtrain(["train", str(ini), *common, "--quiet", "--dump-weights", str(reference)]) == 0
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert microtrain(["plan", str(ini), "-o", str(bundle), *common]) == 0
+        assert microtrain(["train", str(ini), *common, "--quiet",
+                           "--dump-weights", str(reference)]) == 0
     return bundle, reference
 
 
@@ -90,8 +99,10 @@ def connect(port, seconds=30.0):
                 raise
 
 
-def noisy_session(bundle_path, reference_npz, rate, seed, storage):
-    """Flash, train, pull through a NoisyLine -> figures; AssertionError if anything is off."""
+def noisy_session(bundle_path, reference_npz, rate, seed, storage, corrupt_check=False):
+    """Flash, train, pull through a NoisyLine -> figures; AssertionError if anything is off.
+    corrupt_check: also upload a piece of the bundle announced with a wrong CRC, which
+    must be refused without touching the stored bundle."""
     port, sim = start_board_sim(storage, stderr=subprocess.DEVNULL)
     line = NoisyLine(port, rate, seed)
     try:
@@ -101,8 +112,13 @@ def noisy_session(bundle_path, reference_npz, rate, seed, storage):
         client.flash(bundle)
         flash_seconds = time.monotonic() - started
         assert (Path(storage) / "bundle.mtb").read_bytes() == bundle.data, "stored bundle differs"
+        if corrupt_check:
+            refuse_wrong_crc(client, bundle.data[:WRONG_CRC_BYTES])
+            assert (Path(storage) / "bundle.mtb").read_bytes() == bundle.data
+        started = time.monotonic()
         client.start()
         info = wait_finished(client)
+        train_seconds = time.monotonic() - started
         started = time.monotonic()
         weights = client.download(m.WHAT_WEIGHTS)
         ckpt = client.download(m.WHAT_CHECKPOINT)
@@ -111,7 +127,7 @@ def noisy_session(bundle_path, reference_npz, rate, seed, storage):
         check_weights(weights, bundle.view.model["params"], reference_npz)
         stats = client.link.stats
         client.close()
-        return {"rate": rate, "flash_bytes": len(bundle.data), "flash_s": flash_seconds,
+        return {"rate": rate, "flash_bytes": len(bundle.data), "train_s": train_seconds, "flash_s": flash_seconds,
                 "pull_bytes": len(weights) + len(ckpt), "pull_s": pull_seconds,
                 "hits": sum(line.hits.values()), "resent": stats["resent"]}
     finally:
@@ -119,16 +135,32 @@ def noisy_session(bundle_path, reference_npz, rate, seed, storage):
         sim.stop()
 
 
+def refuse_wrong_crc(client, data):
+    try:
+        with client.talking("uploading a bundle with a wrong CRC"):
+            upload(client.link, m.KIND_BUNDLE, data, declared_crc=crc32(data) ^ 1)
+    except UploadRejected as rejected:
+        assert rejected.result["reason"] == m.REJECT_CRC
+        return
+    raise AssertionError("a bundle with a wrong CRC was accepted")
+
+
 def wait_finished(client):
-    """Polls the board's checkpoint (events may be lost on the line) until the run ends."""
+    """Waits for the run's end (a PROGRESS event, or, as events may be lost on the
+    line, now and then the board's checkpoint) -> the final checkpoint's header."""
     deadline = time.monotonic() + TRAIN_SECONDS
+    next_check = time.monotonic() + CHECK_SECONDS
     while time.monotonic() < deadline:
-        client.pump(0.2)
-        info, _ = checkpoint.decode(client.download(m.WHAT_CHECKPOINT))
-        if info["state"] != m.STATE_RUNNING:
-            assert info["state"] == m.STATE_FINISHED and info["iteration"] == info["target_iterations"]
-            return info
-    raise AssertionError("training did not finish within %d s" % TRAIN_SECONDS)
+        client.pump(0.05)
+        if any(isinstance(e, Progress) and e.done for e in client.events):
+            break
+        if time.monotonic() >= next_check:
+            if checkpoint.decode(client.download(m.WHAT_CHECKPOINT))[0]["state"] != m.STATE_RUNNING:
+                break
+            next_check = time.monotonic() + CHECK_SECONDS
+    info, _ = checkpoint.decode(client.download(m.WHAT_CHECKPOINT))
+    assert info["state"] == m.STATE_FINISHED and info["iteration"] == info["target_iterations"]
+    return info
 
 
 def check_weights(blob, params, reference_npz):
@@ -145,24 +177,27 @@ def check_weights(blob, params, reference_npz):
 
 def row(figures):
     kib = 1024.0
-    return "| %.1f %% | %.2f | %.2f | %d | %d | yes |" % (
+    return "| %.1f %% | %.2f | %.1f | %.2f | %d | %d | yes |" % (
         figures["rate"] * 100, figures["flash_bytes"] / kib / figures["flash_s"],
-        figures["pull_bytes"] / kib / figures["pull_s"], figures["hits"], figures["resent"])
+        figures["train_s"], figures["pull_bytes"] / kib / figures["pull_s"], figures["hits"],
+        figures["resent"])
 
 
-HEADER = ("| damaged bytes | flash KiB/s | pull KiB/s | bytes hit | host resends | verified |\n"
-          "|---|---|---|---|---|---|")
+HEADER = ("| damaged bytes | flash KiB/s | train s | pull KiB/s | bytes hit | host resends "
+          "| verified |\n|---|---|---|---|---|---|---|")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="0.001,0.01,0.02,0.05")
-    parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--samples", type=int, default=96)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="microtrain-noisy-") as name:
         workdir = Path(name)
-        bundle, reference = prepare(workdir, args.samples, args.seed)
+        data = digits()
+        bundle, reference = prepare(workdir, MODEL, data.x[:args.samples], data.y[:args.samples],
+                                    args.seed)
         print("bundle %d bytes, %d samples" % (bundle.stat().st_size, args.samples))
         print(HEADER)
         for index, rate in enumerate(float(r) for r in args.rates.split(",")):
