@@ -5,7 +5,8 @@
 A simulated board (board/sim.py) sits behind board/noisy_line.py, which drops,
 duplicates, bit-flips or stalls a share `rate` of the bytes in each direction.
 For each rate, on a fresh board: flash a bundle of the digits MLP with its data
-(verified: the board's stored bundle equals the file), train it to the end
+(verified: the board's stored bundle equals the file; a piece of it announced
+with a wrong CRC is refused and changes nothing), train it to the end
 (verified: the checkpoint says FINISHED), pull weights and checkpoint (verified:
 the weights equal a host run of `microtrain train` with the same seed, bit for
 bit). Prints one Markdown table row per rate; flash and pull KiB/s are bytes of
@@ -183,8 +184,8 @@ def row(figures):
         figures["resent"])
 
 
-HEADER = ("| damaged bytes | flash KiB/s | train s | pull KiB/s | bytes hit | host resends "
-          "| verified |\n|---|---|---|---|---|---|---|")
+HEADER = ("| damaged bytes | flash KiB/s | train s (incl. checkpoint polls) | pull KiB/s "
+          "| bytes hit | host resends | verified |\n|---|---|---|---|---|---|---|")
 
 
 def main():
@@ -202,7 +203,7 @@ def main():
         print(HEADER)
         for index, rate in enumerate(float(r) for r in args.rates.split(",")):
             figures = noisy_session(bundle, reference, rate, args.seed + index,
-                                    workdir / ("board%d" % index))
+                                    workdir / ("board%d" % index), corrupt_check=True)
             print(row(figures), flush=True)
 
 

@@ -13,7 +13,8 @@ Recovery:
   gap_timeout                        instead of waiting for the next frame
 - sender gets a damaged frame     -> it may have been our ACK: resend now
 - nothing arrives in ack_timeout  -> resend; after `retries` silent timeouts
-                                     or `max_attempts` sends: LinkError
+                                     or `max_attempts` sends: LinkError, noisy
+                                     if damaged frames (or NAKs) kept coming
 - duplicate (same seq and SYNC)   -> ACK again, deliver nothing
 - receiver inbox full             -> no ACK, so the sender backs off and resends
 
