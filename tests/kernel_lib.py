@@ -1,4 +1,5 @@
-"""Builds every core_cy/src/mt_kernels_*.c into one shared library for tests.
+"""Builds every core_cy/src/mt_kernels_*.c (and mt_math.c, the maths they
+use) into one shared library for tests.
 
 The flags match the portability contract: strict C99, warnings are errors,
 and no floating-point contraction (so results do not depend on FMA units).
@@ -39,9 +40,9 @@ SIGNATURES = {
     "mt_fc_fwd": (None, [P, P, P, P, I, I, I]),
     "mt_fc_grad": (None, [P, P, P, P, I, I, I]),
     "mt_fc_deriv": (None, [P, P, P, I, I, I]),
-    "mt_conv_fwd": (None, [P, P, P, P, P]),
-    "mt_conv_grad": (None, [P, P, P, P, P]),
-    "mt_conv_deriv": (None, [P, P, P, P]),
+    "mt_conv_fwd": (None, [P, P, P, P, P, P]),
+    "mt_conv_grad": (None, [P, P, P, P, P, P]),
+    "mt_conv_deriv": (None, [P, P, P, P, P]),
     "mt_maxpool_fwd": (None, [P, P, P, P]),
     "mt_maxpool_deriv": (None, [P, P, P, P]),
     "mt_avgpool_fwd": (None, [P, P, P]),
@@ -64,7 +65,16 @@ SIGNATURES = {
     "mt_loss_ce_sigmoid_deriv": (None, [P, P, I, I, I, P]),
     "mt_sgd_apply": (None, [P, P, P, I, F, F]),
     "mt_adam_apply": (None, [P, P, P, P, P, I, F, F, F, F]),
+    "mt_expf": (F, [F]),
+    "mt_logf": (F, [F]),
+    "mt_one_minus_powf": (F, [F, ctypes.c_uint32]),
 }
+
+
+def conv_scratch():
+    """The arena scratch a conv kernel takes (MT_CONV_SCRATCH_BYTES)."""
+    from core_cy import CONSTANTS
+    return np.zeros(CONSTANTS["CONV_SCRATCH_BYTES"] // 4, np.float32)
 
 
 def ptr(a):
@@ -78,7 +88,7 @@ def ptr(a):
 
 
 def build(outdir):
-    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c")))
+    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c"))) + [os.path.join(SRC, "mt_math.c")]
     assert sources, "no kernel sources found"
     so = os.path.join(str(outdir), "libmt_kernels.so")
     subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"],
@@ -94,3 +104,22 @@ def build(outdir):
 @pytest.fixture(scope="session")
 def lib(tmp_path_factory):
     return build(tmp_path_factory.mktemp("kernels"))
+
+
+def build_core(outdir):
+    """The whole portable core (every core_cy/src/*.c) as one shared library,
+    for calling the executor directly (past the Python layer's checks)."""
+    sources = sorted(glob.glob(os.path.join(SRC, "*.c")))
+    so = os.path.join(str(outdir), "libmt_core.so")
+    subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"], check=True)
+    lib = ctypes.CDLL(so)
+    lib.mt_run.restype = ctypes.c_int
+    lib.mt_run.argtypes = [P, P, I, P]
+    lib.mt_status_str.restype = ctypes.c_char_p
+    lib.mt_status_str.argtypes = [I]
+    return lib
+
+
+@pytest.fixture(scope="session")
+def core_lib(tmp_path_factory):
+    return build_core(tmp_path_factory.mktemp("core"))

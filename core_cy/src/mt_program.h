@@ -9,6 +9,7 @@
 #define MT_PROGRAM_H
 
 #include <stdint.h>
+#include "mt_status.h"
 
 #define MT_OP_MAX_TENSORS 8
 #define MT_OP_MAX_PARAMS 16
@@ -45,10 +46,12 @@ enum mt_op_kind {
 
     /* 2-D convolution, NCHW, weight (OC, C/G, KH, KW), groups G.
        p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, G]
-       PH/PW are top/left padding; bottom/right padding is implied by OH/OW. */
-    MT_OP_CONV_FWD = 10,   /* t = [X, W, B?, Y] */
-    MT_OP_CONV_GRAD = 11,  /* t = [X, dY, dW, dB?] */
-    MT_OP_CONV_DERIV = 12, /* t = [dY, W, dX] */
+       PH/PW are top/left padding; bottom/right padding is implied by OH/OW.
+       S is the kernel's scratch: MT_CONV_SCRATCH_BYTES of the arena, planned
+       like any tensor (live only during the op). */
+    MT_OP_CONV_FWD = 10,   /* t = [X, W, B?, Y, S] */
+    MT_OP_CONV_GRAD = 11,  /* t = [X, dY, dW, dB?, S] */
+    MT_OP_CONV_DERIV = 12, /* t = [dY, W, dX, S] */
 
     /* pooling, NCHW. p = [N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW]
        average pooling counts padding in the divisor (PyTorch default). */
@@ -109,13 +112,5 @@ typedef struct {
     uint32_t nbytes;
 } mt_tensor;
 
-/* Error codes returned by the executor and kernels. */
-enum mt_status {
-    MT_OK = 0,
-    MT_ERR_BAD_OP = 1,       /* unknown kind or arity */
-    MT_ERR_BAD_TENSOR = 2,   /* id out of range or tensor outside the arena */
-    MT_ERR_BAD_SIZE = 3,     /* tensor smaller than the op's params imply */
-    MT_ERR_IO = 4            /* storage backend failed (swap) */
-};
 
 #endif
