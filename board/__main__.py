@@ -1,5 +1,5 @@
 """python -m board --port PORT --storage DIR [--ram-limit BYTES] [--name NAME]
-                  [--max-resumes N] [--engine MODULE]
+                  [--flash-limit BYTES] [--max-resumes N] [--engine MODULE]
 
 Runs the device agent (board/agent.py) on a serial port: a device path or
 pyserial URL, or fd:N for a descriptor inherited from the simulator."""
@@ -21,6 +21,9 @@ def _parser():
                         help="RAM the board reports and bundles must fit (default 64 MiB)")
     parser.add_argument("--name", default=DEFAULT_NAME,
                         help="device name reported by INFO (cut to the protocol's limit)")
+    parser.add_argument("--flash-limit", type=int, default=None, metavar="BYTES",
+                        help="free flash the board reports at most (default: the storage "
+                             "directory's free space)")
     parser.add_argument("--max-resumes", type=int, default=DEFAULT_MAX_RESUMES, metavar="N",
                         help="resumes of one checkpoint before a run is parked (default %d)"
                              % DEFAULT_MAX_RESUMES)
@@ -41,6 +44,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.ram_limit <= 0:
         _refuse("--ram-limit must be positive")
+    if args.flash_limit is not None and args.flash_limit < 0:
+        _refuse("--flash-limit must be 0 or more")
     if args.max_resumes < 0:
         _refuse("--max-resumes must be 0 or more")
     try:
@@ -57,7 +62,7 @@ def main(argv=None):
         _refuse("cannot open port %s: %s" % (args.port, error))
     link = Link(transport, peer_name="host")
     agent = Agent(link, args.storage, engine, ram_limit=args.ram_limit, name=args.name,
-                  max_resumes=args.max_resumes)
+                  max_resumes=args.max_resumes, flash_limit=args.flash_limit)
     print("board: %s serving %s, storage %s" % (agent.name, args.port, args.storage),
           file=sys.stderr, flush=True)
     try:

@@ -31,9 +31,9 @@ LEVEL_NAMES = {m.LOG_DEBUG: "debug", m.LOG_INFO: "info", m.LOG_WARNING: "warning
 
 class Agent:
     def __init__(self, link, directory, engine, ram_limit=DEFAULT_RAM, name=DEFAULT_NAME,
-                 max_resumes=DEFAULT_MAX_RESUMES):
+                 max_resumes=DEFAULT_MAX_RESUMES, flash_limit=None):
         self.link = link
-        self.storage = files.Storage(directory)
+        self.storage = files.Storage(directory, flash_limit)
         self.engine = engine
         self.ram_limit = ram_limit
         self.name = fit_device_name(name, engine.KERNEL_VERSION)
@@ -292,6 +292,10 @@ class Agent:
         if view.arena_bytes > self.ram_limit:
             return m.REJECT_TOO_BIG, ("bundle too big: its arena needs %d bytes of RAM, this board "
                                       "has %d" % (view.arena_bytes, self.ram_limit)), None
+        room = self.storage.free_bytes() + self.storage.size(files.FLASH)  # flash.bin is replaced
+        if view.flash_bytes > room:
+            return m.REJECT_TOO_BIG, ("bundle too big: its swap store needs %d bytes of flash, this "
+                                      "board has %d free" % (view.flash_bytes, room)), None
         try:
             return m.UPLOAD_ACCEPTED, None, self.engine.Trainer(
                 view, self.storage.path(files.FLASH_CANDIDATE))

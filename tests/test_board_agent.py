@@ -22,6 +22,7 @@ from protocol.transfer import UploadRejected, download, upload
 from board.samples import encode_samples
 from board.sim import start_board_sim
 from core_cy import read_bundle
+from core_cy._core import KERNEL_ABI_VERSION
 from host_tools.cli import main as microtrain
 
 MODEL = """
@@ -201,7 +202,7 @@ def test_hello_reports_ram_flash_name_and_kernel(board):
     info = host.hello()
     assert info["ram_bytes"] == 123456
     assert info["device_name"] == "bench-7"
-    assert info["kernel_version"] == "abi1"
+    assert info["kernel_version"] == "abi%d" % KERNEL_ABI_VERSION
     assert 0 < info["flash_bytes"] <= 0xFFFFFFFF
 
 

@@ -1,10 +1,10 @@
 """The board accepts only bundles that can run, never loops on a crashing run,
 and keeps its link sane.
 
-- a bundle the C reader accepts but whose swap schedule the storage cannot
-  serve (a swap event tag of 1000: more queued reads than the request ring
-  holds) is refused at UPLOAD_END; the previous bundle, its flash file and
-  its checkpoints stay byte for byte;
+- a bundle the C reader accepts but that cannot run on this board (its swap
+  store does not fit the free flash, or loading it fails) is refused at
+  UPLOAD_END; the previous bundle, its flash file and its checkpoints stay
+  byte for byte;
 - a run that kills the agent every time it trains is resumed at most twice,
   then parked (LOG warning at HELLO); a good bundle then flashes and trains;
 - a request sent while the board was dead is not acted on after it boots; a
@@ -13,17 +13,12 @@ and keeps its link sane.
 """
 import os
 import signal
-import struct
 
-import numpy as np
 import pytest
 
 from board import checkpoint
-from core_cy import read_bundle
-from core_cy.runtime import Runtime
 from crashing_engine import CRASH_EPOCHS
 from host_tools.cli import main as microtrain
-from host_tools.swap.events import EVENT_DTYPE
 from host_tools.device.client import BoardClient
 from host_tools.errors import UserError
 from protocol import messages as m
@@ -34,57 +29,52 @@ from protocol.transfer import UploadRejected, download, upload
 from test_board_agent import (SEED, Host, assert_same_weights, board, files,  # noqa: F401
                               flash_file, host_weights)
 
-HEADER_BYTES, SECTION_HEADER_BYTES = 20, 12
+SWAP_STORE_BYTES = 2576   # the swap bundle's flash store
 
 
-def with_swap_tags_raised(bundle, by):
-    """The bundle with every swap event tag raised by `by`, section CRC redone:
-    still well-formed for the reader, but its reads need a longer queue."""
-    data, offset = bytearray(bundle), HEADER_BYTES
-    while offset < len(data):
-        tag, length = struct.unpack_from("<4sI", data, offset)
-        padded = length + (-length % 4)
-        if tag == b"SWAP":
-            payload = offset + SECTION_HEADER_BYTES
-            events = np.frombuffer(data, EVENT_DTYPE, length // EVENT_DTYPE.itemsize, payload)
-            events["tag"] += by
-            covered = bytes(data[offset:offset + 8]) + bytes(data[payload:payload + padded])
-            struct.pack_into("<I", data, offset + 8, crc32(covered))
-            return bytes(data)
-        offset += SECTION_HEADER_BYTES + padded
-    raise AssertionError("bundle has no SWAP section")
+def stored_files(sim):
+    root = sim.storage_dir
+    return {name: flash_file(sim, name) for name in os.listdir(root)
+            if os.path.isfile(os.path.join(root, name))}
 
 
-def test_the_crafted_bundle_passes_the_reader_but_cannot_be_loaded(files, tmp_path):
-    bad = with_swap_tags_raised(files["swap"], 1000)
-    view = read_bundle(bad)  # the reader has no quarrel with it
-    table = np.stack([view.tensors["offset"], view.tensors["nbytes"]], axis=1)
-    with pytest.raises(ValueError, match="queued"):
-        Runtime(view.ops, table, view.arena_bytes, (view.input, view.labels, view.metrics,
-                view.output), view.swap_events, view.flash_bytes, flash=str(tmp_path / "f.bin"))
-
-
-def test_a_bundle_that_cannot_run_is_refused_and_nothing_is_touched(board, files):
-    host, sim = board()
-    upload(host.link, m.KIND_BUNDLE, files["long"])
-    host.train(iterations=30, checkpoint_every=10)
+@pytest.mark.parametrize("case", ["flash_too_small", "loading_fails"])
+def test_a_bundle_that_cannot_run_is_refused_and_nothing_is_touched(board, files, case):
+    """The board runs a bundle and has its checkpoints; a new bundle that the C reader
+    accepts but that cannot run here (its swap store does not fit the free flash, or
+    loading it fails: here its flash file cannot be created) is refused at UPLOAD_END."""
+    host, sim = board(agent_options=("--flash-limit", str(SWAP_STORE_BYTES - 1)))
+    upload(host.link, m.KIND_BUNDLE, files["with_data"])
+    host.train()
     assert host.wait_for_end()["state"] == m.STATE_FINISHED
-    before = {name: flash_file(sim, name) for name in os.listdir(sim.storage_dir)}
-    assert set(checkpoint.SLOTS) <= set(before) and "flash.bin" in before
+    if case == "loading_fails":
+        sim.power_cut()  # a board with flash enough, whose scratch flash file is blocked
+        sim.argv[sim.argv.index("--flash-limit") + 1] = str(10 * SWAP_STORE_BYTES)
+        sim.start()
+        os.mkdir(os.path.join(sim.storage_dir, "flash.new.tmp"))
+        host.connect()
+        host.hello()
+    before = stored_files(sim)
+    assert set(checkpoint.SLOTS) <= set(before)
 
     with pytest.raises(UploadRejected) as rejected:
-        upload(host.link, m.KIND_BUNDLE, with_swap_tags_raised(files["swap"], 1000))
-    assert rejected.value.result["reason"] == m.REJECT_INVALID_BUNDLE
+        upload(host.link, m.KIND_BUNDLE, files["swap"])
+    expected = {"flash_too_small": (m.REJECT_TOO_BIG, "bundle too big: its swap store needs "
+                                    "%d bytes of flash, this board has %d free"
+                                    % (SWAP_STORE_BYTES, SWAP_STORE_BYTES - 1)),
+                "loading_fails": (m.REJECT_INVALID_BUNDLE, "bundle cannot run on this board: "
+                                  "cannot open swap file")}[case]
+    assert rejected.value.result["reason"] == expected[0]
     errors = [log["text"] for log in host.logs() if log["level"] == m.LOG_ERROR]
-    assert errors and errors[-1].startswith("bundle cannot run on this board: "), errors
-    after = {name: flash_file(sim, name) for name in os.listdir(sim.storage_dir)}
-    assert after == before, "a refused bundle changed the board's files"
+    assert errors and errors[-1].startswith(expected[1]), errors
+    assert stored_files(sim) == before, "a refused bundle changed the board's files"
 
-    sim.restart()  # and after a reboot the old bundle resumes its life
+    sim.restart()  # and after a reboot the old bundle goes on as before
     host.connect()
     host.hello()
     info, _ = checkpoint.decode(download(host.link, m.WHAT_CHECKPOINT))
-    assert (info["bundle_crc"], info["iteration"]) == (crc32(files["long"]), 30)
+    assert (info["bundle_crc"], info["state"]) == (crc32(files["with_data"]), m.STATE_FINISHED)
+    assert_same_weights(host.weights(files["with_data"]), host_weights(files, 2))
 
 
 def test_a_run_that_kills_the_board_is_resumed_twice_then_parked(board, files, tmp_path,
@@ -135,7 +125,8 @@ def test_bytes_sent_to_a_dead_board_are_not_acted_on_after_it_restarts(board, fi
 def test_a_name_longer_than_info_can_carry_is_cut_not_fatal(board):
     host, _ = board(name="n" * 230)
     info = host.hello()
-    assert info["device_name"] == "n" * (m.MAX_PAYLOAD - m.INFO_FIXED_BYTES - len("abi1"))
+    assert info["device_name"] == "n" * (m.MAX_PAYLOAD - m.INFO_FIXED_BYTES
+                                         - len(info["kernel_version"]))
 
 
 def test_a_second_program_on_the_port_is_told_the_port_is_busy(board):
