@@ -22,8 +22,9 @@ STALL_SECONDS = (0.005, 0.03)
 
 
 class NoisyLine:
-    def __init__(self, port_path, rate, seed=0):
+    def __init__(self, port_path, rate, seed=0, kinds=HITS):
         self.rate = rate
+        self.kinds = tuple(kinds)   # which of HITS a hit may be
         self.far = os.open(port_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         tty.setraw(self.far)
         self.master, self.slave = os.openpty()
@@ -72,7 +73,7 @@ class NoisyLine:
 
     def _hit(self, byte, route):
         rng = route["rng"]
-        kind = HITS[rng.randrange(len(HITS))]
+        kind = self.kinds[rng.randrange(len(self.kinds))]
         self.hits[kind] += 1
         if kind == "duplicate":
             byte = byte + byte
