@@ -4,7 +4,8 @@ and keeps its link sane.
 - a bundle the C reader accepts but that cannot run on this board (its swap
   store does not fit the free flash, or loading it fails) is refused at
   UPLOAD_END; the previous bundle, its flash file and its checkpoints stay
-  byte for byte;
+  byte for byte; a bundle whose swap event tags are 1000 and up (issue 8,
+  item 2) is accepted only because it runs;
 - a run that kills the agent every time it trains is resumed at most twice,
   then parked (LOG warning at HELLO); a good bundle then flashes and trains;
 - a request sent while the board was dead is not acted on after it boots; a
@@ -13,14 +14,19 @@ and keeps its link sane.
 """
 import os
 import signal
+import struct
+
+import numpy as np
 
 import pytest
 
 from board import checkpoint
+from board.samples import encode_samples
 from crashing_engine import CRASH_EPOCHS
 from host_tools.cli import main as microtrain
 from host_tools.device.client import BoardClient
 from host_tools.errors import UserError
+from host_tools.swap.events import EVENT_DTYPE
 from protocol import messages as m
 from protocol.frame import encode_frame
 from protocol.link import FLAG_REQUEST, FLAG_SYNC, TAG_SHIFT
@@ -30,6 +36,38 @@ from test_board_agent import (SEED, Host, assert_same_weights, board, files,  # 
                               flash_file, host_weights)
 
 SWAP_STORE_BYTES = 2576   # the swap bundle's flash store
+HEADER_BYTES, SECTION_HEADER_BYTES = 20, 12
+
+
+def with_swap_tags_raised(bundle, by):
+    """The bundle with every swap event tag raised by `by`, the SWAP section CRC redone."""
+    data, offset = bytearray(bundle), HEADER_BYTES
+    while offset < len(data):
+        tag, length = struct.unpack_from("<4sI", data, offset)
+        padded = length + (-length % 4)
+        if tag == b"SWAP":
+            payload = offset + SECTION_HEADER_BYTES
+            events = np.frombuffer(data, EVENT_DTYPE, length // EVENT_DTYPE.itemsize, payload)
+            events["tag"] += by
+            covered = bytes(data[offset:offset + 8]) + bytes(data[payload:payload + padded])
+            struct.pack_into("<I", data, offset + 8, crc32(covered))
+            return bytes(data)
+        offset += SECTION_HEADER_BYTES + padded
+    raise AssertionError("bundle has no SWAP section")
+
+
+def test_an_accepted_bundle_runs_swap_event_tag_1000(board, files):
+    """Issue 8's case: swap event tags of 1000 and up passed the reader, then failed
+    loading after install. Now the board either refuses such a bundle before
+    install or (as today: tags only pair reads with their waits) runs it."""
+    host, _ = board()
+    upload(host.link, m.KIND_BUNDLE, files["with_data"])
+    retagged = with_swap_tags_raised(files["swap"], 1000)
+    upload(host.link, m.KIND_BUNDLE, retagged)
+    upload(host.link, m.KIND_SAMPLES, encode_samples(files["x"], files["y"]))
+    host.train(epochs=2)
+    assert host.wait_for_end()["state"] == m.STATE_FINISHED
+    assert_same_weights(host.weights(retagged), host_weights(files, 2))
 
 
 def stored_files(sim):
