@@ -11,6 +11,7 @@ docs/device.md.
 import sys
 
 from board import checkpoint, storage as files
+from board.resumes import ResumeCounter
 from protocol import LinkError, messages as m
 from protocol.clock import now
 from protocol.crc32 import crc32
@@ -21,6 +22,7 @@ from board.uploads import CheckedUploadService, FileUploadSink
 
 DEFAULT_RAM = 64 << 20
 DEFAULT_NAME = "microtrain-sim"
+DEFAULT_MAX_RESUMES = 2     # resumes of one checkpoint before the run is parked
 PROGRESS_SECONDS = 0.2      # PROGRESS at least this often while training (contract: 0.25 s)
 IDLE_READ_TIMEOUT = 0.005   # transport read timeout between messages when not training
 LEVEL_NAMES = {m.LOG_DEBUG: "debug", m.LOG_INFO: "info", m.LOG_WARNING: "warning",
@@ -28,12 +30,16 @@ LEVEL_NAMES = {m.LOG_DEBUG: "debug", m.LOG_INFO: "info", m.LOG_WARNING: "warning
 
 
 class Agent:
-    def __init__(self, link, directory, engine, ram_limit=DEFAULT_RAM, name=DEFAULT_NAME):
+    def __init__(self, link, directory, engine, ram_limit=DEFAULT_RAM, name=DEFAULT_NAME,
+                 max_resumes=DEFAULT_MAX_RESUMES, flash_limit=None):
         self.link = link
-        self.storage = files.Storage(directory)
+        self.storage = files.Storage(directory, flash_limit)
         self.engine = engine
         self.ram_limit = ram_limit
-        self.name = name
+        self.name = fit_device_name(name, engine.KERNEL_VERSION)
+        self.max_resumes = max_resumes
+        self.resumes = ResumeCounter(self.storage)
+        self.parked = None           # why the last run is not resumed, for HELLO's LOG
         self.uploads = CheckedUploadService(FileUploadSink(self.storage), self._accept_upload,
                                             lambda text: self._log(m.LOG_ERROR, text))
         self.downloads = DownloadService()
@@ -44,6 +50,7 @@ class Agent:
         self._handlers = {m.HELLO: self._hello, m.RESET: self._reset,
                           m.TRAIN_START: self._train_start, m.TRAIN_STOP: self._train_stop,
                           m.DOWNLOAD: self._download}
+        _drop_stale_input(link.transport)  # sent to the board's previous life: never act on it
         self.boot()
 
     # ---- power-on ------------------------------------------------------------
@@ -51,6 +58,7 @@ class Agent:
     def boot(self):
         """State from flash, as at power-on: bundle, newest checkpoint, maybe resume."""
         self._stop_running()
+        self.parked = None
         self.storage.remove_temps()
         self.slots = checkpoint.Slots(self.storage)
         self.downloads.blobs = {}
@@ -89,7 +97,24 @@ class Agent:
             return
         unfinished = info["state"] == m.STATE_RUNNING and info["iteration"] < info["target_iterations"]
         if resume and unfinished:
-            self._resume(info)
+            self._resume_or_park(info)
+
+    def _resume_or_park(self, info):
+        """Resume a cut-short run, unless resuming this very checkpoint already failed
+        max_resumes times (the run itself stops the board): then park it."""
+        done = self.resumes.count(self.bundle_crc, info["seq"])
+        if done >= self.max_resumes:
+            self.parked = ("training parked: the run stopped abnormally after each of %d resumes "
+                           "at iteration %d of %d; flash a bundle or start training again"
+                           % (done, info["iteration"], info["target_iterations"]))
+            self._log(m.LOG_WARNING, self.parked)
+            return
+        try:
+            self.resumes.record(self.bundle_crc, info["seq"], done + 1)
+        except OSError as error:
+            self._log(m.LOG_ERROR, "not resuming: cannot record the attempt: %s" % error)
+            return
+        self._resume(info)
 
     def _resume(self, info):
         try:
@@ -157,6 +182,8 @@ class Agent:
             m.INFO, protocol_version=m.PROTOCOL_VERSION, ram_bytes=min(self.ram_limit, files.MAX_U32),
             flash_bytes=self.storage.free_bytes(), device_name=self.name,
             kernel_version=self.engine.KERNEL_VERSION))
+        if self.parked is not None:
+            self._log(m.LOG_WARNING, self.parked)
 
     def _reset(self, message, fields):
         self.link.reply(message, m.OK)
@@ -177,6 +204,7 @@ class Agent:
             return self._error(message, getattr(error, "code", m.ERR_BAD_STATE), str(error))
         self.trainer.reset()
         self.data_crc = data_crc
+        self.parked = None
         run = Run(per_epoch, total, epochs, fields["checkpoint_every"] or settings.checkpoint_interval,
                   n_samples, settings.shuffle_seed, bool(settings.flags & 1))
         self._start(run)
@@ -231,33 +259,72 @@ class Agent:
         data = self.storage.read(temp_name)
         if data is None:
             return m.REJECT_STORAGE, "upload rejected: %s vanished" % temp_name
-        if kind not in (m.KIND_BUNDLE, m.KIND_SAMPLES):
-            return m.REJECT_STORAGE, "upload rejected: unknown upload kind %d" % kind
-        check = self._check_bundle if kind == m.KIND_BUNDLE else self._check_samples
-        reason, text = check(data)
-        if reason != m.UPLOAD_ACCEPTED:
+        if kind == m.KIND_BUNDLE:
+            return self._accept_bundle(temp_name, data)
+        if kind == m.KIND_SAMPLES:
+            return self._accept_samples(temp_name, data)
+        return m.REJECT_STORAGE, "upload rejected: unknown upload kind %d" % kind
+
+    def _accept_bundle(self, temp_name, data):
+        """Load the bundle completely (program, swap schedule and queue, flash store,
+        INIT values) before anything of the current one is touched."""
+        reason, text, candidate = self._load_candidate(data)
+        if candidate is None:
             return reason, text
-        if kind == m.KIND_BUNDLE and self.run is not None:
+        if self.run is not None:
             self._log(m.LOG_WARNING, "new bundle: the running training stops")
             self._end_run(m.STATE_STOPPED)
         try:
-            self.storage.install(temp_name, files.BUNDLE if kind == m.KIND_BUNDLE else files.SAMPLES)
+            self.storage.install(temp_name, files.BUNDLE)
         except OSError as error:
+            candidate.close()
+            self.storage.remove(files.FLASH_CANDIDATE)
             return m.REJECT_STORAGE, "upload rejected: cannot install it: %s" % error
-        if kind == m.KIND_BUNDLE:
-            self.downloads.blobs = {}
-            self._load_bundle()
-            self._restore(resume=False)
+        self._replace_trainer(candidate, crc32(data))
         return m.UPLOAD_ACCEPTED, None
 
-    def _check_bundle(self, data):
+    def _load_candidate(self, data):
+        """-> (reason, text, Trainer or None): the bundle loaded against a scratch flash file."""
         try:
             view = self.engine.inspect_bundle(data)
         except self.engine.BundleError as error:
-            return m.REJECT_INVALID_BUNDLE, "invalid bundle: %s" % error
+            return m.REJECT_INVALID_BUNDLE, "invalid bundle: %s" % error, None
         if view.arena_bytes > self.ram_limit:
             return m.REJECT_TOO_BIG, ("bundle too big: its arena needs %d bytes of RAM, this board "
-                                      "has %d" % (view.arena_bytes, self.ram_limit))
+                                      "has %d" % (view.arena_bytes, self.ram_limit)), None
+        room = self.storage.free_bytes() + self.storage.size(files.FLASH)  # flash.bin is replaced
+        if view.flash_bytes > room:
+            return m.REJECT_TOO_BIG, ("bundle too big: its swap store needs %d bytes of flash, this "
+                                      "board has %d free" % (view.flash_bytes, room)), None
+        try:
+            return m.UPLOAD_ACCEPTED, None, self.engine.Trainer(
+                view, self.storage.path(files.FLASH_CANDIDATE))
+        except (ValueError, OSError, RuntimeError) as error:
+            self.storage.remove(files.FLASH_CANDIDATE)
+            return m.REJECT_INVALID_BUNDLE, "bundle cannot run on this board: %s" % error, None
+
+    def _replace_trainer(self, candidate, bundle_crc):
+        """The installed bundle's trainer becomes the live one; its flash file becomes flash.bin."""
+        if self.trainer is not None:
+            self.trainer.close()
+        if self.storage.exists(files.FLASH_CANDIDATE):  # only bundles that swap have one
+            try:
+                self.storage.install(files.FLASH_CANDIDATE, files.FLASH)
+            except OSError as error:  # the trainer keeps its open file; the next boot rebuilds
+                self._log(m.LOG_WARNING, "cannot rename the new flash file: %s" % error)
+        self.trainer, self.bundle_crc = candidate, bundle_crc
+        self.parked = None
+        self.downloads.blobs = {}
+        self._restore(resume=False)
+
+    def _accept_samples(self, temp_name, data):
+        reason, text = self._check_samples(data)
+        if reason != m.UPLOAD_ACCEPTED:
+            return reason, text
+        try:
+            self.storage.install(temp_name, files.SAMPLES)
+        except OSError as error:
+            return m.REJECT_STORAGE, "upload rejected: cannot install it: %s" % error
         return m.UPLOAD_ACCEPTED, None
 
     def _check_samples(self, data):
@@ -381,10 +448,22 @@ class Agent:
         self._emit(m.LOG, m.encode(m.LOG, level=level, text=raw))
 
 
+def fit_device_name(name, kernel_version):
+    """The name cut (at a UTF-8 boundary) to what INFO can carry next to the kernel version."""
+    room = min(255, m.MAX_PAYLOAD - m.INFO_FIXED_BYTES - len(kernel_version.encode("utf-8")))
+    return name.encode("utf-8")[:room].decode("utf-8", "ignore")
+
+
 def _plan_error(code, text):
     error = PlanError(text)
     error.code = code
     return error
+
+
+def _drop_stale_input(transport):
+    reset = getattr(transport, "reset_input_buffer", None)
+    if reset is not None:
+        reset()
 
 
 def _set_read_timeout(transport, seconds):

@@ -3,7 +3,7 @@
 The board simulator (board/sim.py) hands the agent the master side of a pty
 as a plain fd: a pty master has no path pyserial could open. Same three
 members Link needs (read with a timeout, write, in_waiting) plus a settable
-`timeout`, like serial.Serial.
+`timeout` and reset_input_buffer(), like serial.Serial.
 """
 
 import fcntl
@@ -34,6 +34,15 @@ class FdTransport:
             return os.read(self.fd, size)
         except BlockingIOError:
             return b""
+
+    def reset_input_buffer(self):
+        """Drop every byte waiting to be read (pyserial's name for it)."""
+        while True:
+            try:
+                if not os.read(self.fd, 4096):
+                    return
+            except (BlockingIOError, OSError):
+                return
 
     def write(self, data):
         view = memoryview(data)

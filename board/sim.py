@@ -20,7 +20,7 @@ import tty
 class BoardSim:
     """The pty pair plus the agent process; Popen-like (pid, poll, wait, kill)."""
 
-    def __init__(self, storage_dir, ram_limit=None, name=None, stderr=None):
+    def __init__(self, storage_dir, ram_limit=None, name=None, stderr=None, agent_options=()):
         self.storage_dir = str(storage_dir)
         self.master, self.slave = os.openpty()
         tty.setraw(self.master)
@@ -32,6 +32,7 @@ class BoardSim:
             self.argv += ["--ram-limit", str(int(ram_limit))]
         if name is not None:
             self.argv += ["--name", name]
+        self.argv += list(agent_options)   # e.g. ("--max-resumes", "1")
         self.stderr = stderr
         self.process = None
         self.start()
@@ -104,8 +105,10 @@ def _die_with_parent():
         pass
 
 
-def start_board_sim(storage_dir, ram_limit=None, name=None, stderr=None):
+def start_board_sim(storage_dir, ram_limit=None, name=None, stderr=None, agent_options=()):
     """-> (port path for the host, BoardSim). stderr: where the agent's log goes
-    (None inherits ours; subprocess.PIPE lets the caller read sim.process.stderr)."""
-    sim = BoardSim(storage_dir, ram_limit=ram_limit, name=name, stderr=stderr)
+    (None inherits ours; subprocess.PIPE lets the caller read sim.process.stderr);
+    agent_options: more `python -m board` arguments."""
+    sim = BoardSim(storage_dir, ram_limit=ram_limit, name=name, stderr=stderr,
+                   agent_options=agent_options)
     return sim.port_path, sim

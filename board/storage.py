@@ -13,6 +13,7 @@ import os
 BUNDLE = "bundle.mtb"
 SAMPLES = "samples.bin"
 FLASH = "flash.bin"           # home of swapped tensors (the bundle's SWAP section)
+FLASH_CANDIDATE = "flash.new.tmp"   # an uploaded bundle's flash while it is checked
 UPLOAD_TEMP = "upload.tmp"    # upload in progress
 TEMP_SUFFIX = ".tmp"
 MAX_U32 = 0xFFFFFFFF
@@ -21,8 +22,12 @@ _replace = getattr(os, "replace", None) or os.rename
 
 
 class Storage:
-    def __init__(self, directory):
+    """flash_limit: free bytes reported at most (a board whose flash partition is
+    smaller than the directory's file system); None = the file system's."""
+
+    def __init__(self, directory, flash_limit=None):
         self.directory = directory.rstrip("/") or "/"
+        self.flash_limit = flash_limit
 
     def path(self, name):
         return self.directory + "/" + name
@@ -34,6 +39,13 @@ class Storage:
                 return handle.read()
         except OSError:
             return None
+
+    def size(self, name):
+        """Bytes of the file, 0 if it does not exist."""
+        try:
+            return os.stat(self.path(name))[6]
+        except OSError:
+            return 0
 
     def exists(self, name):
         try:
@@ -80,12 +92,15 @@ class Storage:
             os.close(fd)
 
     def free_bytes(self):
-        """Free space for the INFO reply, capped to a u32."""
+        """Free space (for INFO and the swap store of a new bundle), capped to a u32."""
         try:
             stat = os.statvfs(self.directory)
+            free = stat[4] * stat[1]  # f_bavail * f_frsize
         except (AttributeError, OSError):
-            return 0
-        return min(stat[4] * stat[1], MAX_U32)  # f_bavail * f_frsize
+            free = 0
+        if self.flash_limit is not None:
+            free = min(free, self.flash_limit)
+        return min(free, MAX_U32)
 
 
 def _sync(handle):

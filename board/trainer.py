@@ -1,18 +1,21 @@
-"""The CPython board's training engine: a bundle's program on the C executor.
+"""The CPython board's training engine: a bundle's program on core_cy's Runtime.
 
 Everything the board knows about a model comes from the bundle: the op and
 tensor tables, the INIT records (initial values and each persistent tensor's
 home: an arena offset, or a flash offset when the bundle swaps) and the swap
-events. A MicroPython board would supply a module with the same names
-(inspect_bundle, BundleError, Trainer) backed by its native core.
+events. The Runtime is the one the host trains with (host_tools/session.py),
+so board and host weights agree bit for bit. A MicroPython board would supply
+a module with the same names (inspect_bundle, BundleError, Trainer) backed by
+its native core.
 """
 
 import struct
 
 import numpy as np
 
-from core_cy import BundleError, Executor, FileStorage, SwapRuntime, read_bundle  # noqa: F401
+from core_cy import BundleError, read_bundle  # noqa: F401
 from core_cy._core import KERNEL_ABI_VERSION
+from core_cy.runtime import ARENA, FLASH, Runtime
 
 KERNEL_VERSION = "abi%d" % KERNEL_ABI_VERSION   # INFO.kernel_version
 WHERE_FLASH = 1
@@ -24,22 +27,31 @@ def inspect_bundle(data):
 
 
 class Trainer:
-    """One loaded bundle: executor, arena, optional flash, current data set."""
+    """One loaded bundle: its Runtime (executor, arena, optional flash) and data set.
+    Building one runs every check loading does; ValueError / OSError /
+    RuntimeError say why the bundle cannot run here."""
 
     def __init__(self, view, flash_path):
         self.view = view
         table = np.stack([view.tensors["offset"], view.tensors["nbytes"]], axis=1)
-        self.executor = Executor(view.ops, table, view.arena_bytes, view.input, view.labels,
-                                 view.metrics, view.output)
-        self.storage = self.swap = None
-        if view.swap_events is not None and len(view.swap_events):
-            self.storage = FileStorage(flash_path, max(view.flash_bytes, 4))
-            self.swap = SwapRuntime(view.swap_events, self.executor.arena, self.storage)
-            self.executor.attach_swap(self.swap)
-        self.homes = {r.tensor: (r.where, r.offset, len(r.data)) for r in view.init}
+        homes = {r.tensor: (FLASH if r.where == WHERE_FLASH else ARENA, r.offset) for r in view.init}
+        self.runtime = Runtime(view.ops, table, view.arena_bytes,
+                               (view.input, view.labels, view.metrics, view.output),
+                               swap_events=view.swap_events, flash_bytes=view.flash_bytes,
+                               homes=homes, flash=flash_path)
+        self.persistent_ids = sorted(homes)
         self.x = self.y = None
         self._order_key, self._order = None, None
-        self.reset()
+        try:
+            self.reset()
+        except Exception:
+            self.close()
+            raise
+
+    @property
+    def swaps(self):
+        """True if the bundle keeps tensors in flash (flash_path is then in use)."""
+        return self.runtime.storage is not None
 
     # ---- state -------------------------------------------------------------
 
@@ -48,32 +60,11 @@ class Trainer:
         for record in self.view.init:
             self.write_tensor(record.tensor, record.data)
 
-    @property
-    def persistent_ids(self):
-        return sorted(self.homes)
-
     def read_tensor(self, tid):
-        where, offset, nbytes = self._home(tid)
-        if where == WHERE_FLASH:
-            return self.storage.read(offset, nbytes).tobytes()
-        return self.executor.arena[offset:offset + nbytes].tobytes()
+        return self.runtime.read(tid).tobytes()
 
     def write_tensor(self, tid, data):
-        where, offset, nbytes = self._home(tid)
-        if len(data) != nbytes:
-            raise ValueError("tensor %d holds %d bytes, got %d" % (tid, nbytes, len(data)))
-        raw = np.frombuffer(data, dtype=np.uint8)
-        if where == WHERE_FLASH:
-            self.storage.write(offset, raw)
-        else:
-            self.executor.arena[offset:offset + nbytes] = raw
-
-    def _home(self, tid):
-        home = self.homes.get(tid)
-        if home is None:  # not persistent: its place in the arena
-            offset, nbytes = (int(v) for v in self.view.tensors[tid])
-            return 0, offset, nbytes
-        return home
+        self.runtime.write(tid, data)
 
     def weights_blob(self):
         """MODL params in sorted key order: u32 tensor id | u32 nbytes | bytes, each."""
@@ -106,15 +97,12 @@ class Trainer:
         if self._order_key is not order:  # convert each epoch's list once
             self._order = np.array(order, dtype=np.int32)
             self._order_key = order
-        losses, corrects = self.executor.train(self.x, self.y, self._order, first_batch, n_iter)
+        losses, corrects = self.runtime.train(self.x, self.y, self._order, first_batch, n_iter)
         return float(losses.sum(dtype=np.float64)), float(corrects.sum(dtype=np.float64))
 
     def swap_bytes(self):
         """(read, written) bytes moved between arena and flash so far."""
-        if self.swap is None:
-            return 0, 0
-        return self.swap.bytes_read, self.swap.bytes_written
+        return self.runtime.swap_bytes
 
     def close(self):
-        if self.storage is not None:
-            self.storage.close()
+        self.runtime.close()

@@ -1,10 +1,9 @@
-"""A training session on the host: one program, one arena, the C executor,
-and, when the program swaps, a flash stand-in the swap schedule runs against."""
-import tempfile
-
+"""A training session on the host: one program on core_cy's Runtime (the same
+object the board trains with), plus what the host knows and the board does
+not: tensor shapes and dtypes, npz keys, initial values."""
 import numpy as np
 
-from core_cy import Executor, FileStorage, RamStorage, SwapRuntime
+from core_cy.runtime import FLASH, RAM_FLASH, Runtime
 from host_tools.graph.tensors import DTYPES
 from host_tools.weights import initial_values, npz_params
 
@@ -17,55 +16,34 @@ class Session:
     def __init__(self, program, seed=0, swap_file=None):
         self.program = program
         self.graph = program.graph
-        self.executor = Executor(*program.executor_args())
-        self.storage = self.swap_runtime = None
-        if program.swap is not None:
-            self._attach_swap(program.swap, swap_file)
+        ops, table, arena_bytes, *roles = program.executor_args()
+        schedule = program.swap
+        self.runtime = Runtime(
+            ops, table, arena_bytes, roles,
+            swap_events=None if schedule is None else schedule.events_array(),
+            flash_bytes=0 if schedule is None else schedule.flash_bytes,
+            homes=_flash_homes(self.graph, schedule),
+            flash=RAM_FLASH if swap_file == "ram" else swap_file)
+        self.executor = self.runtime.executor
         self.set_values(initial_values(self.graph, seed))
-
-    def _attach_swap(self, schedule, swap_file):
-        size = max(schedule.flash_bytes, 4)
-        if swap_file == "ram":
-            self.storage = RamStorage(size)
-        else:
-            if swap_file is None:
-                self._swap_dir = tempfile.TemporaryDirectory(prefix="microtrain-swap-")
-                swap_file = f"{self._swap_dir.name}/flash.bin"
-            self.storage = FileStorage(swap_file, size)
-        self.swap_runtime = SwapRuntime(schedule.events_array(), self.executor.arena,
-                                        self.storage)
-        self.executor.attach_swap(self.swap_runtime)
-
-    def _home(self, tid):
-        tid = self.graph.alias.get(tid, tid)
-        if self.program.swap is not None and self.graph.tensors[tid].persistent:
-            return self.program.swap.home(tid)
-        return "arena", int(self.program.tensors[tid]["offset"])
 
     def view(self, tid):
         """The tensor's bytes in the arena, as a writable numpy array."""
         tensor = self.graph.tensors[tid]
         offset = int(self.program.tensors[tid]["offset"])
-        raw = self.executor.arena[offset:offset + tensor.nbytes]
+        raw = self.runtime.arena[offset:offset + tensor.nbytes]
         return raw.view(DTYPES[tensor.dtype]).reshape(tensor.shape)
 
     def read(self, tid):
         """A copy of the tensor's value between iterations, wherever it rests."""
         tensor = self.graph.tensors[tid]
-        place, offset = self._home(tid)
-        if place == "arena":
-            return self.view(tid).copy()
-        raw = self.storage.read(offset, tensor.nbytes)
+        raw = self.runtime.read(self.graph.alias.get(tid, tid))
         return raw.view(DTYPES[tensor.dtype]).reshape(tensor.shape)
 
     def write(self, tid, array):
         tensor = self.graph.tensors[tid]
         value = np.ascontiguousarray(np.broadcast_to(array, tensor.shape), DTYPES[tensor.dtype])
-        place, offset = self._home(tid)
-        if place == "arena":
-            self.view(tid)[...] = value
-        else:
-            self.storage.write(offset, value.view(np.uint8).reshape(-1))
+        self.runtime.write(self.graph.alias.get(tid, tid), value.view(np.uint8).reshape(-1))
 
     def set_values(self, values):
         for tid, array in values.items():
@@ -77,7 +55,7 @@ class Session:
 
     def train(self, x, y, order, first_batch, n_iter):
         """Runs n_iter iterations in C; returns per-iteration loss and correct counts."""
-        return self.executor.train(x, y, order, first_batch, n_iter)
+        return self.runtime.train(x, y, order, first_batch, n_iter)
 
     def predict(self, x, y):
         """Forward (eval mode) over all samples; returns the output rows."""
@@ -85,16 +63,25 @@ class Session:
         order = np.arange(n, dtype=np.int32)
         rows = []
         for index in range(-(-n // batch)):
-            self.executor.load_batch(x, y, order, index)
-            self.executor.run(train=False)
-            if self.swap_runtime is not None:
-                self.swap_runtime.finish()  # replay the skipped backward's events
+            self.runtime.forward(x, y, order, index)
             rows.append(self.view(self.graph.output).reshape(batch, -1).copy())
         return np.concatenate(rows)[:n]
 
     @property
     def swap_bytes(self):
         """(read, written) bytes moved to and from flash so far."""
-        if self.swap_runtime is None:
-            return 0, 0
-        return self.swap_runtime.bytes_read, self.swap_runtime.bytes_written
+        return self.runtime.swap_bytes
+
+
+def _flash_homes(graph, schedule):
+    """Persistent tensor id -> (FLASH, offset) for those the swap schedule keeps in flash."""
+    if schedule is None:
+        return {}
+    homes = {}
+    for tensor in graph.tensors:
+        if tensor.persistent and graph.alias.get(tensor.id, tensor.id) == tensor.id:
+            place, offset = schedule.home(tensor.id)
+            if place == FLASH:
+                homes[tensor.id] = (FLASH, offset)
+    return homes
+

@@ -13,7 +13,8 @@ Recovery:
   gap_timeout                        instead of waiting for the next frame
 - sender gets a damaged frame     -> it may have been our ACK: resend now
 - nothing arrives in ack_timeout  -> resend; after `retries` silent timeouts
-                                     or `max_attempts` sends: LinkError
+                                     or `max_attempts` sends: LinkError, noisy
+                                     if damaged frames (or NAKs) kept coming
 - duplicate (same seq and SYNC)   -> ACK again, deliver nothing
 - receiver inbox full             -> no ACK, so the sender backs off and resends
 
@@ -37,7 +38,16 @@ TAG_SHIFT = 4       # flags bits 4..7: request tag 1..15 echoed by the reply
 
 
 class LinkError(Exception):
-    """The link could not deliver: peer silent, transport gone, ..."""
+    """The link could not deliver: peer silent, line too noisy, transport gone.
+
+    noisy: the peer was heard meanwhile (its bytes arrived, damaged or not), so
+    the line is at fault, not a silent peer; retransmissions: resends and
+    damaged frames it took."""
+
+    def __init__(self, text, noisy=False, retransmissions=0):
+        Exception.__init__(self, text)
+        self.noisy = noisy
+        self.retransmissions = retransmissions
 
 
 class Message:
@@ -93,7 +103,8 @@ class Link:
         self.inbox = []                 # delivered messages waiting for poll()
         self.last_attempts = 0          # sends the last send() needed (1 = clean)
         self.stats = {"sent": 0, "resent": 0, "timeouts": 0, "received": 0, "damaged": 0,
-                      "duplicates": 0, "naks_sent": 0, "refused_full": 0, "stale_replies": 0}
+                      "duplicates": 0, "naks_sent": 0, "refused_full": 0, "stale_replies": 0,
+                      "bytes_in": 0}
         self._decoder = FrameDecoder()
         self._last_rx = now()
         self._tx_seq = _random_seq()
@@ -128,6 +139,7 @@ class Link:
     def _send_until_acked(self, wire, msg_type, seq):
         timeouts = 0
         attempts = 0
+        heard, damaged = self.stats["bytes_in"], self.stats["damaged"]
         while True:
             self._write(wire)
             attempts += 1
@@ -145,8 +157,8 @@ class Link:
                 timeouts += 1
                 self.stats["timeouts"] += 1
             if timeouts > self.retries or attempts >= self.max_attempts:
-                raise LinkError("%s stopped answering: message 0x%02x seq %d not acknowledged after %d sends"
-                                % (self.peer_name, msg_type, seq, attempts))
+                what = "message 0x%02x seq %d not acknowledged after %d sends" % (msg_type, seq, attempts)
+                raise self._failure(what, heard, damaged, attempts - 1)
 
     def send_event(self, msg_type, payload=b""):
         self.send(msg_type, payload, FLAG_EVENT)
@@ -167,14 +179,26 @@ class Link:
             self.send(msg_type, payload, FLAG_REQUEST | (self._tag << TAG_SHIFT))
             wait = self.reply_timeout if timeout is None else timeout
             deadline = now() + wait
+            heard, damaged = self.stats["bytes_in"], self.stats["damaged"]
             while self._reply is None:
                 if now() >= deadline:
-                    raise LinkError("%s stopped answering: no reply to message 0x%02x within %.2f s"
-                                    % (self.peer_name, msg_type, wait))
+                    what = "no reply to message 0x%02x within %.2f s" % (msg_type, wait)
+                    raise self._failure(what, heard, damaged, 0)
                 self._pump()
             return self._reply.msg_type, self._reply.payload
         finally:
             self._pending_tag = None
+
+    def _failure(self, what, heard_before, damaged_before, resends):
+        """LinkError telling a noisy line (damaged frames came, or the peer kept
+        answering our resends with NAKs) from a silent peer."""
+        damaged = self.stats["damaged"] - damaged_before
+        retransmissions = resends + damaged
+        if damaged or (resends and self.stats["bytes_in"] > heard_before):
+            return LinkError("line too noisy (%d retransmissions): %s" % (retransmissions, what),
+                             noisy=True, retransmissions=retransmissions)
+        return LinkError("%s stopped answering: %s" % (self.peer_name, what),
+                         retransmissions=retransmissions)
 
     # ---- receiving -----------------------------------------------------
 
@@ -196,6 +220,7 @@ class Link:
         if not data:
             self._check_gap()
             return
+        self.stats["bytes_in"] += len(data)
         self._last_rx = now()
         for frame in self._decoder.feed(data):
             if frame is None:

@@ -93,6 +93,7 @@ NAMES = {HELLO: "HELLO", INFO: "INFO", OK: "OK", ERROR: "ERROR", RESET: "RESET",
          TRAIN_START: "TRAIN_START", TRAIN_STOP: "TRAIN_STOP", PROGRESS: "PROGRESS", LOG: "LOG",
          DOWNLOAD: "DOWNLOAD", DATA: "DATA"}
 
+INFO_FIXED_BYTES = 12        # INFO without its two strings' bytes (but their length bytes)
 UPLOAD_CHUNK_OVERHEAD = 4     # offset field in front of the data
 DATA_OVERHEAD = 13            # what, total_size, crc32, offset
 MAX_CHUNK = MAX_PAYLOAD - UPLOAD_CHUNK_OVERHEAD

@@ -5,17 +5,22 @@ and sends only the rest, so calling it again after a broken link resumes.
 Chunks go out as plain link messages (no per-chunk reply: the link ACK
 already means "delivered in order"), and UPLOAD_END returns the verdict.
 
-Chunk size adapts to the line (ChunkSizer): on a clean line every chunk is
-as large as a frame allows; on a noisy one, where long frames rarely arrive
-intact, it shrinks to the size with the best expected goodput.
+Both directions adapt their block size to the line (ChunkSizer): upload
+chunks and the DATA blocks a download asks for are as large as a frame allows
+on a clean line; on a noisy one, where long frames rarely arrive intact, they
+shrink to the size with the best expected goodput. A block the link could not
+deliver on a noisy line (LinkError.noisy) is asked for again, smallest size
+first; a silent peer ends the transfer at once.
 """
 
 import math
 
 from . import messages as m
 from .crc32 import crc32
+from .link import LinkError
 
-MIN_CHUNK = 32
+MIN_CHUNK = 16           # best goodput at 5 % damaged bytes is ~20-byte blocks
+NOISY_RETRIES = 8        # a block's deliveries that may fail on a noisy line
 FRAME_COST = 30          # bytes besides the data: chunk frame overhead + its ACK
 MEMORY = 0.8             # weight of the past in the failure rate, per chunk
 FIRST_CHUNK = 128        # clean line: grows to the maximum after one clean send
@@ -55,6 +60,10 @@ class ChunkSizer:
         self.failure_rate = self._failed_sends / self._all_sends
         self.size = self._best_size()
 
+    def failed(self, max_attempts):
+        """The link gave up on the last block (max_attempts sends): go small."""
+        self.update(max_attempts)
+
     def _best_size(self):
         survival = 1.0 - min(self.failure_rate, 0.99)
         if survival >= 0.999:
@@ -91,20 +100,45 @@ def upload(link, kind, data, declared_crc=None, on_progress=None, stop_at=None):
 def _send_chunks(link, data, offset, end, on_progress):
     sizer = ChunkSizer()
     while offset < end:
-        piece = data[offset:min(end, offset + sizer.size)]
-        link.send(m.UPLOAD_CHUNK, m.encode(m.UPLOAD_CHUNK, offset=offset, data=piece))
-        sizer.update(link.last_attempts)
-        offset += len(piece)
+        def send(size, offset=offset):
+            piece = data[offset:min(end, offset + size)]
+            link.send(m.UPLOAD_CHUNK, m.encode(m.UPLOAD_CHUNK, offset=offset, data=piece))
+            return len(piece)
+        offset += _adaptively(link, sizer, send)
         if on_progress is not None:
             on_progress(offset, len(data))
+
+
+def _adaptively(link, sizer, attempt):
+    """attempt(block size) -> its result, the sizer fed with the failures it met."""
+    for tries in range(1, NOISY_RETRIES + 1):
+        trouble = _trouble(link)
+        try:
+            result = attempt(sizer.size)
+        except LinkError as error:
+            if not error.noisy or tries == NOISY_RETRIES:
+                raise
+            sizer.failed(link.max_attempts)
+            continue
+        sizer.update(1 + _trouble(link) - trouble)
+        return result
+
+
+def _trouble(link):
+    """Sends that failed so far: our resends plus the damaged frames we received."""
+    return link.stats["resent"] + link.stats["damaged"]
 
 
 def download(link, what, on_progress=None):
     """Fetch a whole blob (weights, checkpoint) -> bytes, CRC-checked."""
     out = bytearray()
+    sizer = ChunkSizer(largest=m.MAX_DATA)
+
+    def fetch(size):
+        return m.expect(link.request(m.DOWNLOAD, m.encode(
+            m.DOWNLOAD, what=what, offset=len(out), max_length=size)), m.DATA)
     while True:
-        reply = m.expect(link.request(m.DOWNLOAD, m.encode(
-            m.DOWNLOAD, what=what, offset=len(out), max_length=m.MAX_DATA)), m.DATA)
+        reply = _adaptively(link, sizer, fetch)
         if reply["offset"] != len(out):
             raise m.RemoteError(m.ERR_BAD_PAYLOAD, "DATA at offset %d, asked %d" % (reply["offset"], len(out)))
         out += reply["data"]

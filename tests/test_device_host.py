@@ -6,17 +6,13 @@ against the real board agent (`python -m board`) in its own process.
 - bad input and dead boards end in one line on stderr, never a hang;
 - the monitor writes its CSV and PNG; the demo personalises.
 """
-import math
 import os
-import random
 import re
 import select
 import signal
 import subprocess
 import sys
-import threading
 import time
-import tty
 import zlib
 from pathlib import Path
 
@@ -24,6 +20,7 @@ import numpy as np
 import pytest
 
 from protocol import messages as m
+from board.noisy_line import NoisyLine
 from board.sim import start_board_sim
 from host_tools.bundle import write_bundle
 from host_tools.bundle.from_program import bundle_content
@@ -138,54 +135,6 @@ def test_board_training_equals_host_training_bit_for_bit(tmp_path, board, tiny_m
 
 # ---- a noisy line ------------------------------------------------------------
 
-class NoisyBridge:
-    """Two pty pairs joined by a thread that drops or corrupts a share `rate`
-    of the bytes (seeded): the agent opens one slave path, the host the other."""
-
-    def __init__(self, rate, seed):
-        self.pairs = [os.openpty(), os.openpty()]
-        for master, slave in self.pairs:
-            tty.setraw(master)
-            tty.setraw(slave)
-        (a, _), (b, _) = self.pairs
-        self.board_path, self.host_path = (os.ttyname(slave) for _, slave in self.pairs)
-        self.rate, self.hits, self.running = rate, 0, True
-        self.routes = {a: [b, random.Random(seed)], b: [a, random.Random(seed + 1)]}
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while self.running:
-            ready, _, _ = select.select(list(self.routes), [], [], 0.01)
-            for fd in ready:
-                target, rng = self.routes[fd]
-                data = self._mangle(os.read(fd, 4096), rng)
-                while data:
-                    data = data[os.write(target, data):]
-
-    def _mangle(self, data, rng):
-        # The gap to the next hit is geometric: a few random numbers per hit,
-        # not one per byte, so the bridge does not starve the two ends of CPU.
-        out, start = bytearray(), 0
-        while True:
-            hit = start + int(math.log(1.0 - rng.random()) / math.log(1.0 - self.rate))
-            if hit >= len(data):
-                break
-            out += data[start:hit]
-            self.hits += 1
-            if rng.random() < 0.5:            # half dropped, half bit-flipped
-                out.append(data[hit] ^ rng.randrange(1, 256))
-            start = hit + 1
-        return bytes(out + data[start:])
-
-    def close(self):
-        self.running = False
-        self.thread.join()
-        for pair in self.pairs:
-            for fd in pair:
-                os.close(fd)
-
-
 def tiny_bundles(model_path, directory, count):
     """`count` different valid bundles (different seeds) of a small model."""
     program = plan_program(_PlanArgs(), build_graph(load_model(model_path)))
@@ -200,14 +149,13 @@ class _PlanArgs:
 
 
 def test_twenty_uploads_through_a_noisy_line_all_verify(tmp_path, tiny_model):
-    bridge = NoisyBridge(rate=0.01, seed=7)
     storage = tmp_path / "board"
-    agent = subprocess.Popen([sys.executable, "-m", "board", "--port", bridge.board_path,
-                              "--storage", str(storage)], stderr=subprocess.DEVNULL)
+    port, sim = start_board_sim(storage, stderr=subprocess.DEVNULL)
+    bridge = NoisyLine(port, rate=0.01, seed=7, kinds=("drop", "flip"))
     stored = storage / "bundle.mtb"
     started, sent = time.monotonic(), 0
     try:
-        client = wait_until_up(bridge.host_path, retries=25)
+        client = wait_until_up(bridge.port_path, retries=25)
         for bundle in tiny_bundles(tiny_model, tmp_path, 20):
             client.flash(bundle)
             assert zlib.crc32(stored.read_bytes()) == zlib.crc32(bundle.data)
@@ -221,12 +169,12 @@ def test_twenty_uploads_through_a_noisy_line_all_verify(tmp_path, tiny_model):
         assert stored.read_bytes() == good     # the old bundle stays
         client.close()
     finally:
-        agent.terminate()
-        agent.wait(5)
         bridge.close()
+        sim.stop()
+    hits = sum(bridge.hits.values())
     print(f"\nnoisy line: {sent} bytes of bundles at {rate / 1024:.1f} KiB/s, "
-          f"{bridge.hits} bytes hit, host link {client.link.stats}")
-    assert bridge.hits > 500
+          f"{hits} bytes hit, host link {client.link.stats}")
+    assert hits > 500
 
 
 # ---- bad input and dead boards: one line, bounded time -------------------------

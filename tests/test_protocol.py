@@ -595,3 +595,66 @@ def test_throughput_over_pty(pty_board):
     print("\nupload over pty: %d bytes in %.2f s = %.0f KB/s" % (len(blob), elapsed, len(blob) / elapsed / 1024))
     assert board.uploads.storage.blobs[m.KIND_BUNDLE] == blob
     assert len(blob) / elapsed > 20 * 1024
+
+
+# ---- links that degrade gracefully ------------------------------------------
+
+def test_a_noisy_line_is_told_from_a_silent_board():
+    """Every frame from the board arrives damaged: the error says the line is at
+    fault and how many retransmissions it took, not that the board is silent."""
+    pty = Pty()
+    port = pty.open_serial()
+    stop = threading.Event()
+
+    def babble():  # a live board whose frames the line always damages
+        frame = bytearray(fr.encode_frame(ACK, 0, 1))
+        frame[3] ^= 0x10
+        while not stop.is_set():
+            os.write(pty.master, bytes(frame))
+            time.sleep(0.01)
+    thread = threading.Thread(target=babble)
+    thread.start()
+    try:
+        link = host_link(port, ack_timeout=0.05, retries=3, max_attempts=6)
+        with pytest.raises(LinkError, match=r"^line too noisy \(\d+ retransmissions\)") as error:
+            link.request(m.HELLO, m.encode(m.HELLO, protocol_version=1))
+        assert error.value.noisy and error.value.retransmissions >= 5
+    finally:
+        stop.set()
+        thread.join()
+        port.close()
+        pty.close()
+
+
+def test_download_adapts_its_block_size_to_a_bad_line():
+    """5 % of the bytes hit: full 227-byte DATA blocks almost never arrive
+    intact, so the host must ask for smaller ones (it failed here before)."""
+    host_pty, board_pty = Pty(), Pty()
+    proxy = NoisyProxy(host_pty.master, board_pty.master, rate=0.05, seed=77)
+    line_options = dict(ack_timeout=0.05, retries=100, max_attempts=1000)
+    board_port = board_pty.open_serial()
+    board = FakeBoard(board_port, **line_options).start()
+    port = host_pty.open_serial()
+    try:
+        link = host_link(port, reply_timeout=5.0, **line_options)
+        blob = download(link, m.WHAT_WEIGHTS)
+        assert blob == board.downloads.blobs[m.WHAT_WEIGHTS]
+    finally:
+        proxy.stop()
+        board.stop()
+        for closable in (port, board_port, host_pty, board_pty):
+            closable.close()
+
+
+def test_a_port_is_opened_exclusively_and_stale_input_is_dropped():
+    pty = Pty()
+    os.write(pty.master, fr.encode_frame(m.INFO, 0, 5, b"from an earlier session"))
+    time.sleep(0.05)
+    first = open_serial(pty.port)
+    try:
+        assert first.in_waiting == 0, "stale input must be flushed at open"
+        with pytest.raises(serial.SerialException, match="exclusively lock"):
+            open_serial(pty.port)
+    finally:
+        first.close()
+        pty.close()

@@ -16,6 +16,7 @@ from host_tools.device.bundle_file import check_fits
 from host_tools.device.progress import LogLine, decode_event
 from host_tools.errors import UserError
 
+HELLO_LOG_SECONDS = 0.05
 UPLOAD_ATTEMPTS = 3     # resumes after a broken link, as long as each one made headway
 
 
@@ -43,6 +44,14 @@ class BoardClient:
         self.close()
 
     @property
+    def parked(self):
+        """The board's "training parked: ..." text if its last run is parked, else None."""
+        for event in reversed(self.events):
+            if isinstance(event, LogLine) and event.text.startswith("training parked"):
+                return event.text
+        return None
+
+    @property
     def name(self):
         return self.info["device_name"] if self.info else self.port
 
@@ -55,6 +64,7 @@ class BoardClient:
         if self.info["protocol_version"] != m.PROTOCOL_VERSION:
             raise UserError(f"board {self.name} on {self.port} speaks protocol "
                             f"{self.info['protocol_version']}, this host {m.PROTOCOL_VERSION}")
+        self.pump(HELLO_LOG_SECONDS)  # a parked run is announced right after INFO
         return self.info
 
     def flash(self, bundle, on_progress=None):
@@ -141,6 +151,9 @@ class BoardClient:
             text = str(error)
             if text.startswith("serial transport failed"):
                 raise UserError(f"lost {self.port} while {doing}: {text}") from None
+            if error.noisy:
+                raise UserError(f"line to the board on {self.port} is too noisy ({doing}: "
+                                f"{error.retransmissions} retransmissions)") from None
             raise UserError(f"board on {self.port} stopped answering ({doing})") from None
         except m.RemoteError as error:
             raise UserError(f"board {self.name} refused {doing}: {error.text}") from None
@@ -150,6 +163,8 @@ def _os_reason(error):
     """pyserial nests errno texts ('could not open port X: [Errno 2] No such file or
     directory: X'): keep the operating system's words only."""
     text = str(error)
+    if "exclusively lock" in text or "Resource temporarily unavailable" in text:
+        return "port busy: used by another program"
     if "could not open port" in text and "] " in text:
         return text.rsplit("] ", 1)[1].split(": ", 1)[0]
     return text
