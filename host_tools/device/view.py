@@ -11,12 +11,15 @@ CHART_HEIGHT = 14
 
 
 def status_line(row):
-    line = (f"{row.state:<8} epoch {row.epoch}  iteration {row.iteration}/{row.total_iterations}  "
-            f"loss {row.loss:.4f}  acc {100 * row.accuracy:5.1f}%  "
-            f"{row.samples_per_s:,.0f} samples/s  arena {row.arena_bytes:,} B")
+    parts = [f"{row.state:<8} epoch {row.epoch}", f"iteration {row.iteration}/{row.total_iterations}",
+             f"loss {row.loss:.4f}", f"acc {100 * row.accuracy:5.1f}%"]
+    if row.test_accuracy is not None:
+        parts.append(f"held-out acc {100 * row.test_accuracy:5.1f}%")
+    parts += [f"{row.samples_per_s:,.0f} samples/s", f"arena {row.arena_bytes / 1024:,.1f} KiB"]
     if row.swap_read_bytes or row.swap_written_bytes:
-        line += f"  swap r/w {row.swap_read_bytes:,}/{row.swap_written_bytes:,} B"
-    return line
+        parts.append(f"swap r/w {row.swap_read_bytes / 1024:,.1f}/"
+                     f"{row.swap_written_bytes / 1024:,.1f} KiB")
+    return "  ".join(parts)
 
 
 def make_view(live):
