@@ -8,7 +8,7 @@ from host_tools.device.bundle_file import load_bundle
 from host_tools.device.client import BoardClient
 from host_tools.device.last_bundle import recall
 from host_tools.device.transfer_bar import rate_text, with_bar
-from host_tools.device.weights import decode_weights
+from host_tools.device.weights import decode_weights, weight_entries
 from host_tools.errors import UserError
 
 
@@ -44,6 +44,7 @@ def pull_weights(client, bundle, output, quiet=False):
 
 def run(args):
     bundle = load_bundle(bundle_path(args))
+    weight_entries(bundle.model, bundle.path)   # names and shapes, before the port is touched
     with BoardClient(args.port) as client:
         client.hello()
         pull_weights(client, bundle, args.output)

@@ -2,8 +2,10 @@
 TrainingLog and a view until training ends (FINISHED/STOPPED/FAILED).
 
 Silence is never waited out blindly: after PING_AFTER seconds without an
-event the board gets a HELLO (a dead board fails it within the link's retry
-budget), and after idle_timeout seconds without progress we give up."""
+event (PING_AFTER_RUNNING while the board says it trains: it reports at
+least every 0.25 s) the board gets a HELLO with a short retry budget, so a
+frozen board fails within about 1.3 s; after idle_timeout seconds without
+progress we give up. A failure is reported before anything slow (the PNG)."""
 import time
 
 from host_tools.device.curves import save_png
@@ -12,6 +14,8 @@ from host_tools.errors import UserError
 
 TICK = 0.05             # link service slice between redraws
 PING_AFTER = 2.0
+PING_AFTER_RUNNING = 0.5    # two missed PROGRESS reports (contract: one per 0.25 s)
+PROBE_RETRIES = 3           # silent ack timeouts (0.2 s each) before a probe fails
 STOP_GRACE = 3.0        # after TRAIN_STOP, how long to wait for the STOPPED event
 
 
@@ -41,9 +45,9 @@ class Monitor:
                 last_heard = now
                 if self._drain():
                     last_progress = now
-            elif now - last_heard > PING_AFTER:
-                self.client.hello()     # UserError if the board is gone
-                last_heard = now
+            elif now - last_heard > self._ping_after():
+                self._probe()           # UserError if the board is gone
+                last_heard = time.monotonic()
             if now - last_progress > self.idle_timeout:
                 raise UserError(f"no training progress from board {self.client.name} on "
                                 f"{self.client.port} for {self.idle_timeout:g} s "
@@ -51,6 +55,19 @@ class Monitor:
             self.view.update(self.log)
         self.view.update(self.log, force=True)
         return self.log
+
+    def _ping_after(self):
+        running = self.log.last is not None and self.log.last.state == "RUNNING"
+        return PING_AFTER_RUNNING if running else PING_AFTER
+
+    def _probe(self):
+        """HELLO with a short retry budget: a frozen board fails it fast."""
+        link = self.client.link
+        retries, link.retries = link.retries, min(link.retries, PROBE_RETRIES)
+        try:
+            self.client.hello()
+        finally:
+            link.retries = retries
 
     def stop_training(self):
         """TRAIN_STOP, then wait briefly for the board's STOPPED report."""
@@ -74,7 +91,7 @@ class Monitor:
         return got_progress
 
     def save(self, csv_path, png_path, title):
-        """CSV log and PNG curves; returns the paths written."""
+        """CSV log and (png_path not None) PNG curves; returns the paths written."""
         written = []
         if csv_path:
             self.log.write_csv(csv_path)
@@ -88,20 +105,23 @@ class Monitor:
 def watch(client, since, csv_path, png_path, live=True, stop_on_interrupt=False,
           idle_timeout=30.0, title="training"):
     """Shows training until it ends or Ctrl-C (then TRAIN_STOP if we started it);
-    writes the CSV and PNG either way. Returns (TrainingLog, interrupted)."""
+    writes the CSV and PNG either way, but on a failure only the CSV (drawing
+    takes seconds; the error must not wait). Returns (TrainingLog, interrupted)."""
     from host_tools.device.view import make_view
     view = make_view(live)
     monitor = Monitor(client, view, since, idle_timeout)
-    interrupted = False
+    interrupted, failed = False, True
     try:
         monitor.run()
+        failed = False
     except KeyboardInterrupt:
         interrupted = True
         if stop_on_interrupt:
             view.message("interrupted: stopping training on the board")
             monitor.stop_training()
+        failed = False
     finally:
         view.close()
-        for path in monitor.save(csv_path, png_path, title):
+        for path in monitor.save(csv_path, None if failed else png_path, title):
             print(f"wrote {path}")
     return monitor.log, interrupted
