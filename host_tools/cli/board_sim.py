@@ -26,10 +26,10 @@ def register(commands):
 
 def run(args):
     from board.sim import start_board_sim
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
     with tempfile.TemporaryDirectory(prefix="microtrain-board-") as scratch:
         storage = Path(args.storage or scratch)
         storage.mkdir(parents=True, exist_ok=True)  # a bad path fails here, in one line
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
         port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
                                     stderr=subprocess.PIPE)
         record = sim_registry.register(port, storage, args.name or "microtrain-sim")
