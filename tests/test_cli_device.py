@@ -169,15 +169,19 @@ def test_pull_refuses_a_bundle_without_weight_shapes_before_the_port(tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["train", MLP, "--iterations", "1", "--dump-weights", "{missing}/w.npz"],
-     "No such file or directory"),
+     "does not exist"),
     (["train", MLP, "--iterations", "1", "--log-csv", "{missing}/log.csv"],
-     "No such file or directory"),
+     "does not exist"),
     (["train", MLP, "--iterations", "1", "--ram-budget", "70K", "--swap-file",
       "{missing}/swap.bin"], "cannot open swap file"),
-    (["plan", MLP, "-o", "{missing}/b.mtb"], "No such file or directory"),
-    (["plan", MLP, "--timeline", "{missing}/t.png"], "No such file or directory"),
+    (["plan", MLP, "-o", "{missing}/b.mtb"], "does not exist"),
+    (["plan", MLP, "--timeline", "{missing}/t.png"], "does not exist"),
     (["plan", "{latin1}"], "not a UTF-8 text file"),
     (["demo", "--workdir", "{file}/demo"], "Not a directory"),
+    (["train", MLP, "--iterations", "1", "--dump-weights", "/proc/version"],    # at write time
+     "/proc/version.npz: No such file or directory"),
+    (["monitor", "--port", "/dev/no-such-tty", "--csv", "{missing}/log.csv"], "does not exist"),
+    (["pull", "--port", "/dev/no-such-tty", "-o", "{missing}/w.npz"], "does not exist"),
 ])
 def test_file_errors_are_one_line(tmp_path, argv, words):
     (tmp_path / "latin1.ini").write_bytes("[Model]\ntype = caf\xe9\n".encode("latin-1"))

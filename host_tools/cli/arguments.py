@@ -3,6 +3,7 @@ into one line and exit 2, before any work starts. The ranges are the widths
 of the fields the values end up in (bundle u32, TRAIN_START epochs u16)."""
 import argparse
 import math
+from pathlib import Path
 
 U16_MAX = 0xFFFF
 U32_MAX = 0xFFFF_FFFF
@@ -57,4 +58,15 @@ def device_name(text):
         raise argparse.ArgumentTypeError(
             f"device names are 1..{MAX_DEVICE_NAME_BYTES} printable UTF-8 bytes "
             f"(got {size} bytes)")
+    return text
+
+
+def output_file(text):
+    """A file to write: its directory must exist (checked before any long work)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file name")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: directory {str(path.parent)!r} does not "
+                                         f"exist")
     return text

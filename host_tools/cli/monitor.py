@@ -1,6 +1,6 @@
 """microtrain monitor: watch a board train (progress bar and loss/accuracy
 curves in the terminal), then write a CSV log and a PNG of the curves."""
-from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, seconds
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file, seconds
 from host_tools.cli.flash import PORT_HELP
 from host_tools.device.client import BoardClient
 from host_tools.device.monitor import watch
@@ -12,9 +12,11 @@ def register(commands):
                                  description="Show a board's training live; write a CSV log "
                                              "and a PNG of the curves when it ends or on Ctrl-C.")
     parser.add_argument("--port", required=True, help=PORT_HELP)
-    parser.add_argument("--csv", default="training-log.csv", metavar="LOG.csv",
+    parser.add_argument("--csv", default="training-log.csv", type=output_file,
+                        metavar="LOG.csv",
                         help="CSV log to write (default training-log.csv)")
-    parser.add_argument("--png", default="training-curves.png", metavar="CURVES.png",
+    parser.add_argument("--png", default="training-curves.png", type=output_file,
+                        metavar="CURVES.png",
                         help="curves to draw (default training-curves.png)")
     parser.add_argument("--start", action="store_true",
                         help="start training first (Ctrl-C then stops it)")

@@ -3,7 +3,7 @@ the swap schedule under a RAM budget, and the bundle for a device."""
 import json
 
 from host_tools.bundle import write_bundle
-from host_tools.cli.arguments import U16_MAX, U32_MAX, integer
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
                                    load_spec, plan_program)
@@ -23,9 +23,9 @@ def register(commands):
     parser.add_argument("--explain", action="store_true",
                         help="print the execution order and every tensor's size and lifespan")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--timeline", metavar="OUT.png",
+    parser.add_argument("--timeline", type=output_file, metavar="OUT.png",
                         help="draw the memory map (op on x, arena offset on y)")
-    parser.add_argument("-o", "--output", metavar="OUT.mtb", help="write a bundle for a device")
+    parser.add_argument("-o", "--output", type=output_file, metavar="OUT.mtb", help="write a bundle for a device")
     parser.add_argument("--data", help="'digits' or an npz to carry in the bundle (optional)")
     parser.add_argument("--epochs", type=integer(1, U16_MAX), metavar="N",
                         help="epochs the device trains (1..65535, default: the model's)")

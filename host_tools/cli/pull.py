@@ -3,6 +3,7 @@ keyed like `microtrain train --dump-weights` ('<layer>:weight', ...)."""
 import numpy as np
 
 from protocol import messages as m
+from host_tools.cli.arguments import output_file
 from host_tools.cli.flash import PORT_HELP
 from host_tools.device.bundle_file import load_bundle
 from host_tools.device.client import BoardClient
@@ -20,7 +21,8 @@ def register(commands):
     parser.add_argument("--bundle", metavar="B.mtb",
                         help="the bundle the board runs (default: the last one flashed from "
                              "this machine)")
-    parser.add_argument("-o", "--output", default="weights.npz", metavar="OUT.npz",
+    parser.add_argument("-o", "--output", default="weights.npz", type=output_file,
+                        metavar="OUT.npz",
                         help="where to write the weights (default weights.npz)")
     parser.set_defaults(run=run)
 

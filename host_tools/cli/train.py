@@ -1,5 +1,5 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
-from host_tools.cli.arguments import U16_MAX, U32_MAX, integer
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
@@ -25,14 +25,14 @@ def register(commands):
     length.add_argument("--iterations", type=integer(1, U32_MAX), metavar="N",
                         help="train exactly N iterations (batches) instead of whole epochs")
     parser.add_argument("--init-weights", metavar="W.npz", help="initial weights (npz)")
-    parser.add_argument("--dump-weights", metavar="OUT.npz", help="write trained weights here")
+    parser.add_argument("--dump-weights", type=output_file, metavar="OUT.npz", help="write trained weights here")
     parser.add_argument("--seed", type=integer(0, U32_MAX), default=0, metavar="S",
                         help="weight init and shuffle seed (0..4294967295, default 0)")
     parser.add_argument("--no-shuffle", action="store_true",
                         help="consecutive batches in file order (reproducible comparisons)")
-    parser.add_argument("--log-csv", metavar="LOG.csv",
+    parser.add_argument("--log-csv", type=output_file, metavar="LOG.csv",
                         help="write the training log as CSV (the columns `monitor` writes)")
-    parser.add_argument("--plot", metavar="CURVES.png",
+    parser.add_argument("--plot", type=output_file, metavar="CURVES.png",
                         help="draw the loss and accuracy curves (as `monitor` does)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_budget_arguments(parser)
