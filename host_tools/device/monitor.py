@@ -2,10 +2,13 @@
 TrainingLog and a view until training ends (FINISHED/STOPPED/FAILED).
 
 Silence is never waited out blindly: after PING_AFTER seconds without an
-event (PING_AFTER_RUNNING while the board says it trains: it reports at
-least every 0.25 s) the board gets a HELLO with a short retry budget, so a
-frozen board fails within about 1.3 s; after idle_timeout seconds without
-progress we give up. A failure is reported before anything slow (the PNG)."""
+event (while the board says it trains, which it reports at least every
+0.2 s: PING_AFTER_RUNNING, or twice the longest gap seen so far on a board
+whose single iterations take longer) the board gets a HELLO with a retry
+budget sized the same way, so a frozen board fails within about 1.3 s; after
+idle_timeout seconds without progress we give up. A failure is reported
+before anything slow (the PNG)."""
+import math
 import time
 
 from host_tools.device.curves import save_png
@@ -14,7 +17,7 @@ from host_tools.errors import UserError
 
 TICK = 0.05             # link service slice between redraws
 PING_AFTER = 2.0
-PING_AFTER_RUNNING = 0.5    # two missed PROGRESS reports (contract: one per 0.25 s)
+PING_AFTER_RUNNING = 0.5    # two missed PROGRESS reports (contract: one per 0.2 s)
 PROBE_RETRIES = 3           # silent ack timeouts (0.2 s each) before a probe fails
 STOP_GRACE = 3.0        # after TRAIN_STOP, how long to wait for the STOPPED event
 
@@ -28,6 +31,7 @@ class Monitor:
         self.idle_timeout = idle_timeout
         self.show_debug = show_debug
         self.log = TrainingLog()
+        self.longest_gap = 0.0    # seconds between two events, the longest seen
         self._pending = list(client.events[len(client.events) if since is None else since:])
         client.listeners.append(self._pending.append)
 
@@ -42,6 +46,7 @@ class Monitor:
             self.client.pump(TICK)
             now = time.monotonic()
             if self._pending:
+                self.longest_gap = max(self.longest_gap, now - last_heard)
                 last_heard = now
                 if self._drain():
                     last_progress = now
@@ -58,12 +63,14 @@ class Monitor:
 
     def _ping_after(self):
         running = self.log.last is not None and self.log.last.state == "RUNNING"
-        return PING_AFTER_RUNNING if running else PING_AFTER
+        return max(PING_AFTER_RUNNING, 2 * self.longest_gap) if running else PING_AFTER
 
     def _probe(self):
-        """HELLO with a short retry budget: a frozen board fails it fast."""
+        """HELLO with a short retry budget (longer for a board seen to pause
+        longer between reports): a frozen board fails it fast."""
         link = self.client.link
-        retries, link.retries = link.retries, min(link.retries, PROBE_RETRIES)
+        needed = max(PROBE_RETRIES, math.ceil(2 * self.longest_gap / link.ack_timeout))
+        retries, link.retries = link.retries, min(link.retries, needed)
         try:
             self.client.hello()
         finally:
