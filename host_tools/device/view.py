@@ -22,6 +22,16 @@ def status_line(row):
     return "  ".join(parts)
 
 
+def eta_text(log):
+    """'ETA 1:05' from the iteration rate since the first report ('' before it is known)."""
+    first, last = log.rows[0], log.rows[-1]
+    done, seconds = last.iteration - first.iteration, last.time_s - first.time_s
+    if last.done or done <= 0 or seconds <= 0:
+        return ""
+    left = round((last.total_iterations - last.iteration) * seconds / done)
+    return f"ETA {left // 60}:{left % 60:02d}"
+
+
 def make_view(live):
     return LiveView() if live and sys.stdout.isatty() else PlainView()
 
@@ -71,7 +81,7 @@ class LiveView:
         row = log.last
         width = max(40, min(self.console.width - 1, 120))
         return Group(
-            Text(status_line(row)),
+            Text(f"{status_line(row)}  {eta_text(log)}".rstrip()),
             ProgressBar(total=max(row.total_iterations, 1), completed=row.iteration, width=width),
             Text.from_ansi(terminal_chart(log, width, CHART_HEIGHT)))
 
