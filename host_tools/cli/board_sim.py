@@ -3,8 +3,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
-from host_tools.cli.common import byte_count
+from host_tools.cli.arguments import byte_count, device_name
+from host_tools.device import sim_registry
 
 
 def register(commands):
@@ -13,21 +15,24 @@ def register(commands):
                                              "print the port path for the host tools and the "
                                              "agent's log; Ctrl-C stops it.")
     parser.add_argument("--storage", metavar="DIR",
-                        help="directory standing in for the board's flash (default: a "
-                             "temporary directory, gone at exit)")
+                        help="directory standing in for the board's flash, created if missing "
+                             "(default: a new temporary directory, printed, gone at exit)")
     parser.add_argument("--ram-limit", type=byte_count, metavar="BYTES",
-                        help="RAM the board has (default 64 MiB)")
-    parser.add_argument("--name", help="device name (default microtrain-sim)")
+                        help="RAM the board reports (e.g. 256K; default 64 MiB)")
+    parser.add_argument("--name", type=device_name,
+                        help="device name, 1..64 bytes (default microtrain-sim)")
     parser.set_defaults(run=run)
 
 
 def run(args):
     from board.sim import start_board_sim
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
     with tempfile.TemporaryDirectory(prefix="microtrain-board-") as scratch:
-        storage = args.storage or scratch
+        storage = Path(args.storage or scratch)
+        storage.mkdir(parents=True, exist_ok=True)  # a bad path fails here, in one line
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
         port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
                                     stderr=subprocess.PIPE)
+        record = sim_registry.register(port, storage, args.name or "microtrain-sim")
         print(f"board-sim: port {port}  storage {storage}", flush=True)
         try:
             for line in sim.process.stderr:  # until the agent exits or Ctrl-C
@@ -35,4 +40,5 @@ def run(args):
             print(f"board-sim: agent exited with status {sim.wait()}", file=sys.stderr)
             return 1
         finally:
+            sim_registry.unregister(record)
             sim.stop()

@@ -1,44 +1,30 @@
 """Pieces several subcommands share: model loading with overrides, label kind."""
-import argparse
-
 import numpy as np
 
 from core_cy import CONSTANTS
+from host_tools.cli.arguments import U16_MAX, byte_count, integer
 from host_tools.errors import UserError
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.load import load_model
+from host_tools.planning import PLANNERS
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
 
 
 def add_model_arguments(parser):
     parser.add_argument("model", help="model file (NNTrainer-style .ini)")
-    parser.add_argument("--batch", type=int, metavar="N", help="override the model's batch_size")
-    parser.add_argument("--planner", default="best",
-                        help="memory planner: best (default: smallest valid plan), optimal, "
-                             "greedy, nntrainer, no-reuse")
-
-
-def byte_count(text):
-    """'262144', '256K', '256KiB', '1.5M' -> bytes (K = 1024)."""
-    units = {"": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20,
-             "mib": 1 << 20, "b": 1}
-    word = str(text).strip().lower()
-    number = word.rstrip("kmibB")
-    try:
-        value = int(float(number) * units[word[len(number):]])
-    except (ValueError, KeyError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a byte count (e.g. 262144, 256K)")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
+    parser.add_argument("--batch", type=integer(1, U16_MAX), metavar="N",
+                        help="override the model's batch_size (1..65535)")
+    parser.add_argument("--planner", default="best", choices=["best", *PLANNERS],
+                        help="memory planner: best (default: the smallest valid plan), "
+                             + ", ".join(PLANNERS))
 
 
 def add_budget_arguments(parser):
     parser.add_argument("--ram-budget", type=byte_count, metavar="BYTES",
                         help="RAM for the arena (e.g. 262144 or 256K); below the planned arena, "
                              "tensors are swapped to flash with prefetch")
-    parser.add_argument("--lookahead", type=int, default=4, metavar="K",
+    parser.add_argument("--lookahead", type=integer(0, U16_MAX), default=4, metavar="K",
                         help="ops ahead of use a swapped tensor's read starts (default 4)")
 
 
@@ -49,15 +35,14 @@ def plan_program(args, graph):
                              lookahead=getattr(args, "lookahead", 4))
     except SwapInfeasible as error:
         raise UserError(str(error)) from None
-    except ValueError as error:  # unknown planner name
-        raise UserError(str(error)) from None
 
 
 def load_spec(args):
-    spec = load_model(args.model)
+    try:
+        spec = load_model(args.model)
+    except UnicodeDecodeError as error:
+        raise UserError(f"not a UTF-8 text file (byte {error.start})", args.model) from None
     if getattr(args, "batch", None) is not None:
-        if args.batch < 1:
-            raise UserError(f"--batch {args.batch} must be >= 1")
         spec.batch_size = args.batch
     return spec
 

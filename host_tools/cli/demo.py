@@ -1,6 +1,6 @@
 """microtrain demo: pretrain, plan, flash an emulated board, personalise it to
 one user's handwriting and show the accuracy before and after."""
-from host_tools.errors import UserError
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer
 
 
 def register(commands):
@@ -11,20 +11,17 @@ def register(commands):
     parser.add_argument("--workdir", default="microtrain-demo", metavar="DIR",
                         help="where the bundle, weights, CSV and PNG go (default microtrain-demo)")
     parser.add_argument("--no-live", action="store_true", help="plain lines, no live view")
-    parser.add_argument("--user", type=int, default=3, metavar="N",
-                        help="which user's handwriting (seed, default 3)")
-    parser.add_argument("--epochs", type=int, default=30, metavar="N",
-                        help="personalisation epochs on the board (default 30)")
-    parser.add_argument("--pretrain-epochs", type=int, default=15, metavar="N",
-                        help="pretraining epochs on the host (default 15)")
+    parser.add_argument("--user", type=integer(0, U32_MAX), default=3, metavar="N",
+                        help="which user's handwriting (a seed, default 3)")
+    parser.add_argument("--epochs", type=integer(1, U16_MAX), default=30, metavar="N",
+                        help="personalisation epochs on the board (1..65535, default 30)")
+    parser.add_argument("--pretrain-epochs", type=integer(1, U16_MAX), default=15, metavar="N",
+                        help="pretraining epochs on the host (1..65535, default 15)")
     parser.set_defaults(run=run)
 
 
 def run(args):
     from host_tools.device.demo import Demo
-    for flag in ("epochs", "pretrain_epochs"):
-        if not 1 <= getattr(args, flag) <= 0xFFFF:
-            raise UserError(f"--{flag.replace('_', '-')} must be in 1..65535")
     Demo(args.workdir, live=not args.no_live, user=args.user,
          pretrain_epochs=args.pretrain_epochs, epochs=args.epochs).run()
     return 0

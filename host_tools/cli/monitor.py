@@ -1,5 +1,6 @@
 """microtrain monitor: watch a board train (progress bar and loss/accuracy
 curves in the terminal), then write a CSV log and a PNG of the curves."""
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file, seconds
 from host_tools.cli.flash import PORT_HELP
 from host_tools.device.client import BoardClient
 from host_tools.device.monitor import watch
@@ -11,27 +12,29 @@ def register(commands):
                                  description="Show a board's training live; write a CSV log "
                                              "and a PNG of the curves when it ends or on Ctrl-C.")
     parser.add_argument("--port", required=True, help=PORT_HELP)
-    parser.add_argument("--csv", default="training-log.csv", metavar="LOG.csv",
+    parser.add_argument("--csv", default="training-log.csv", type=output_file,
+                        metavar="LOG.csv",
                         help="CSV log to write (default training-log.csv)")
-    parser.add_argument("--png", default="training-curves.png", metavar="CURVES.png",
+    parser.add_argument("--png", default="training-curves.png", type=output_file,
+                        metavar="CURVES.png",
                         help="curves to draw (default training-curves.png)")
     parser.add_argument("--start", action="store_true",
                         help="start training first (Ctrl-C then stops it)")
-    parser.add_argument("--epochs", type=int, default=0, metavar="N",
-                        help="with --start: epochs to train (default: the bundle's)")
-    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
-                        help="with --start: iterations between checkpoints (default: bundle's)")
-    parser.add_argument("--idle-timeout", type=float, default=30.0, metavar="S",
+    parser.add_argument("--epochs", type=integer(0, U16_MAX), default=0, metavar="N",
+                        help="with --start: epochs to train (1..65535; default: the bundle's)")
+    parser.add_argument("--checkpoint-every", type=integer(0, U32_MAX), default=0, metavar="N",
+                        help="with --start: iterations between checkpoints (default: the "
+                             "bundle's)")
+    parser.add_argument("--idle-timeout", type=seconds, default=30.0, metavar="S",
                         help="give up after S seconds without progress (default 30)")
     parser.add_argument("--no-live", action="store_true", help="plain lines, no live view")
     parser.set_defaults(run=run)
 
 
 def run(args):
-    if args.epochs < 0 or args.epochs > 0xFFFF:
-        raise UserError(f"--epochs {args.epochs} must be in 0..65535")
-    if args.epochs and not args.start:
-        raise UserError("--epochs needs --start")
+    for flag in ("epochs", "checkpoint_every"):
+        if getattr(args, flag) and not args.start:
+            raise UserError(f"--{flag.replace('_', '-')} needs --start")
     with BoardClient(args.port) as client:
         client.hello()
         since = len(client.events)

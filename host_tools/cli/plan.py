@@ -3,6 +3,7 @@ the swap schedule under a RAM budget, and the bundle for a device."""
 import json
 
 from host_tools.bundle import write_bundle
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
                                    load_spec, plan_program)
@@ -22,14 +23,16 @@ def register(commands):
     parser.add_argument("--explain", action="store_true",
                         help="print the execution order and every tensor's size and lifespan")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--timeline", metavar="OUT.png",
+    parser.add_argument("--timeline", type=output_file, metavar="OUT.png",
                         help="draw the memory map (op on x, arena offset on y)")
-    parser.add_argument("-o", "--output", metavar="OUT.mtb", help="write a bundle for a device")
+    parser.add_argument("-o", "--output", type=output_file, metavar="OUT.mtb", help="write a bundle for a device")
     parser.add_argument("--data", help="'digits' or an npz to carry in the bundle (optional)")
-    parser.add_argument("--epochs", type=int, help="epochs the device trains (default: model's)")
-    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
-                        help="iterations between device checkpoints (default: end only)")
-    parser.add_argument("--seed", type=int, default=0, help="weight init and shuffle seed")
+    parser.add_argument("--epochs", type=integer(1, U16_MAX), metavar="N",
+                        help="epochs the device trains (1..65535, default: the model's)")
+    parser.add_argument("--checkpoint-every", type=integer(0, U32_MAX), default=0, metavar="N",
+                        help="iterations between device checkpoints (default 0: at the end only)")
+    parser.add_argument("--seed", type=integer(0, U32_MAX), default=0, metavar="S",
+                        help="weight init and shuffle seed (0..4294967295, default 0)")
     parser.add_argument("--init-weights", metavar="W.npz",
                         help="start the device from these weights (e.g. pretrained on the host)")
     parser.set_defaults(run=run)

@@ -3,12 +3,13 @@ keyed like `microtrain train --dump-weights` ('<layer>:weight', ...)."""
 import numpy as np
 
 from protocol import messages as m
+from host_tools.cli.arguments import output_file
 from host_tools.cli.flash import PORT_HELP
 from host_tools.device.bundle_file import load_bundle
 from host_tools.device.client import BoardClient
 from host_tools.device.last_bundle import recall
 from host_tools.device.transfer_bar import rate_text, with_bar
-from host_tools.device.weights import decode_weights
+from host_tools.device.weights import decode_weights, weight_entries
 from host_tools.errors import UserError
 
 
@@ -20,7 +21,8 @@ def register(commands):
     parser.add_argument("--bundle", metavar="B.mtb",
                         help="the bundle the board runs (default: the last one flashed from "
                              "this machine)")
-    parser.add_argument("-o", "--output", default="weights.npz", metavar="OUT.npz",
+    parser.add_argument("-o", "--output", default="weights.npz", type=output_file,
+                        metavar="OUT.npz",
                         help="where to write the weights (default weights.npz)")
     parser.set_defaults(run=run)
 
@@ -44,6 +46,7 @@ def pull_weights(client, bundle, output, quiet=False):
 
 def run(args):
     bundle = load_bundle(bundle_path(args))
+    weight_entries(bundle.model, bundle.path)   # names and shapes, before the port is touched
     with BoardClient(args.port) as client:
         client.hello()
         pull_weights(client, bundle, args.output)

@@ -1,8 +1,11 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
+from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
-from host_tools.errors import UserError
+from host_tools.device.curves import save_png
+from host_tools.device.progress import TrainingLog
+from host_tools.report.memory import op_count
 from host_tools.session import Session
 from host_tools.training import train
 from host_tools.weights import load_weights_npz, save_weights_npz
@@ -17,14 +20,20 @@ def register(commands):
                         help="'digits' (scikit-learn, held-out split) or an npz with x, y "
                              "[, x_test, y_test] (default: digits)")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=int, metavar="N", help="override the model's epochs")
-    length.add_argument("--iterations", type=int, metavar="N",
+    length.add_argument("--epochs", type=integer(1, U16_MAX), metavar="N",
+                        help="override the model's epochs (1..65535)")
+    length.add_argument("--iterations", type=integer(1, U32_MAX), metavar="N",
                         help="train exactly N iterations (batches) instead of whole epochs")
     parser.add_argument("--init-weights", metavar="W.npz", help="initial weights (npz)")
-    parser.add_argument("--dump-weights", metavar="OUT.npz", help="write trained weights here")
-    parser.add_argument("--seed", type=int, default=0, help="weight init and shuffle seed")
+    parser.add_argument("--dump-weights", type=output_file, metavar="OUT.npz", help="write trained weights here")
+    parser.add_argument("--seed", type=integer(0, U32_MAX), default=0, metavar="S",
+                        help="weight init and shuffle seed (0..4294967295, default 0)")
     parser.add_argument("--no-shuffle", action="store_true",
                         help="consecutive batches in file order (reproducible comparisons)")
+    parser.add_argument("--log-csv", type=output_file, metavar="LOG.csv",
+                        help="write the training log as CSV (the columns `monitor` writes)")
+    parser.add_argument("--plot", type=output_file, metavar="CURVES.png",
+                        help="draw the loss and accuracy curves (as `monitor` does)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_budget_arguments(parser)
     parser.add_argument("--swap-file", metavar="PATH",
@@ -34,10 +43,6 @@ def register(commands):
 
 
 def run(args):
-    for flag in ("epochs", "iterations"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UserError(f"--{flag} {value} must be >= 1")
     spec = load_spec(args)
     data = load_data(args.data)
     graph = build_graph(spec, data.y)
@@ -45,19 +50,31 @@ def run(args):
     session = Session(program, seed=args.seed, swap_file=args.swap_file)
     if args.init_weights:
         session.set_values(load_weights_npz(args.init_weights, graph))
-    print(f"model {spec.source}: {len(graph.ops)} ops, arena {program.arena_bytes} bytes "
+    print(f"model {spec.source}: {op_count(program)} ops, arena {program.arena_bytes:,} bytes "
           f"({program.plan.planner} planner), batch {graph.batch}, data {data.name} "
           f"({len(data.x)} samples)")
+    log = TrainingLog()
     result = train(session, data, epochs=args.epochs or spec.epochs, iterations=args.iterations,
-                   shuffle=not args.no_shuffle, seed=args.seed, progress=not args.quiet)
+                   shuffle=not args.no_shuffle, seed=args.seed, progress=not args.quiet,
+                   on_report=log.add)
     if program.swap is not None:
         read, written = session.swap_bytes
-        print(f"swap: {read} bytes read, {written} bytes written to flash "
-              f"(arena {program.arena_bytes} of {program.unswapped_arena_bytes} bytes)")
-    if args.dump_weights:
-        save_weights_npz(args.dump_weights, session.weights())
-        print(f"weights written to {args.dump_weights}")
+        print(f"swap: {read:,} bytes read, {written:,} bytes written to flash "
+              f"(arena {program.arena_bytes:,} of {program.unswapped_arena_bytes:,} bytes)")
+    _write_outputs(args, session, log)
     final = result.epochs[-1]
     if final.test_accuracy is not None:
         print(f"final test accuracy {100 * final.test_accuracy:.2f}%")
     return 0
+
+
+def _write_outputs(args, session, log):
+    if args.dump_weights:
+        save_weights_npz(args.dump_weights, session.weights())
+        print(f"weights written to {args.dump_weights}")
+    if args.log_csv:
+        log.write_csv(args.log_csv)
+        print(f"wrote {args.log_csv}")
+    if args.plot:
+        save_png(log, args.plot, f"{args.model} on the host")
+        print(f"wrote {args.plot}")

@@ -14,6 +14,12 @@ def _series(log):
             [100.0 * r.accuracy for r in rows])
 
 
+def _held_out(log):
+    """(iterations, accuracy %) of the rows that carry a held-out accuracy."""
+    rows = [r for r in log.rows if r.test_accuracy is not None]
+    return [r.iteration for r in rows], [100.0 * r.test_accuracy for r in rows]
+
+
 def terminal_chart(log, width, height):
     """Loss and accuracy side by side (plotext 6 figure API) -> ANSI string."""
     import plotext as plt
@@ -38,7 +44,11 @@ def save_png(log, path, title="training"):
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(10, 4))
     left.plot(its, loss, color="tab:red")
     left.set(title="loss", xlabel="iteration")
-    right.plot(its, acc, color="tab:green")
+    right.plot(its, acc, color="tab:green", label="training")
+    test_its, test_acc = _held_out(log)
+    if test_its:
+        right.plot(test_its, test_acc, "o--", color="tab:blue", label="held-out")
+        right.legend(loc="lower right")
     right.set(title="accuracy (%)", xlabel="iteration", ylim=(0, 100))
     for axes in (left, right):
         axes.grid(alpha=0.3)

@@ -15,11 +15,11 @@ from host_tools.bundle.from_program import bundle_content
 from host_tools.cli.common import build_graph, plan_program
 from host_tools.cli.flash import describe, flash_bundle
 from host_tools.cli.pull import pull_weights
+from host_tools.cli.samples import upload_samples
 from host_tools.data import digits, encode
 from host_tools.device.bundle_file import load_bundle
 from host_tools.device.client import BoardClient
 from host_tools.device.monitor import watch
-from host_tools.device.transfer_bar import rate_text, with_bar
 from host_tools.device.user_data import user_data
 from host_tools.errors import UserError
 from host_tools.model.load import load_model
@@ -105,7 +105,9 @@ class Demo:
             flash_bundle(client, bundle)
             self._show_user(program, pretrained, personal)
             self.step("Upload the user's samples")
-            self._upload_samples(client, personal)
+            np.savez(self.workdir / "user-samples.npz", x=personal.x, y=personal.y)
+            self.hint(f"microtrain samples --port {port} user-samples.npz")
+            upload_samples(client, personal.x, personal.y)
             self.step(f"Personalise on the board ({self.epochs} epochs)")
             self.hint(f"microtrain monitor --port {port} --start --epochs {self.epochs}")
             since = len(client.events)
@@ -121,12 +123,6 @@ class Demo:
         print(f"   {len(personal.x)} samples to personalise on, {len(personal.x_test)} held out; "
               f"pretrained accuracy on them: {100 * evaluate(program, pretrained, personal):.1f}%")
 
-    def _upload_samples(self, client, personal):
-        nbytes = len(personal.x) * (personal.x[0].size + 1) * 4
-        result, seconds = with_bar(lambda bar: client.upload_samples(personal.x, personal.y, bar),
-                                   "samples", nbytes)
-        print(f"   board {client.name} accepted {len(personal.x)} samples ({result['held']:,} "
-              f"bytes) in {seconds:.2f} s, {rate_text(result['held'], seconds)}")
 
 
 class _PlanArgs:

@@ -25,6 +25,7 @@ class Progress:
     arena_bytes: int
     swap_read_bytes: int
     swap_written_bytes: int
+    test_accuracy: float = None     # held-out accuracy at an epoch's end, when known
 
     @property
     def done(self):

@@ -10,12 +10,14 @@ from tqdm import tqdm
 
 def with_bar(transfer, label, total, quiet=False):
     """Runs transfer(on_progress) under a bar -> (its result, seconds)."""
-    bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
-               leave=False, disable=quiet or not sys.stderr.isatty())
+    bar = tqdm(total=total / 1024, desc=label, unit="KiB", leave=False,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} KiB [{elapsed}<{remaining}, "
+                          "{rate_fmt}]",
+               disable=quiet or not sys.stderr.isatty())
 
-    def on_progress(done, size):
-        bar.total = size
-        bar.update(done - bar.n)
+    def on_progress(done, size):   # KiB everywhere, as in the summary lines
+        bar.total = size / 1024
+        bar.update(done / 1024 - bar.n)
 
     started = time.monotonic()
     try:
@@ -26,7 +28,4 @@ def with_bar(transfer, label, total, quiet=False):
 
 
 def rate_text(nbytes, seconds):
-    rate = nbytes / seconds
-    if rate >= 1 << 20:
-        return f"{rate / (1 << 20):.2f} MiB/s"
-    return f"{rate / 1024:.1f} KiB/s"
+    return f"{nbytes / seconds / 1024:,.1f} KiB/s"

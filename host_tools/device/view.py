@@ -11,12 +11,25 @@ CHART_HEIGHT = 14
 
 
 def status_line(row):
-    line = (f"{row.state:<8} epoch {row.epoch}  iteration {row.iteration}/{row.total_iterations}  "
-            f"loss {row.loss:.4f}  acc {100 * row.accuracy:5.1f}%  "
-            f"{row.samples_per_s:,.0f} samples/s  arena {row.arena_bytes:,} B")
+    parts = [f"{row.state:<8} epoch {row.epoch}", f"iteration {row.iteration}/{row.total_iterations}",
+             f"loss {row.loss:.4f}", f"acc {100 * row.accuracy:5.1f}%"]
+    if row.test_accuracy is not None:
+        parts.append(f"held-out acc {100 * row.test_accuracy:5.1f}%")
+    parts += [f"{row.samples_per_s:,.0f} samples/s", f"arena {row.arena_bytes / 1024:,.1f} KiB"]
     if row.swap_read_bytes or row.swap_written_bytes:
-        line += f"  swap r/w {row.swap_read_bytes:,}/{row.swap_written_bytes:,} B"
-    return line
+        parts.append(f"swap r/w {row.swap_read_bytes / 1024:,.1f}/"
+                     f"{row.swap_written_bytes / 1024:,.1f} KiB")
+    return "  ".join(parts)
+
+
+def eta_text(log):
+    """'ETA 1:05' from the iteration rate since the first report ('' before it is known)."""
+    first, last = log.rows[0], log.rows[-1]
+    done, seconds = last.iteration - first.iteration, last.time_s - first.time_s
+    if last.done or done <= 0 or seconds <= 0:
+        return ""
+    left = round((last.total_iterations - last.iteration) * seconds / done)
+    return f"ETA {left // 60}:{left % 60:02d}"
 
 
 def make_view(live):
@@ -68,7 +81,7 @@ class LiveView:
         row = log.last
         width = max(40, min(self.console.width - 1, 120))
         return Group(
-            Text(status_line(row)),
+            Text(f"{status_line(row)}  {eta_text(log)}".rstrip()),
             ProgressBar(total=max(row.total_iterations, 1), completed=row.iteration, width=width),
             Text.from_ansi(terminal_chart(log, width, CHART_HEIGHT)))
 

@@ -14,12 +14,29 @@ from host_tools.errors import UserError
 RECORD_HEADER = struct.Struct("<II")
 
 
+def weight_entries(model, bundle_path):
+    """[(key, tensor id, shape)] from the bundle's MODL "params", sorted by key;
+    a bundle without them (or with malformed ones) cannot name the weights."""
+    params = model.get("params") if isinstance(model, dict) else None
+    if not isinstance(params, dict) or not params:
+        raise UserError(f"bundle {bundle_path} has no weight names and shapes (its model "
+                        f"section lacks 'params'); plan it again with `microtrain plan -o`")
+    entries = []
+    for key in sorted(params):
+        entry = params[key]
+        try:
+            tensor, shape = int(entry["tensor"]), tuple(int(d) for d in entry["shape"])
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"bundle {bundle_path}: weight '{key}' lacks a tensor id or a "
+                            f"shape in the model section") from None
+        entries.append((key, tensor, shape))
+    return entries
+
+
 def decode_weights(blob, model, bundle_path):
     """{'<layer>:weight': array, ...} in the shapes the bundle's model names."""
-    params = model.get("params", {})
     out, offset = {}, 0
-    for key in sorted(params):
-        tensor, shape = params[key]["tensor"], tuple(params[key]["shape"])
+    for key, tensor, shape in weight_entries(model, bundle_path):
         if offset + RECORD_HEADER.size > len(blob):
             raise _mismatch(bundle_path, f"weights end before '{key}'")
         tid, nbytes = RECORD_HEADER.unpack_from(blob, offset)

@@ -1,7 +1,17 @@
 """Memory figures of a planned program: the lower bound, the no-reuse size a
-framework without a planner would need, and every planner's arena."""
-from host_tools.planning import PLANNERS, lower_bound, no_reuse_bytes, plan_with
+framework without a planner would need, and every planner's arena.
+
+One definition each, used by every command: "ops" are the ops the executor
+runs (after in-place rewriting and views, `len(program.graph.ops)`);
+"no-reuse" is every buffer of those ops in its own bytes, i.e. the arena of
+the `no-reuse` planner."""
+from host_tools.planning import PLANNERS, lower_bound, plan_with
 from host_tools.program import ALIGNMENT, graph_buffers
+
+
+def op_count(program):
+    """The ops the executor runs (the one op count every command prints)."""
+    return len(program.graph.ops)
 
 
 def memory_figures(program, unshared_graph, ram_budget=None, swap=None):
@@ -13,10 +23,9 @@ def memory_figures(program, unshared_graph, ram_budget=None, swap=None):
     return {
         "model": str(unshared_graph.spec.source),
         "batch": program.graph.batch,
-        "ops": len(program.graph.ops),
+        "ops": op_count(program),
         "lower_bound_bytes": bound,
-        # every tensor of the unshared graph in its own bytes, as without a planner
-        "no_reuse_bytes": no_reuse_bytes(graph_buffers(unshared_graph), ALIGNMENT),
+        "no_reuse_bytes": planners["no-reuse"],
         "planner_arena_bytes": planners,
         "planner": program.plan.planner,
         "arena_bytes": arena,
@@ -33,9 +42,9 @@ def format_figures(figures):
     bound = figures["lower_bound_bytes"]
     lines = [f"model {figures['model']}  batch {figures['batch']}  {figures['ops']} ops",
              f"  {'lower bound':<20} {bound:>14,} B",
-             f"  {'no-reuse (naive)':<20} {figures['no_reuse_bytes']:>14,} B  "
+             f"  {'no-reuse':<20} {figures['no_reuse_bytes']:>14,} B  "
              f"{figures['no_reuse_bytes'] / max(figures['unswapped_arena_bytes'], 1):.2f}x "
-             f"the planned arena",
+             f"the planned arena (every buffer in its own bytes)",
              "", f"  {'planner':<20} {'arena bytes':>14}  {'/ lower bound':>13}"]
     for name, size in figures["planner_arena_bytes"].items():
         mark = "  <- chosen" if name == figures["planner"] else ""
