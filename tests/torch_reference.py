@@ -20,7 +20,6 @@ from host_tools.data import encode
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.program import build_program
 from host_tools.session import Session
-from host_tools.graph.nodes import numel
 from host_tools.graph.normalize import normalize
 from host_tools.graph.shapes import conv_filters, conv_geometry, pool_geometry
 
@@ -43,7 +42,7 @@ def _pads(g):
 def _module_for(node):
     if node.type == "fully_connected":
         bias = not node.props.get("disable_bias", False)
-        return nn.Linear(numel(node.in_shapes[0]), node.shape[0], bias=bias)
+        return nn.Linear(node.in_shapes[0][-1], node.shape[-1], bias=bias)
     if node.type in ("conv2d", "depthwise_conv2d"):
         g = conv_geometry(node, node.in_shapes[0])
         filters, _ = conv_filters(node, g["c"])
@@ -96,9 +95,7 @@ class TorchTwin(nn.Module):
     def _run(self, node, xs):
         kind, x = node.type, xs[0]
         if kind in ("fully_connected", "batch_normalization", "conv2d", "depthwise_conv2d"):
-            if kind == "fully_connected":
-                x = x.reshape(len(x), -1)
-            elif kind != "batch_normalization":
+            if kind == "conv2d" or kind == "depthwise_conv2d":
                 x = Fn.pad(x, _pads(conv_geometry(node, node.in_shapes[0])))
             return self.module(node.name)(x)
         if kind == "activation":

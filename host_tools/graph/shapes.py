@@ -71,7 +71,7 @@ def output_shape(node, in_shapes):
     if kind == "fully_connected":
         if "unit" not in node.props:
             raise UserError("missing key 'unit'", node.where)
-        return (node.props["unit"],)
+        return (*first[:-1], node.props["unit"])  # the last dimension only
     if kind in ("conv2d", "depthwise_conv2d"):
         geometry = conv_geometry(node, first)
         filters, _ = conv_filters(node, geometry["c"])

@@ -1,4 +1,5 @@
-"""fully_connected: y = x W^T + b over the flattened input (nn.Linear layout)."""
+"""fully_connected: y = x W^T + b over the input's LAST dimension, as NNTrainer
+(and nn.Linear) do; leading dimensions are rows. nn.Linear weight layout."""
 import math
 
 from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
@@ -6,11 +7,12 @@ from host_tools.graph.nodes import numel
 
 
 def _dims(b, node):
-    return [b.batch, numel(node.in_shapes[0]), node.shape[0]]
+    n_in = node.in_shapes[0][-1]
+    return [b.batch * numel(node.in_shapes[0]) // n_in, n_in, node.shape[-1]]
 
 
 def params(b, node):
-    n_in, n_out = numel(node.in_shapes[0]), node.shape[0]
+    n_in, n_out = node.in_shapes[0][-1], node.shape[-1]
     bound = 1.0 / math.sqrt(n_in)
     b.parameter(node, "weight", (n_out, n_in), ("uniform", bound), node.trainable)
     if not node.props.get("disable_bias", False):
