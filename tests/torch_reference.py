@@ -51,8 +51,8 @@ def _module_for(node):
                          bias=not node.props.get("disable_bias", False))
     if node.type == "batch_normalization":
         norm = nn.BatchNorm2d if len(node.shape) == 3 else nn.BatchNorm1d
-        return norm(node.shape[0], eps=node.props.get("epsilon", 1e-5),
-                    momentum=node.props.get("momentum", 0.1))
+        return norm(node.shape[0], eps=node.props.get("epsilon", 1e-3),  # NNTrainer's keys
+                    momentum=1.0 - node.props.get("momentum", 0.99))
     return None
 
 

@@ -1,5 +1,6 @@
 """Pieces several subcommands share: model loading with overrides, label kind."""
 import argparse
+import sys
 
 import numpy as np
 
@@ -55,6 +56,8 @@ def plan_program(args, graph):
 
 def load_spec(args):
     spec = load_model(args.model)
+    for warning in spec.warnings:
+        print(f"microtrain: warning: {warning}", file=sys.stderr)
     if getattr(args, "batch", None) is not None:
         if args.batch < 1:
             raise UserError(f"--batch {args.batch} must be >= 1")

@@ -33,15 +33,24 @@ def _expand(spec):
             nodes.append(input_node)
             inputs = [input_node.name]
         activation = props.pop("activation", None) if layer.type in SPLIT_ACTIVATION else None
-        nodes.append(Node(layer.name, layer.type, inputs, props, trainable, layer.where))
+        layer_type = "identity" if props.get("activation") == "none" else layer.type
+        flatten = props.pop("flatten", False)
+        nodes.append(Node(layer.name, layer_type, inputs, props, trainable, layer.where))
         final_name[layer.name] = layer.name
-        if activation:
-            act_name = f"{layer.name}/activation"
-            nodes.append(Node(act_name, "activation", [layer.name], {"activation": activation},
-                              trainable, layer.where))
-            final_name[layer.name] = act_name
+        if activation and activation != "none":
+            _append_after(nodes, final_name, layer, "activation", {"activation": activation},
+                          trainable)
+        if flatten:  # NNTrainer's `flatten = true`: after the activation
+            _append_after(nodes, final_name, layer, "flatten", {}, trainable)
         previous = layer.name
     return nodes, final_name
+
+
+def _append_after(nodes, final_name, layer, kind, props, trainable):
+    """A node realized from a layer's property, reading the layer's current end."""
+    name = f"{layer.name}/{kind}"
+    nodes.append(Node(name, kind, [final_name[layer.name]], props, trainable, layer.where))
+    final_name[layer.name] = name
 
 
 def _resolve_inputs(nodes, final_name):
@@ -51,8 +60,9 @@ def _resolve_inputs(nodes, final_name):
         for name in node.inputs:
             if name in final_name and not name.endswith("/input"):
                 target = final_name[name]
-                # the split activation reads its own layer, not itself
-                resolved.append(name if target == node.name else target)
+                # nodes realized from a layer read the layer itself, not its end
+                resolved.append(name if "/" in node.name and
+                                node.name.split("/")[0] == name else target)
             elif name in names:
                 resolved.append(name)
             else:

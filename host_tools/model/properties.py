@@ -4,33 +4,45 @@ One table serves both front ends: the INI reader parses strings through it,
 the Python API passes values through the same parsers, so both give equal specs."""
 from host_tools.errors import UserError
 
+WEIGHTED = {"weight_initializer", "bias_initializer", "weight_regularizer",
+            "weight_regularizer_constant", "weight_decay", "bias_decay", "disable_bias",
+            "activation"}
 LAYER_TYPES = {
     "input": {"input_shape"},
-    "fully_connected": {"unit", "activation", "disable_bias"},
-    "conv2d": {"filters", "kernel_size", "stride", "padding", "activation", "disable_bias"},
-    "depthwise_conv2d": {"kernel_size", "stride", "padding", "activation", "disable_bias",
-                         "depth_multiplier"},
+    "fully_connected": {"unit"} | WEIGHTED,
+    "conv2d": {"filters", "kernel_size", "stride", "padding"} | WEIGHTED,
+    "depthwise_conv2d": {"kernel_size", "stride", "padding", "depth_multiplier"} | WEIGHTED,
     "pooling2d": {"pooling", "pool_size", "stride", "padding"},
     "flatten": set(),
     "reshape": {"target_shape"},
     "activation": {"activation"},
-    "batch_normalization": {"momentum", "epsilon", "activation"},
+    "batch_normalization": {"momentum", "epsilon", "activation", "beta_initializer",
+                            "gamma_initializer", "moving_mean_initializer",
+                            "moving_variance_initializer"},
     "addition": {"activation"},
     "dropout": {"dropout_rate"},
+    "identity": set(),
 }
-COMMON_KEYS = {"input_shape", "trainable"}
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax")
+LOSS_LAYERS = ("mse", "cross", "cross_softmax", "cross_sigmoid")
+COMMON_KEYS = {"input_shape", "trainable", "flatten"}
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "none")
 POOLINGS = ("max", "average", "global_average")
+INITIALIZERS = ("zeros", "ones", "lecun_normal", "lecun_uniform", "xavier_normal",
+                "xavier_uniform", "he_normal", "he_uniform")
 ALIASES = {"fc": "fully_connected", "dense": "fully_connected", "conv2d": "conv2d",
            "bn": "batch_normalization", "batchnorm": "batch_normalization",
-           "pooling": "pooling2d", "add": "addition", "act": "activation"}
+           "pooling": "pooling2d", "add": "addition", "act": "activation",
+           "multiout": "identity", "output": "identity"}
+KEY_ALIASES = {"dropout": "dropout_rate"}  # NNTrainer's documented name for the rate
 
 
 def canonical_type(type_name, where):
+    """Layer type in our naming; loss layer types (mse, cross_*) pass through."""
     name = ALIASES.get(str(type_name).strip().lower(), str(type_name).strip().lower())
-    if name not in LAYER_TYPES:
-        raise UserError(f"unknown layer type '{type_name}' (known: {', '.join(sorted(LAYER_TYPES))})",
-                        where)
+    if name not in LAYER_TYPES and name not in LOSS_LAYERS:
+        supported = sorted(set(LAYER_TYPES) | set(LOSS_LAYERS))
+        raise UserError(f"unsupported layer type {str(type_name).strip()} "
+                        f"(supported: {', '.join(supported)})", where)
     return name
 
 
@@ -108,13 +120,22 @@ PARSERS = {
     "kernel_size": _pair, "stride": _pair, "pool_size": _pair, "padding": _padding,
     "activation": _choice(ACTIVATIONS), "pooling": _choice(POOLINGS),
     "trainable": _bool, "disable_bias": _bool, "momentum": _float, "epsilon": _float,
-    "dropout_rate": _rate, "depth_multiplier": _int,
+    "dropout_rate": _rate, "depth_multiplier": _int, "flatten": _bool,
+    "weight_regularizer": _choice(("l2norm", "none")), "weight_regularizer_constant": _float,
+    "weight_decay": _float, "bias_decay": _float,
+    **{key: _choice(INITIALIZERS) for key in (
+        "weight_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
+        "moving_mean_initializer", "moving_variance_initializer")},
 }
 
 
+def canonical_key(key):
+    return KEY_ALIASES.get(key, key)
+
+
 def parse_property(layer_type, key, value, where):
-    """Checks that `key` belongs to `layer_type` and parses its value."""
-    if key not in LAYER_TYPES[layer_type] | COMMON_KEYS:
+    """Checks that `key` (canonical) belongs to `layer_type` and parses its value."""
+    if key not in LAYER_TYPES.get(layer_type, set()) | COMMON_KEYS:
         raise UserError(f"unknown key '{key}' for a {layer_type} layer", where)
     return PARSERS[key](value, key, f"{where} {key}" if where else key)
 

@@ -29,3 +29,5 @@ class ModelSpec:
     epochs: int = 1
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     source: str = "<api>"
+    lr_schedule: object = None   # host_tools.model.lr_schedule.LRSchedule; None: constant
+    warnings: list = field(default_factory=list)  # keys accepted but ignored, and why

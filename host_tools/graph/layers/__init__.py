@@ -13,5 +13,6 @@ EMITTERS = {
     "addition": elementwise.addition,
     "flatten": elementwise.view_copy,
     "reshape": elementwise.view_copy,
+    "identity": elementwise.view_copy,
     "dropout": dropout,
 }

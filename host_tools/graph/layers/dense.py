@@ -1,8 +1,7 @@
 """fully_connected: y = x W^T + b over the input's LAST dimension, as NNTrainer
 (and nn.Linear) do; leading dimensions are rows. nn.Linear weight layout."""
-import math
-
 from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
+from host_tools.graph.initializers import bias_init, weight_init
 from host_tools.graph.nodes import numel
 
 
@@ -13,10 +12,9 @@ def _dims(b, node):
 
 def params(b, node):
     n_in, n_out = node.in_shapes[0][-1], node.shape[-1]
-    bound = 1.0 / math.sqrt(n_in)
-    b.parameter(node, "weight", (n_out, n_in), ("uniform", bound), node.trainable)
+    b.parameter(node, "weight", (n_out, n_in), weight_init(node, n_in, n_out), node.trainable)
     if not node.props.get("disable_bias", False):
-        b.parameter(node, "bias", (n_out,), ("uniform", bound), node.trainable)
+        b.parameter(node, "bias", (n_out,), bias_init(node, n_out), node.trainable)
 
 
 def forward(b, node, x, y):
