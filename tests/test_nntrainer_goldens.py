@@ -51,6 +51,16 @@ INIS = {
     **{f"non_trainable_fc_idx{i}": MODEL.format(batch=3) + SGD.format(lr=0.1) +
        _fc_chain((10, 10, 2), i) for i in (1, 2, 3)},
     "add_operation": MODEL.format(batch=1) + SGD.format(lr=0.1) + _binary("add"),
+    "subtract_operation": MODEL.format(batch=1) + SGD.format(lr=0.1) + _binary("subtract"),
+    "multiply_operation": MODEL.format(batch=1) + SGD.format(lr=0.1) + _binary("multiply"),
+    # NNTrainer's own INI (unittest_models.cpp), its case and spacing kept
+    "fc_relu_decay": "[model]\ntype = NeuralNetwork\nLoss=mse\nbatch_size = 3\n"
+                     "[optimizer]\nType = sgd\nlearning_rate = 0.1\n"
+                     "[input]\ntype=input\ninput_shape = 1:1:3\n"
+                     "[dense]\ntype = Fully_connected\nunit = 10\nweight_decay=0.9\n"
+                     "[act]\nType = Activation\nActivation = relu\n"
+                     "[dense_1]\ntype = Fully_connected\nunit = 2\nbias_decay=0.9\n"
+                     "[act_1]\nType = Activation\nActivation = sigmoid\n",
 }
 
 RECURRENT = "recurrent layers (RNN/LSTM/GRU cells, unrolled time steps) are out of scope"
@@ -65,9 +75,6 @@ SKIPS = {
     "reduce_mean_last": "unsupported layer type reduce_mean",
     "reduce_sum_operation": "unsupported layer type reduce_sum",
     "matmul_operation": "unsupported layer type matmul",
-    "subtract_operation": "layer subtract: not implemented yet",
-    "multiply_operation": "layer multiply: not implemented yet",
-    "fc_relu_decay": "weight_decay / bias_decay: not implemented yet",
 }
 for _op in ("divide", "pow", "sqrt", "neg", "sine", "cosine", "tangent"):
     SKIPS[f"{_op}_operation"] = f"unsupported layer type {_op}"

@@ -113,6 +113,13 @@ static void run_op(const mt_program *prog, uint8_t *arena, const mt_op *op, int 
         break;
     case MT_OP_ADD: run_add(prog, arena, op); break;
     case MT_OP_COPY: mt_copy(TENSOR(0), TENSOR(1), p[0]); break;
+    case MT_OP_SUB: mt_sub(TENSOR(0), TENSOR(1), TENSOR(2), p[0]); break;
+    case MT_OP_MUL: mt_mul(TENSOR(0), TENSOR(1), TENSOR(2), p[0]); break;
+    case MT_OP_NEG: mt_neg(TENSOR(0), TENSOR(1), p[0]); break;
+    case MT_OP_DECAY_GRAD: mt_decay_grad(TENSOR(0), TENSOR(1), p[0], op->f[0]); break;
+    case MT_OP_L2NORM_LOSS:
+        add_metrics(TENSOR(1), mt_l2norm_loss(TENSOR(0), p[0], op->f[0]), 0.0f);
+        break;
     case MT_OP_DROPOUT_FWD: run_dropout_fwd(prog, arena, op, mode); break;
     case MT_OP_DROPOUT_DERIV: mt_dropout_deriv(TENSOR(0), TENSOR(1), TENSOR(2), p[0]); break;
     case MT_OP_SGD_APPLY: mt_sgd_apply(TENSOR(0), TENSOR(1), OPTIONAL(2), p[0], op->f[0], op->f[1]); break;

@@ -72,6 +72,15 @@ void mt_bn_deriv(const float *x, const float *dy, const float *gamma,
 void mt_add(float *y, const float *const *xs, int k, int numel);
 void mt_copy(const float *x, float *y, int numel);  /* memmove semantics */
 
+/* ---- binary elementwise (mt_kernels_binary.c) ---- */
+void mt_sub(float *y, const float *a, const float *b, int numel);
+void mt_mul(float *y, const float *a, const float *b, int numel);
+void mt_neg(const float *x, float *y, int numel);
+
+/* ---- regularization (mt_kernels_reg.c) ---- */
+void mt_decay_grad(const float *w, float *dw, int numel, float c);
+float mt_l2norm_loss(const float *w, int numel, float c);
+
 /* ---- dropout: mask[i] = 0 or 1/(1-rate) from xorshift32 *rng; y = x*mask ---- */
 void mt_dropout_fwd(const float *x, float *y, float *mask, uint32_t *rng,
                     int numel, float rate);

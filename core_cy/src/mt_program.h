@@ -74,6 +74,9 @@ enum mt_op_kind {
     /* elementwise sum / copy. p = [NUMEL] */
     MT_OP_ADD = 50,        /* t = [Y, X1, X2, ...] : Y = sum Xi (2..7 inputs) */
     MT_OP_COPY = 51,       /* t = [X, Y] */
+    MT_OP_SUB = 52,        /* t = [Y, A, B] : Y = A - B */
+    MT_OP_MUL = 53,        /* t = [Y, A, B] : Y = A * B; also dX = dY * OTHER */
+    MT_OP_NEG = 54,        /* t = [X, Y] : Y = -X */
 
     /* dropout (inverted). p = [NUMEL], f = [rate]. RNG state: one uint32
        tensor (xorshift32), advanced per element. EVAL mode copies X. */
@@ -91,8 +94,12 @@ enum mt_op_kind {
 
     /* optimizers, applied to one weight right after its gradient. p = [NUMEL] */
     MT_OP_SGD_APPLY = 80,   /* t = [W, dW, MOM?]  f = [lr, momentum] (PyTorch SGD) */
-    MT_OP_ADAM_APPLY = 81   /* t = [W, dW, M, V, STEP]  f = [lr, beta1, beta2, eps];
+    MT_OP_ADAM_APPLY = 81,  /* t = [W, dW, M, V, STEP]  f = [lr, beta1, beta2, eps];
                                STEP is one uint32 (PyTorch Adam bias correction) */
+
+    /* NNTrainer regularization. p = [NUMEL], f = [constant] */
+    MT_OP_DECAY_GRAD = 90,  /* t = [W, dW] : dW += c * W (l2norm gradient, weight decay) */
+    MT_OP_L2NORM_LOSS = 91  /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
 };
 
 typedef struct {

@@ -164,6 +164,19 @@ static int elementwise_needs(const mt_op *op, op_needs *needs)
     return MT_OK;
 }
 
+/* SUB / MUL: 3 slots, NEG: 2, DECAY_GRAD: 2; all NUMEL floats.
+ * L2NORM_LOSS: [W (NUMEL), METRICS (2 floats)]. */
+static int binary_needs(const mt_op *op, op_needs *needs)
+{
+    if (op->p[0] <= 0) return MT_ERR_BAD_OP;
+    uint64_t x = mul(op->p[0], F32);
+    int n = (op->kind == MT_OP_SUB || op->kind == MT_OP_MUL) ? 3 : 2;
+    set_slots(needs, n, 0);
+    for (int i = 0; i < n; i++) needs->need[i] = x;
+    if (op->kind == MT_OP_L2NORM_LOSS) needs->need[1] = 2 * F32;
+    return MT_OK;
+}
+
 static int loss_needs(const mt_op *op, op_needs *needs)
 {
     const int32_t *p = op->p;
@@ -223,6 +236,9 @@ static int op_needs_for(const mt_op *op, op_needs *needs)
         return loss_needs(op, needs);
     case MT_OP_SGD_APPLY: case MT_OP_ADAM_APPLY:
         return optim_needs(op, needs);
+    case MT_OP_SUB: case MT_OP_MUL: case MT_OP_NEG:
+    case MT_OP_DECAY_GRAD: case MT_OP_L2NORM_LOSS:
+        return binary_needs(op, needs);
     default:
         return MT_ERR_BAD_OP;
     }

@@ -7,6 +7,7 @@ from host_tools.errors import UserError
 from host_tools.graph.nodes import Node
 from host_tools.graph.shapes import output_shape
 
+INPUT_COUNTS = {"input": 0, "addition": None, "subtract": 2, "multiply": 2}  # None: 1 or more
 SPLIT_ACTIVATION = ("fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization",
                     "addition")
 
@@ -93,6 +94,15 @@ def _topological(nodes):
     return order
 
 
+def _check_input_count(node):
+    wanted = INPUT_COUNTS.get(node.type, 1)
+    if wanted is not None and len(node.inputs) != wanted:
+        raise UserError(f"a {node.type} layer takes {wanted} input(s), got {len(node.inputs)}",
+                        node.where)
+    if len(set(node.inputs)) != len(node.inputs):
+        raise UserError("the same layer is given twice in input_layers", node.where)
+
+
 def _infer_shapes(order):
     shapes = {}
     for node in order:
@@ -101,9 +111,7 @@ def _infer_shapes(order):
                 raise UserError("missing key 'input_shape'", node.where)
         elif not node.inputs:
             raise UserError("layer has no input (missing input_shape or input_layers)", node.where)
-        if node.type != "addition" and len(node.inputs) > 1:
-            raise UserError(f"a {node.type} layer takes one input, got {len(node.inputs)}",
-                            node.where)
+        _check_input_count(node)
         node.in_shapes = [shapes[name] for name in node.inputs]
         node.shape = output_shape(node, node.in_shapes)
         shapes[node.name] = node.shape

@@ -89,10 +89,10 @@ def output_shape(node, in_shapes):
             raise UserError(f"target_shape {_fmt(target)} has {numel(target)} elements, "
                             f"the input {_fmt(first)} has {numel(first)}", node.where)
         return (target[2],) if target[0] == 1 and target[1] == 1 else target
-    if kind == "addition":
+    if kind in ("addition", "subtract", "multiply"):
         for other in in_shapes[1:]:
             if other != first:
-                raise UserError(f"addition inputs differ in shape: {_fmt(first)} vs {_fmt(other)}",
+                raise UserError(f"{kind} inputs differ in shape: {_fmt(first)} vs {_fmt(other)}",
                                 node.where)
         return first
     if kind == "activation" and "activation" not in node.props:

@@ -11,6 +11,7 @@ from host_tools.graph.layers import EMITTERS
 from host_tools.graph.loss import emit_loss, emit_loss_derivative
 from host_tools.graph.normalize import normalize
 from host_tools.graph.optimizer import emit_apply
+from host_tools.graph.regularization import emit_gradient_terms, emit_regularization_loss
 
 LABEL_INDEX = CONSTANTS["LABEL_INDEX"]
 LABEL_DENSE = CONSTANTS["LABEL_DENSE"]
@@ -114,6 +115,9 @@ def build_training_graph(spec, label_kind=None):
     by_name = {node.name: node for node in nodes}
     labels, metrics, output, loss_params = emit_loss(b, model.loss, by_name[model.loss_input],
                                                      label_kind)
+    for node in nodes:
+        if wants_grad[node.name]:
+            emit_regularization_loss(b, node, metrics)
     if wants_dout[model.loss_input]:
         emit_loss_derivative(b, model.loss, labels, output, loss_params, b.douts[model.loss_input])
     for node in reversed(nodes):
@@ -142,6 +146,7 @@ def _backward(b, node, wants_grad, upstream, consumers, edges):
     dy = b.douts.get(node.name)
     if wants_grad[node.name]:
         emitter.calc_grad(b, node, b.inputs_of(node)[0], dy)
+        emit_gradient_terms(b, node)
     if upstream[node.name]:
         dxs = [edges.get((name, node.name)) for name in node.inputs]
         emitter.calc_deriv(b, node, dy, dxs)

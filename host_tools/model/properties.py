@@ -22,6 +22,8 @@ LAYER_TYPES = {
     "addition": {"activation"},
     "dropout": {"dropout_rate"},
     "identity": set(),
+    "subtract": set(),
+    "multiply": set(),
 }
 LOSS_LAYERS = ("mse", "cross", "cross_softmax", "cross_sigmoid")
 COMMON_KEYS = {"input_shape", "trainable", "flatten"}

@@ -1,6 +1,6 @@
 """Per-layer emitters: each module turns one layer type into forward,
 calc_gradient and calc_derivative ops. Registry by layer type."""
-from host_tools.graph.layers import (conv, dense, elementwise, normalization, pooling,
+from host_tools.graph.layers import (binary, conv, dense, elementwise, normalization, pooling,
                                      activation, dropout)
 
 EMITTERS = {
@@ -11,6 +11,8 @@ EMITTERS = {
     "activation": activation,
     "batch_normalization": normalization,
     "addition": elementwise.addition,
+    "subtract": binary.subtract,
+    "multiply": binary.multiply,
     "flatten": elementwise.view_copy,
     "reshape": elementwise.view_copy,
     "identity": elementwise.view_copy,
