@@ -25,7 +25,9 @@ from host_tools.graph.shapes import conv_filters, conv_geometry, pool_geometry
 
 LABEL_INDEX = CONSTANTS["LABEL_INDEX"]
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-               "softmax": lambda x: torch.softmax(x, dim=-1)}  # last axis, as NNTrainer
+               "softmax": lambda x: torch.softmax(x, dim=-1),  # last axis, as NNTrainer
+               "leaky_relu": lambda x: Fn.leaky_relu(x, 0.01), "swish": Fn.silu,
+               "gelu": Fn.gelu}
 # npz key suffix -> attribute of the torch module holding it
 TORCH_NAMES = {"weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
                "running_mean": "running_mean", "running_var": "running_var"}
@@ -104,6 +106,12 @@ class TorchTwin(nn.Module):
             return _pool(node, x)
         if kind == "addition":
             return sum(xs[1:], xs[0])
+        if kind == "subtract":
+            return xs[0] - xs[1]
+        if kind == "multiply":
+            return xs[0] * xs[1]
+        if kind == "identity":
+            return x
         if kind in ("flatten", "reshape"):
             return x.reshape(len(x), *node.shape)
         if kind == "dropout":

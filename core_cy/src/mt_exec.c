@@ -104,6 +104,8 @@ static void run_op(const mt_program *prog, uint8_t *arena, const mt_op *op, int 
     case MT_OP_AVGPOOL_DERIV: ps = pool_shape(p); mt_avgpool_deriv(&ps, TENSOR(0), TENSOR(1)); break;
     case MT_OP_ACT_FWD: mt_act_fwd(p[2], TENSOR(0), TENSOR(1), p[0], p[1]); break;
     case MT_OP_ACT_DERIV: mt_act_deriv(p[2], TENSOR(0), TENSOR(1), TENSOR(2), p[0], p[1]); break;
+    case MT_OP_ACTX_FWD: mt_actx_fwd(p[1], TENSOR(0), TENSOR(1), p[0]); break;
+    case MT_OP_ACTX_DERIV: mt_actx_deriv(p[1], TENSOR(0), TENSOR(1), TENSOR(2), p[0]); break;
     case MT_OP_BN_FWD: run_bn_fwd(prog, arena, op, mode); break;
     case MT_OP_BN_GRAD:
         mt_bn_grad(TENSOR(0), TENSOR(1), TENSOR(2), TENSOR(3), TENSOR(4), TENSOR(5), p[0], p[1], p[2]);

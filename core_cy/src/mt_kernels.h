@@ -72,6 +72,10 @@ void mt_bn_deriv(const float *x, const float *dy, const float *gamma,
 void mt_add(float *y, const float *const *xs, int k, int numel);
 void mt_copy(const float *x, float *y, int numel);  /* memmove semantics */
 
+/* ---- activations reading X in backward (mt_kernels_actx.c) ---- */
+void mt_actx_fwd(int act, const float *x, float *y, int numel);
+void mt_actx_deriv(int act, const float *x, const float *dy, float *dx, int numel);
+
 /* ---- binary elementwise (mt_kernels_binary.c) ---- */
 void mt_sub(float *y, const float *a, const float *b, int numel);
 void mt_mul(float *y, const float *a, const float *b, int numel);

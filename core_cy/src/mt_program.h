@@ -27,7 +27,9 @@ enum mt_phase {
 enum mt_mode { MT_MODE_TRAIN = 0, MT_MODE_EVAL = 1 };
 
 /* Activation kinds (p[1] of MT_OP_ACT_*). */
-enum mt_act { MT_ACT_RELU = 0, MT_ACT_SIGMOID = 1, MT_ACT_TANH = 2, MT_ACT_SOFTMAX = 3 };
+enum mt_act { MT_ACT_RELU = 0, MT_ACT_SIGMOID = 1, MT_ACT_TANH = 2, MT_ACT_SOFTMAX = 3,
+              /* MT_OP_ACTX_* only: */
+              MT_ACT_LEAKY_RELU = 4, MT_ACT_SWISH = 5, MT_ACT_GELU = 6 };
 
 /* Label encodings for loss ops (p[2]). */
 enum mt_label { MT_LABEL_INDEX = 0, /* int32 class index per sample */
@@ -61,6 +63,9 @@ enum mt_op_kind {
        The derivative needs only the output, so Y may alias X (in place). */
     MT_OP_ACT_FWD = 30,    /* t = [X, Y] */
     MT_OP_ACT_DERIV = 31,  /* t = [Y, dY, dX] */
+    /* activations whose derivative reads X: p = [NUMEL, act (LEAKY_RELU..GELU)] */
+    MT_OP_ACTX_FWD = 32,   /* t = [X, Y] */
+    MT_OP_ACTX_DERIV = 33, /* t = [X, dY, dX] */
 
     /* batch normalization over (N, HW) per channel C.
        p = [N, C, HW], f = [momentum, eps]  (PyTorch semantics: biased variance

@@ -121,6 +121,15 @@ static int act_needs(const mt_op *op, op_needs *needs)
     return MT_OK;
 }
 
+static int actx_needs(const mt_op *op, op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (p[0] <= 0 || p[1] < MT_ACT_LEAKY_RELU || p[1] > MT_ACT_GELU) return MT_ERR_BAD_OP;
+    set_slots(needs, op->kind == MT_OP_ACTX_FWD ? 2 : 3, 0);
+    for (int i = 0; i < needs->n_slots; i++) needs->need[i] = mul(p[0], F32);
+    return MT_OK;
+}
+
 static int bn_needs(const mt_op *op, op_needs *needs)
 {
     const int32_t *p = op->p;
@@ -226,6 +235,8 @@ static int op_needs_for(const mt_op *op, op_needs *needs)
         return pool_needs(op, needs);
     case MT_OP_ACT_FWD: case MT_OP_ACT_DERIV:
         return act_needs(op, needs);
+    case MT_OP_ACTX_FWD: case MT_OP_ACTX_DERIV:
+        return actx_needs(op, needs);
     case MT_OP_BN_FWD: case MT_OP_BN_GRAD: case MT_OP_BN_DERIV:
         return bn_needs(op, needs);
     case MT_OP_ADD: case MT_OP_COPY: case MT_OP_DROPOUT_FWD: case MT_OP_DROPOUT_DERIV:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 # op kind -> (input slot, output slot) that may share bytes
 IN_PLACE_SLOTS = {
-    "ACT_FWD": (0, 1), "ACT_DERIV": (1, 2),
+    "ACT_FWD": (0, 1), "ACT_DERIV": (1, 2), "ACTX_DERIV": (1, 2),
     "DROPOUT_FWD": (0, 1), "DROPOUT_DERIV": (0, 2),
     "ADD": (1, 0), "COPY": (0, 1),
 }

@@ -27,7 +27,7 @@ LAYER_TYPES = {
 }
 LOSS_LAYERS = ("mse", "cross", "cross_softmax", "cross_sigmoid")
 COMMON_KEYS = {"input_shape", "trainable", "flatten"}
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "none")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "leaky_relu", "swish", "gelu", "none")
 POOLINGS = ("max", "average", "global_average")
 INITIALIZERS = ("zeros", "ones", "lecun_normal", "lecun_uniform", "xavier_normal",
                 "xavier_uniform", "he_normal", "he_uniform")

@@ -1,0 +1,72 @@
+"""Layers and terms added for NNTrainer compatibility, through the whole
+stack against torch autograd (forward, input derivative, weight gradient),
+in the style of test_layers_golden.py."""
+import numpy as np
+import pytest
+import torch
+
+from host_tools.model.api import Model
+from test_layers_golden import BATCH, check_layer, close, layer_spec, tensor_views
+from torch_reference import TorchTwin, microtrain_run
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "swish", "gelu"])
+@pytest.mark.parametrize("in_shape", [(10,), (2, 3, 5)])
+def test_activation_reading_input(activation, in_shape):
+    check_layer(layer_spec(in_shape, "activation", activation=activation), in_shape)
+
+
+def test_activation_property_on_fc():
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape="1:1:6")
+    m.add("pre", "fully_connected", unit=6)
+    m.add("layer", "fully_connected", unit=4, activation="gelu")
+    check_layer(m.spec(), (6,))
+
+
+def binary_spec(kind, in_shape):
+    """Both operands carry derivatives: two trainable branches from one input."""
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape=in_shape)
+    m.add("a", "conv2d", filters=in_shape[0], kernel_size=1, input_layers="in")
+    m.add("b", "conv2d", filters=in_shape[0], kernel_size=3, padding="same", input_layers="in")
+    m.add("layer", kind, input_layers="a,b")
+    return m.spec()
+
+
+@pytest.mark.parametrize("kind", ["subtract", "multiply"])
+def test_binary(kind):
+    check_layer(binary_spec(kind, (2, 4, 5)), (2, 4, 5), inputs=("a", "b"))
+
+
+def test_identity_passes_through():
+    check_layer(layer_spec((3, 4), "identity"), (3, 4))
+
+
+def regularized_spec(**props):
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.05})
+    m.add("in", "input", input_shape="1:1:5")
+    m.add("layer", "fully_connected", unit=3, **props)
+    return m.spec()
+
+
+@pytest.mark.parametrize("props,weight_c,bias_c,loss_c", [
+    (dict(weight_regularizer="l2norm", weight_regularizer_constant=0.3), 0.3, 0.0, 0.3),
+    (dict(weight_decay=0.9, bias_decay=0.2), 0.9, 0.2, 0.0),
+])
+def test_regularizer_and_decay(props, weight_c, bias_c, loss_c):
+    """NNTrainer: loss += c/2 * ||W||_2, dW += c * W; decay: dW += d * W."""
+    g = np.random.default_rng(3)
+    x = g.standard_normal((BATCH, 5)).astype(np.float32)
+    y = g.standard_normal((BATCH, 3)).astype(np.float32)
+    run = microtrain_run(regularized_spec(**props), x, y, n_iter=1, inspect=True)
+    twin = TorchTwin(run.graph)
+    twin.load(run.start)
+    loss = twin.loss(twin(torch.from_numpy(run.x_rows)), run.y_bytes)
+    loss.backward()
+    fc, w0 = twin.module("layer"), torch.from_numpy(run.start["layer:weight"])
+    close(run.losses[0], loss.item() + loss_c * 0.5 * float(torch.linalg.norm(w0)))
+    view = tensor_views(run)
+    close(view["layer:weight/grad"], fc.weight.grad + weight_c * w0)
+    close(view["layer:bias/grad"],
+          fc.bias.grad + bias_c * torch.from_numpy(run.start["layer:bias"]))
