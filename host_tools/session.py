@@ -4,7 +4,7 @@ import tempfile
 
 import numpy as np
 
-from core_cy import Executor, FileStorage, RamStorage, SwapRuntime
+from core_cy import OP_KINDS, Executor, FileStorage, RamStorage, SwapRuntime
 from host_tools.graph.tensors import DTYPES
 from host_tools.weights import initial_values, npz_params
 
@@ -74,6 +74,13 @@ class Session:
     def weights(self):
         """npz key -> copy of every layer parameter (weights, BN statistics)."""
         return {key: self.read(t.id) for key, t in npz_params(self.graph).items()}
+
+    def set_learning_rate(self, rate):
+        """Rewrites every optimizer op's learning rate (f[0]) in the live op
+        list: how a learning-rate schedule runs on the host."""
+        ops = self.executor.ops
+        for kind in ("SGD_APPLY", "ADAM_APPLY"):
+            ops["f"][ops["kind"] == OP_KINDS[kind], 0] = rate
 
     def train(self, x, y, order, first_batch, n_iter):
         """Runs n_iter iterations in C; returns per-iteration loss and correct counts."""

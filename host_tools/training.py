@@ -61,7 +61,8 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
     for epoch, n_iter in enumerate(sizes, start=1):
         order = batch_orders(len(x), shuffle, seed, epoch - 1)
         losses, corrects = _run_epoch(session, x, y, order, n_iter,
-                                      f"epoch {epoch}/{len(sizes)}", progress)
+                                      f"epoch {epoch}/{len(sizes)}", progress,
+                                      sum(sizes[:epoch - 1]))
         all_losses.append(losses)
         result = EpochResult(epoch, n_iter, float(losses.mean()),
                              float(corrects.sum()) / (n_iter * graph.batch))
@@ -73,13 +74,18 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
     return run
 
 
-def _run_epoch(session, x, y, order, n_iter, label, progress):
-    chunk = max(1, n_iter // 20)  # C runs whole chunks; the bar moves between them
+def _run_epoch(session, x, y, order, n_iter, label, progress, first_iteration=0):
+    """first_iteration: iterations trained before this epoch (the LR schedule's clock)."""
+    schedule = session.graph.spec.lr_schedule
+    # C runs whole chunks; the bar moves between them; a schedule sets each iteration's rate
+    chunk = 1 if schedule is not None else max(1, n_iter // 20)
     losses, corrects = [], []
     with tqdm(total=n_iter, desc=label, unit="it", leave=False, disable=not progress) as bar:
         done = 0
         while done < n_iter:
             step = min(chunk, n_iter - done)
+            if schedule is not None:
+                session.set_learning_rate(schedule.rate(first_iteration + done))
             loss, correct = session.train(x, y, order, done, step)
             losses.append(loss)
             corrects.append(correct)
