@@ -184,3 +184,24 @@ def test_scheduled_training_matches_torch(tmp_path, section):
         np.testing.assert_allclose(run.losses[it], loss.item(), rtol=1e-5, atol=1e-6)
     for key, value in session.weights().items():
         np.testing.assert_allclose(value, twin.weights()[key], rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ microtrain convert
+
+def test_convert_shows_the_interpretation(tmp_path, capsys):
+    path = write(tmp_path, "[Model]\nbatch_size = 2\nsave_path = m.bin\n[Optimizer]\ntype = sgd\n"
+                           "learning_rate = 0.1\ndecay_rate = 0.5\ndecay_steps = 1\n"
+                           "[in]\ntype = input\ninput_shape = 2:3:4\n"
+                           "[fc]\ntype = fully_connected\nunit = 5\nactivation = relu\n"
+                           "flatten = true\n[loss]\ntype = mse\n")
+    assert main(["convert", str(path)]) == 0
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line.split() for line in captured.out.splitlines()
+            if line.startswith("  ") and not line.startswith("   ")}
+    assert rows["fc"][1:5] == ["fully_connected", "in", "2:3:5", "25"]
+    assert rows["fc/activation"][1:4] == ["activation", "fc", "2:3:5"]
+    assert rows["fc/flatten"][3] == "30"
+    assert "loss mse" in captured.out
+    assert "exponential (iterations 0-2: 0.1, 0.05, 0.025" in captured.out
+    assert "ignored keys: 1" in captured.out and "save_path: ignored (" in captured.out
+    assert captured.err == ""

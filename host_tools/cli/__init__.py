@@ -6,12 +6,12 @@ from host_tools.errors import UserError
 
 
 def _parser():
-    from host_tools.cli import board_sim, demo, flash, monitor, plan, ports, pull, train
+    from host_tools.cli import board_sim, convert, demo, flash, monitor, plan, ports, pull, train
     parser = argparse.ArgumentParser(
         prog="microtrain",
         description="Memory-efficient neural-network training for tiny devices.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, plan, flash, monitor, pull, ports, demo, board_sim):
+    for module in (train, plan, convert, flash, monitor, pull, ports, demo, board_sim):
         module.register(commands)
     return parser
 

@@ -54,9 +54,10 @@ def plan_program(args, graph):
         raise UserError(str(error)) from None
 
 
-def load_spec(args):
+def load_spec(args, quiet=False):
+    """quiet: the caller reports spec.warnings (keys accepted but ignored) itself."""
     spec = load_model(args.model)
-    for warning in spec.warnings:
+    for warning in [] if quiet else spec.warnings:
         print(f"microtrain: warning: {warning}", file=sys.stderr)
     if getattr(args, "batch", None) is not None:
         if args.batch < 1:
