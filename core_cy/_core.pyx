@@ -47,43 +47,6 @@ cdef extern from "src/mt_exec.h":
 
 cdef extern from "src/mt_program.h":
     enum:
-        MT_OP_FC_FWD
-        MT_OP_FC_GRAD
-        MT_OP_FC_DERIV
-        MT_OP_CONV_FWD
-        MT_OP_CONV_GRAD
-        MT_OP_CONV_DERIV
-        MT_OP_MAXPOOL_FWD
-        MT_OP_MAXPOOL_DERIV
-        MT_OP_AVGPOOL_FWD
-        MT_OP_AVGPOOL_DERIV
-        MT_OP_ACT_FWD
-        MT_OP_ACT_DERIV
-        MT_OP_BN_FWD
-        MT_OP_BN_GRAD
-        MT_OP_BN_DERIV
-        MT_OP_ADD
-        MT_OP_COPY
-        MT_OP_DROPOUT_FWD
-        MT_OP_DROPOUT_DERIV
-        MT_OP_LOSS_MSE_FWD
-        MT_OP_LOSS_MSE_DERIV
-        MT_OP_LOSS_CE_SOFTMAX_FWD
-        MT_OP_LOSS_CE_SOFTMAX_DERIV
-        MT_OP_LOSS_CE_SIGMOID_FWD
-        MT_OP_LOSS_CE_SIGMOID_DERIV
-        MT_OP_SGD_APPLY
-        MT_OP_ADAM_APPLY
-        MT_OP_ACTX_FWD
-        MT_OP_ACTX_DERIV
-        MT_ACT_LEAKY_RELU
-        MT_ACT_SWISH
-        MT_ACT_GELU
-        MT_OP_SUB
-        MT_OP_MUL
-        MT_OP_NEG
-        MT_OP_DECAY_GRAD
-        MT_OP_L2NORM_LOSS
         MT_PHASE_FORWARD
         MT_PHASE_CALC_GRAD
         MT_PHASE_CALC_DERIV
@@ -92,47 +55,15 @@ cdef extern from "src/mt_program.h":
         MT_ACT_SIGMOID
         MT_ACT_TANH
         MT_ACT_SOFTMAX
+        MT_ACT_LEAKY_RELU
+        MT_ACT_SWISH
+        MT_ACT_GELU
         MT_LABEL_INDEX
         MT_LABEL_DENSE
         MT_NO_TENSOR
 
-# Op kinds and constants, taken from the C header so Python never drifts from it.
-OP_KINDS = {
-    "FC_FWD": MT_OP_FC_FWD,
-    "FC_GRAD": MT_OP_FC_GRAD,
-    "FC_DERIV": MT_OP_FC_DERIV,
-    "CONV_FWD": MT_OP_CONV_FWD,
-    "CONV_GRAD": MT_OP_CONV_GRAD,
-    "CONV_DERIV": MT_OP_CONV_DERIV,
-    "MAXPOOL_FWD": MT_OP_MAXPOOL_FWD,
-    "MAXPOOL_DERIV": MT_OP_MAXPOOL_DERIV,
-    "AVGPOOL_FWD": MT_OP_AVGPOOL_FWD,
-    "AVGPOOL_DERIV": MT_OP_AVGPOOL_DERIV,
-    "ACT_FWD": MT_OP_ACT_FWD,
-    "ACT_DERIV": MT_OP_ACT_DERIV,
-    "BN_FWD": MT_OP_BN_FWD,
-    "BN_GRAD": MT_OP_BN_GRAD,
-    "BN_DERIV": MT_OP_BN_DERIV,
-    "ADD": MT_OP_ADD,
-    "COPY": MT_OP_COPY,
-    "DROPOUT_FWD": MT_OP_DROPOUT_FWD,
-    "DROPOUT_DERIV": MT_OP_DROPOUT_DERIV,
-    "LOSS_MSE_FWD": MT_OP_LOSS_MSE_FWD,
-    "LOSS_MSE_DERIV": MT_OP_LOSS_MSE_DERIV,
-    "LOSS_CE_SOFTMAX_FWD": MT_OP_LOSS_CE_SOFTMAX_FWD,
-    "LOSS_CE_SOFTMAX_DERIV": MT_OP_LOSS_CE_SOFTMAX_DERIV,
-    "LOSS_CE_SIGMOID_FWD": MT_OP_LOSS_CE_SIGMOID_FWD,
-    "LOSS_CE_SIGMOID_DERIV": MT_OP_LOSS_CE_SIGMOID_DERIV,
-    "SGD_APPLY": MT_OP_SGD_APPLY,
-    "ADAM_APPLY": MT_OP_ADAM_APPLY,
-    "ACTX_FWD": MT_OP_ACTX_FWD,
-    "ACTX_DERIV": MT_OP_ACTX_DERIV,
-    "SUB": MT_OP_SUB,
-    "MUL": MT_OP_MUL,
-    "NEG": MT_OP_NEG,
-    "DECAY_GRAD": MT_OP_DECAY_GRAD,
-    "L2NORM_LOSS": MT_OP_L2NORM_LOSS,
-}
+include "ops.pxi"
+
 CONSTANTS = {
     "PHASE_FORWARD": MT_PHASE_FORWARD,
     "PHASE_CALC_GRAD": MT_PHASE_CALC_GRAD,
@@ -152,10 +83,6 @@ CONSTANTS = {
 include "swap.pxi"
 
 OP_RECORD_BYTES = sizeof(mt_op)
-STATUS_TEXT = {1: "bad op (unknown kind, arity or parameters)",
-               2: "tensor id out of range or tensor outside the arena",
-               3: "tensor or data smaller than the op needs (or a label out of range)",
-               4: "storage (swap) I/O failed"}
 
 
 class ExecutorError(RuntimeError):
@@ -163,7 +90,7 @@ class ExecutorError(RuntimeError):
 
     def __init__(self, status, where=""):
         self.status = status
-        text = STATUS_TEXT.get(status, "status %d" % status)
+        text = mt_status_str(<mt_status>status).decode()
         super().__init__(("%s: %s" % (where, text)) if where else text)
 
 
@@ -213,6 +140,7 @@ cdef class Executor:
         """Replays `swap`'s schedule around every op from now on."""
         if swap.arena is not self.arena:
             raise ValueError("the swap runtime must address this executor's arena")
+        _check_events(swap.events, self.prog.n_ops, self.prog.arena_bytes, swap.storage)
         self.hooks = swap.c_hooks()
         self.hooks_owner = swap
 

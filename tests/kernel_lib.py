@@ -1,4 +1,5 @@
-"""Builds every core_cy/src/mt_kernels_*.c into one shared library for tests.
+"""Builds every core_cy/src/mt_kernels_*.c (and mt_math.c, the maths they
+use) into one shared library for tests.
 
 The flags match the portability contract: strict C99, warnings are errors,
 and no floating-point contraction (so results do not depend on FMA units).
@@ -64,6 +65,9 @@ SIGNATURES = {
     "mt_loss_ce_sigmoid_deriv": (None, [P, P, I, I, I, P]),
     "mt_sgd_apply": (None, [P, P, P, I, F, F]),
     "mt_adam_apply": (None, [P, P, P, P, P, I, F, F, F, F]),
+    "mt_expf": (F, [F]),
+    "mt_logf": (F, [F]),
+    "mt_one_minus_powf": (F, [F, ctypes.c_uint32]),
 }
 
 
@@ -78,7 +82,7 @@ def ptr(a):
 
 
 def build(outdir):
-    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c")))
+    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c"))) + [os.path.join(SRC, "mt_math.c")]
     assert sources, "no kernel sources found"
     so = os.path.join(str(outdir), "libmt_kernels.so")
     subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"],
@@ -94,3 +98,22 @@ def build(outdir):
 @pytest.fixture(scope="session")
 def lib(tmp_path_factory):
     return build(tmp_path_factory.mktemp("kernels"))
+
+
+def build_core(outdir):
+    """The whole portable core (every core_cy/src/*.c) as one shared library,
+    for calling the executor directly (past the Python layer's checks)."""
+    sources = sorted(glob.glob(os.path.join(SRC, "*.c")))
+    so = os.path.join(str(outdir), "libmt_core.so")
+    subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"], check=True)
+    lib = ctypes.CDLL(so)
+    lib.mt_run.restype = ctypes.c_int
+    lib.mt_run.argtypes = [P, P, I, P]
+    lib.mt_status_str.restype = ctypes.c_char_p
+    lib.mt_status_str.argtypes = [I]
+    return lib
+
+
+@pytest.fixture(scope="session")
+def core_lib(tmp_path_factory):
+    return build_core(tmp_path_factory.mktemp("core"))

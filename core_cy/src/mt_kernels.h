@@ -110,7 +110,7 @@ void mt_sgd_apply(float *w, const float *dw, float *mom /* NULL if momentum==0 *
                   int numel, float lr, float momentum);
 /* ++*step; m = b1 m + (1-b1) dw; v = b2 v + (1-b2) dw^2;
  * w -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
- * with the bias corrections computed in double, as PyTorch does. */
+ * with the bias corrections 1 - b^step in float (mt_one_minus_powf). */
 void mt_adam_apply(float *w, const float *dw, float *m, float *v, uint32_t *step,
                    int numel, float lr, float beta1, float beta2, float eps);
 
