@@ -70,3 +70,28 @@ def test_regularizer_and_decay(props, weight_c, bias_c, loss_c):
     close(view["layer:weight/grad"], fc.weight.grad + weight_c * w0)
     close(view["layer:bias/grad"],
           fc.bias.grad + bias_c * torch.from_numpy(run.start["layer:bias"]))
+
+
+@pytest.mark.parametrize("props", [dict(kernel_size=3), dict(kernel_size=4, stride=2,
+                                                             padding="same"),
+                                   dict(kernel_size=3, padding=1, filters=2)])
+def test_conv1d_matches_torch_conv1d(props):
+    """conv1d on c:1:w against nn.Conv1d: output, input derivative, weight gradient."""
+    props = {"filters": 3, **props}
+    spec = layer_spec((2, 1, 9), "conv1d", **props)
+    run, twin = check_layer(spec, (2, 1, 9))
+    weight = run.start["layer:weight"]
+    assert weight.shape[2] == 1  # (filters, c, 1, k)
+    x = torch.from_numpy(tensor_views(run)["pre:output"].copy()).reshape(BATCH, 2, 9)
+    conv = torch.nn.Conv1d(2, props["filters"], props["kernel_size"], props.get("stride", 1))
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(weight[:, :, 0, :]))
+        conv.bias.copy_(torch.from_numpy(run.start["layer:bias"]))
+    pad = props.get("padding", 0)
+    if pad == "same":  # total (out - 1) * s + k - w, the odd one after
+        out = -(-9 // props["stride"])
+        total = max((out - 1) * props["stride"] + props["kernel_size"] - 9, 0)
+        x = torch.nn.functional.pad(x, (total // 2, total - total // 2))
+    elif pad:
+        x = torch.nn.functional.pad(x, (pad, pad))
+    close(tensor_views(run)["layer:output"].reshape(BATCH, props["filters"], -1), conv(x))

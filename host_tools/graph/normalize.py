@@ -4,11 +4,12 @@ the loss absorbs a final softmax / sigmoid for cross-entropy."""
 from dataclasses import dataclass
 
 from host_tools.errors import UserError
+from host_tools.graph.conv1d import as_conv2d_props
 from host_tools.graph.nodes import Node
 from host_tools.graph.shapes import output_shape
 
 INPUT_COUNTS = {"input": 0, "addition": None, "subtract": 2, "multiply": 2}  # None: 1 or more
-SPLIT_ACTIVATION = ("fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization",
+SPLIT_ACTIVATION = ("fully_connected", "conv1d", "conv2d", "depthwise_conv2d", "batch_normalization",
                     "addition")
 
 
@@ -25,6 +26,9 @@ def _expand(spec):
     for layer in spec.layers:
         props = dict(layer.props)
         trainable = props.pop("trainable", True)
+        layer_type = layer.type
+        if layer_type == "conv1d":
+            props, layer_type = as_conv2d_props(props, layer.where), "conv2d"
         inputs = list(layer.input_layers) or ([previous] if previous else [])
         if layer.type != "input" and "input_shape" in props:
             if inputs and layer.input_layers:
@@ -34,7 +38,7 @@ def _expand(spec):
             nodes.append(input_node)
             inputs = [input_node.name]
         activation = props.pop("activation", None) if layer.type in SPLIT_ACTIVATION else None
-        layer_type = "identity" if props.get("activation") == "none" else layer.type
+        layer_type = "identity" if props.get("activation") == "none" else layer_type
         flatten = props.pop("flatten", False)
         nodes.append(Node(layer.name, layer_type, inputs, props, trainable, layer.where))
         final_name[layer.name] = layer.name

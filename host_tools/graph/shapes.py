@@ -32,7 +32,11 @@ def window(size, kernel, stride, padding, node, axis):
 
 
 def conv_geometry(node, in_shape):
+    if node.props.get("conv1d") and len(in_shape) == 1:  # 1:1:w reads as (w,)
+        in_shape = (1, 1, in_shape[0])
     c, h, w = _as_chw(in_shape, node)
+    if node.props.get("conv1d") and h != 1:
+        raise UserError(f"conv1d needs a c:1:w input, got {_fmt(in_shape)}", node.where)
     kh, kw = node.props.get("kernel_size", (3, 3))
     sh, sw = node.props.get("stride", (1, 1))
     padding = node.props.get("padding", "valid")

@@ -11,6 +11,7 @@ LAYER_TYPES = {
     "input": {"input_shape"},
     "fully_connected": {"unit"} | WEIGHTED,
     "conv2d": {"filters", "kernel_size", "stride", "padding"} | WEIGHTED,
+    "conv1d": {"filters", "kernel_size", "stride", "padding"} | WEIGHTED,
     "depthwise_conv2d": {"kernel_size", "stride", "padding", "depth_multiplier"} | WEIGHTED,
     "pooling2d": {"pooling", "pool_size", "stride", "padding"},
     "flatten": set(),
