@@ -95,3 +95,57 @@ def test_conv1d_matches_torch_conv1d(props):
     elif pad:
         x = torch.nn.functional.pad(x, (pad, pad))
     close(tensor_views(run)["layer:output"].reshape(BATCH, props["filters"], -1), conv(x))
+
+
+def two_branch_spec(kind, in_shape, branch_filters=(2, 3), **props):
+    """in -> conv a, conv b (different channel counts) -> LAYER(a, b)."""
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape=in_shape)
+    for name, filters in zip("ab", branch_filters):
+        m.add(name, "conv2d", filters=filters, kernel_size=1, input_layers="in")
+    m.add("layer", kind, input_layers="a,b", **props)
+    return m.spec()
+
+
+def test_concat_channels():
+    check_layer(two_branch_spec("concat", (2, 3, 4), axis=1), (2, 3, 4), inputs=("a", "b"))
+
+
+@pytest.mark.parametrize("axis", [2, 3])
+def test_concat_height_width(axis):
+    check_layer(two_branch_spec("concat", (2, 3, 4), (2, 2), axis=axis), (2, 3, 4),
+                inputs=("a", "b"))
+
+
+def test_concat_features():
+    """Two FC branches of 1:1:F concatenated on width (features)."""
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape="1:1:6")
+    m.add("a", "fully_connected", unit=3, input_layers="in")
+    m.add("b", "fully_connected", unit=5, input_layers="in")
+    m.add("layer", "concat", input_layers="a,b", axis=3)
+    run, _ = check_layer(m.spec(), (6,), inputs=("a", "b"))
+    assert run.graph.nodes[-1].shape == (8,)
+
+
+@pytest.mark.parametrize("direction", ["1:3:2", "2:1:3", "3:2:1", "2:3:1", "3:1:2"])
+def test_permute(direction):
+    run, _ = check_layer(layer_spec((2, 3, 4), "permute", direction=direction), (2, 3, 4))
+    shape = (2, 3, 4)
+    assert run.graph.nodes[-1].shape == tuple(shape[int(a) - 1] for a in direction.split(":"))
+
+
+@pytest.mark.parametrize("kernel_size", [2, "2,3"])
+def test_upsample2d_nearest(kernel_size):
+    check_layer(layer_spec((2, 3, 4), "upsample2d", kernel_size=kernel_size), (2, 3, 4))
+
+
+def test_concat_with_the_input_needs_one_derivative():
+    """The input branch has no derivative: CONCAT_DERIV leaves that slot empty."""
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape="2:3:4")
+    m.add("a", "conv2d", filters=3, kernel_size=1, input_layers="in")
+    m.add("layer", "concat", input_layers="in,a", axis=1)
+    run, _ = check_layer(m.spec(), (2, 3, 4), inputs=("a",))
+    deriv = [op for op in run.graph.ops if op.kind == "CONCAT_DERIV"]
+    assert len(deriv) == 1 and deriv[0].tensors[1] == -1

@@ -20,6 +20,7 @@ from host_tools.data import encode
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.program import build_program
 from host_tools.session import Session
+from host_tools.graph.movement_shapes import full
 from host_tools.graph.normalize import normalize
 from host_tools.graph.shapes import conv_filters, conv_geometry, pool_geometry
 
@@ -112,6 +113,15 @@ class TorchTwin(nn.Module):
             return xs[0] * xs[1]
         if kind == "identity":
             return x
+        if kind == "concat":
+            parts = [t.reshape(len(t), *full(s)) for t, s in zip(xs, node.in_shapes)]
+            return torch.cat(parts, dim=node.props.get("axis", 1)).reshape(len(x), *node.shape)
+        if kind == "permute":
+            y = x.reshape(len(x), *full(node.in_shapes[0])).permute(0, *node.props["direction"])
+            return y.reshape(len(x), *node.shape)
+        if kind == "upsample2d":
+            kh, kw = node.props.get("kernel_size", (2, 2))
+            return x.repeat_interleave(kh, dim=2).repeat_interleave(kw, dim=3)
         if kind in ("flatten", "reshape"):
             return x.reshape(len(x), *node.shape)
         if kind == "dropout":

@@ -76,6 +76,13 @@ void mt_copy(const float *x, float *y, int numel);  /* memmove semantics */
 void mt_actx_fwd(int act, const float *x, float *y, int numel);
 void mt_actx_deriv(int act, const float *x, const float *dy, float *dx, int numel);
 
+/* ---- data movement (mt_kernels_shape.c) ---- */
+void mt_concat(float *y, const float *const *xs, const int32_t *n, int k, int outer);
+void mt_concat_deriv(const float *dy, float *const *dxs, const int32_t *n, int k, int outer);
+void mt_permute(const float *x, float *y, int batch, const int32_t *d, const int32_t *s);
+void mt_upsample_fwd(const float *x, float *y, int planes, int h, int w, int kh, int kw);
+void mt_upsample_deriv(const float *dy, float *dx, int planes, int h, int w, int kh, int kw);
+
 /* ---- binary elementwise (mt_kernels_binary.c) ---- */
 void mt_sub(float *y, const float *a, const float *b, int numel);
 void mt_mul(float *y, const float *a, const float *b, int numel);

@@ -262,3 +262,37 @@ MT_RUN_FN(mt_run_l2norm_loss)
     IGNORE_MODE;
     add_metrics(slot[1], mt_l2norm_loss(slot[0], op->p[0], op->f[0]), 0.0f);
 }
+
+MT_RUN_FN(mt_run_concat)
+{
+    const float *xs[MT_OP_MAX_TENSORS - 1];
+    IGNORE_MODE;
+    for (int i = 0; i < op->p[1]; i++) xs[i] = slot[1 + i];
+    mt_concat(slot[0], xs, op->p + 2, op->p[1], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_concat_deriv)
+{
+    float *dxs[MT_OP_MAX_TENSORS - 1];
+    IGNORE_MODE;
+    for (int i = 0; i < op->p[1]; i++) dxs[i] = slot[1 + i];
+    mt_concat_deriv(slot[0], dxs, op->p + 2, op->p[1], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_permute)
+{
+    IGNORE_MODE;
+    mt_permute(slot[0], slot[1], op->p[0], op->p + 1, op->p + 4);
+}
+
+MT_RUN_FN(mt_run_upsample_fwd)
+{
+    IGNORE_MODE;
+    mt_upsample_fwd(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3], op->p[4]);
+}
+
+MT_RUN_FN(mt_run_upsample_deriv)
+{
+    IGNORE_MODE;
+    mt_upsample_deriv(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3], op->p[4]);
+}

@@ -40,5 +40,10 @@ MT_RUN_FN(mt_run_mul);
 MT_RUN_FN(mt_run_neg);
 MT_RUN_FN(mt_run_decay_grad);
 MT_RUN_FN(mt_run_l2norm_loss);
+MT_RUN_FN(mt_run_concat);
+MT_RUN_FN(mt_run_concat_deriv);
+MT_RUN_FN(mt_run_permute);
+MT_RUN_FN(mt_run_upsample_fwd);
+MT_RUN_FN(mt_run_upsample_deriv);
 
 #endif

@@ -84,6 +84,16 @@ enum mt_op_kind {
     MT_OP_MUL = 53,        /* t = [Y, A, B] : Y = A * B; also dX = dY * OTHER */
     MT_OP_NEG = 54,        /* t = [X, Y] : Y = -X */
 
+    /* concat along an axis: p = [OUTER, K, N1..NK]; row o of Y is row o of
+       X1 (N1 floats), X2 (N2), ... (2 <= K <= 7) */
+    MT_OP_CONCAT = 55,       /* t = [Y, X1..XK] */
+    MT_OP_CONCAT_DERIV = 56, /* t = [dY, dX1?..dXK?] */
+    /* permute: p = [N, D0, D1, D2, S0, S1, S2] (Y dims, X strides in Y order) */
+    MT_OP_PERMUTE = 57,      /* t = [X, Y] */
+    /* nearest upsampling: p = [PLANES, H, W, KH, KW], Y is (PLANES, H KH, W KW) */
+    MT_OP_UPSAMPLE_FWD = 58,   /* t = [X, Y] */
+    MT_OP_UPSAMPLE_DERIV = 59, /* t = [dY, dX] */
+
     /* dropout (inverted). p = [NUMEL], f = [rate]. RNG state: one uint32
        tensor (xorshift32), advanced per element. EVAL mode copies X. */
     MT_OP_DROPOUT_FWD = 60,   /* t = [X, Y, MASK, RNG] MASK holds 0 or 1/(1-rate) */

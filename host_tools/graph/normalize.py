@@ -8,7 +8,7 @@ from host_tools.graph.conv1d import as_conv2d_props
 from host_tools.graph.nodes import Node
 from host_tools.graph.shapes import output_shape
 
-INPUT_COUNTS = {"input": 0, "addition": None, "subtract": 2, "multiply": 2}  # None: 1 or more
+INPUT_COUNTS = {"input": 0, "addition": None, "subtract": 2, "multiply": 2, "concat": None}  # None: 1 or more
 SPLIT_ACTIVATION = ("fully_connected", "conv1d", "conv2d", "depthwise_conv2d", "batch_normalization",
                     "addition")
 

@@ -1,5 +1,6 @@
 """Per-sample output shapes and window geometry, PyTorch conventions (NCHW)."""
 from host_tools.errors import UserError
+from host_tools.graph.movement_shapes import SHAPES as MOVEMENT_SHAPES
 from host_tools.graph.nodes import numel
 
 
@@ -68,6 +69,8 @@ def conv_filters(node, channels):
 def output_shape(node, in_shapes):
     """Infers node.shape from its inputs' shapes; raises UserError on mismatch."""
     kind = node.type
+    if kind in MOVEMENT_SHAPES:
+        return MOVEMENT_SHAPES[kind](node, in_shapes)
     if kind == "input":
         shape = node.props["input_shape"]
         return (shape[2],) if shape[0] == 1 and shape[1] == 1 else shape

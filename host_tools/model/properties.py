@@ -24,6 +24,9 @@ LAYER_TYPES = {
     "dropout": {"dropout_rate"},
     "identity": set(),
     "subtract": set(),
+    "concat": {"axis"},
+    "permute": {"direction"},
+    "upsample2d": {"upsample", "kernel_size"},
     "multiply": set(),
 }
 LOSS_LAYERS = ("mse", "cross", "cross_softmax", "cross_sigmoid")
@@ -111,6 +114,23 @@ def _choice(options):
     return parse
 
 
+def _axis(text, key, where):
+    value = _int(text, key, where)
+    if value > 3:
+        raise UserError(f"{key}={value} must be 1 (channel), 2 (height) or 3 (width)", where)
+    return value
+
+
+def _direction(text, key, where):
+    """'1:3:2' (or 1,3,2): a permutation of the c:h:w axes 1, 2, 3."""
+    parts = list(text) if isinstance(text, (tuple, list)) else \
+        str(text).replace(",", ":").split(":")
+    values = tuple(_int(part, key, where) for part in parts)
+    if sorted(values) != [1, 2, 3]:
+        raise UserError(f"{key}={text!r} must be a permutation of 1:2:3", where)
+    return values
+
+
 def _rate(text, key, where):
     value = _float(text, key, where)
     if not 0.0 <= value < 1.0:
@@ -124,6 +144,7 @@ PARSERS = {
     "activation": _choice(ACTIVATIONS), "pooling": _choice(POOLINGS),
     "trainable": _bool, "disable_bias": _bool, "momentum": _float, "epsilon": _float,
     "dropout_rate": _rate, "depth_multiplier": _int, "flatten": _bool,
+    "axis": _axis, "direction": _direction, "upsample": _choice(("nearest",)),
     "weight_regularizer": _choice(("l2norm", "none")), "weight_regularizer_constant": _float,
     "weight_decay": _float, "bias_decay": _float,
     **{key: _choice(INITIALIZERS) for key in (
