@@ -149,3 +149,18 @@ def test_concat_with_the_input_needs_one_derivative():
     run, _ = check_layer(m.spec(), (2, 3, 4), inputs=("a",))
     deriv = [op for op in run.graph.ops if op.kind == "CONCAT_DERIV"]
     assert len(deriv) == 1 and deriv[0].tensors[1] == -1
+
+
+@pytest.mark.parametrize("in_shape,axis", [((2, 3, 4), "3"), ((2, 3, 4), "2,3"),
+                                           ((2, 3, 4), "1,2,3"), ((6,), "3")])
+def test_layer_normalization(in_shape, axis):
+    spec = layer_spec(in_shape, "layer_normalization", axis=axis, epsilon=1e-5)
+    run, _ = check_layer(spec, in_shape)
+    assert sorted(run.graph.params["layer"]) == ["beta", "gamma"]
+
+
+def test_layer_normalization_non_trailing_axes_refused():
+    from host_tools.errors import UserError
+    from host_tools.graph.training_graph import build_training_graph
+    with pytest.raises(UserError, match="only trailing axes"):
+        build_training_graph(layer_spec((2, 3, 4), "layer_normalization", axis="1,3"))

@@ -21,6 +21,7 @@ from host_tools.graph.training_graph import build_training_graph
 from host_tools.program import build_program
 from host_tools.session import Session
 from host_tools.graph.movement_shapes import full
+from host_tools.graph.nodes import numel
 from host_tools.graph.normalize import normalize
 from host_tools.graph.shapes import conv_filters, conv_geometry, pool_geometry
 
@@ -52,6 +53,9 @@ def _module_for(node):
         groups = g["c"] if node.type == "depthwise_conv2d" else 1
         return nn.Conv2d(g["c"], filters, (g["kh"], g["kw"]), (g["sh"], g["sw"]), groups=groups,
                          bias=not node.props.get("disable_bias", False))
+    if node.type == "layer_normalization":
+        cols = numel(full(node.shape)[node.props["axis"][0] - 1:])
+        return nn.LayerNorm(cols, eps=node.props.get("epsilon", 1e-3))
     if node.type == "batch_normalization":
         norm = nn.BatchNorm2d if len(node.shape) == 3 else nn.BatchNorm1d
         return norm(node.shape[0], eps=node.props.get("epsilon", 1e-3),  # NNTrainer's keys
@@ -115,7 +119,11 @@ class TorchTwin(nn.Module):
             return x
         if kind == "concat":
             parts = [t.reshape(len(t), *full(s)) for t, s in zip(xs, node.in_shapes)]
-            return torch.cat(parts, dim=node.props.get("axis", 1)).reshape(len(x), *node.shape)
+            axis = node.props.get("axis", (1,))[0]
+            return torch.cat(parts, dim=axis).reshape(len(x), *node.shape)
+        if kind == "layer_normalization":
+            norm = self.module(node.name)
+            return norm(x.reshape(len(x), -1, norm.normalized_shape[0])).reshape(x.shape)
         if kind == "permute":
             y = x.reshape(len(x), *full(node.in_shapes[0])).permute(0, *node.props["direction"])
             return y.reshape(len(x), *node.shape)

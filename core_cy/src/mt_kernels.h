@@ -83,6 +83,14 @@ void mt_permute(const float *x, float *y, int batch, const int32_t *d, const int
 void mt_upsample_fwd(const float *x, float *y, int planes, int h, int w, int kh, int kw);
 void mt_upsample_deriv(const float *dy, float *dx, int planes, int h, int w, int kh, int kw);
 
+/* ---- layer normalization over rows of COLS (mt_kernels_ln.c) ---- */
+void mt_ln_fwd(const float *x, const float *gamma, const float *beta, float *y,
+               float *mean, float *invstd, int rows, int cols, float eps);
+void mt_ln_grad(const float *x, const float *dy, const float *mean, const float *invstd,
+                float *dgamma, float *dbeta, int rows, int cols);
+void mt_ln_deriv(const float *x, const float *dy, const float *gamma, const float *mean,
+                 const float *invstd, float *dx, int rows, int cols);
+
 /* ---- binary elementwise (mt_kernels_binary.c) ---- */
 void mt_sub(float *y, const float *a, const float *b, int numel);
 void mt_mul(float *y, const float *a, const float *b, int numel);

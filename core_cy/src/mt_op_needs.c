@@ -247,3 +247,15 @@ mt_status mt_shape_needs(const mt_op *op, mt_op_needs *needs)
     set_needs(needs, 2, op->kind == MT_OP_UPSAMPLE_FWD ? fwd : deriv);
     return MT_OK;
 }
+
+mt_status mt_ln_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 2)) return MT_ERR_BAD_OP;
+    if (op->kind == MT_OP_LN_FWD && !(op->f[0] > 0.0f)) return MT_ERR_BAD_OP;
+    uint64_t x = mul4(p[0], p[1], F32, 1), c = mul(p[1], F32), r = mul(p[0], F32);
+    const uint64_t fwd[6] = {x, c, c, x, r, r}, grad[6] = {x, x, r, r, c, c},
+                   deriv[6] = {x, x, c, r, r, x};
+    set_needs(needs, 6, op->kind == MT_OP_LN_FWD ? fwd : op->kind == MT_OP_LN_GRAD ? grad : deriv);
+    return MT_OK;
+}

@@ -296,3 +296,22 @@ MT_RUN_FN(mt_run_upsample_deriv)
     IGNORE_MODE;
     mt_upsample_deriv(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3], op->p[4]);
 }
+
+MT_RUN_FN(mt_run_ln_fwd)
+{
+    IGNORE_MODE;
+    mt_ln_fwd(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1],
+              op->f[0]);
+}
+
+MT_RUN_FN(mt_run_ln_grad)
+{
+    IGNORE_MODE;
+    mt_ln_grad(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1]);
+}
+
+MT_RUN_FN(mt_run_ln_deriv)
+{
+    IGNORE_MODE;
+    mt_ln_deriv(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1]);
+}

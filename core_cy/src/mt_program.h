@@ -77,6 +77,12 @@ enum mt_op_kind {
     MT_OP_BN_GRAD = 41,    /* t = [X, dY, SMEAN, SINVSTD, dGAMMA, dBETA] */
     MT_OP_BN_DERIV = 42,   /* t = [X, dY, GAMMA, SMEAN, SINVSTD, dX] */
 
+    /* layer normalization over the last COLS of ROWS rows: p = [ROWS, COLS],
+       f = [eps]; GAMMA / BETA have COLS floats, SMEAN / SINVSTD ROWS */
+    MT_OP_LN_FWD = 43,     /* t = [X, GAMMA, BETA, Y, SMEAN, SINVSTD] */
+    MT_OP_LN_GRAD = 44,    /* t = [X, dY, SMEAN, SINVSTD, dGAMMA, dBETA] */
+    MT_OP_LN_DERIV = 45,   /* t = [X, dY, GAMMA, SMEAN, SINVSTD, dX] */
+
     /* elementwise sum / copy. p = [NUMEL] */
     MT_OP_ADD = 50,        /* t = [Y, X1, X2, ...] : Y = sum Xi (2..7 inputs) */
     MT_OP_COPY = 51,       /* t = [X, Y] */

@@ -14,16 +14,23 @@ def compact(shape):
     return (shape[2],) if shape[0] == 1 and shape[1] == 1 else tuple(shape)
 
 
+def concat_axis(node):
+    axes = node.props.get("axis", (1,))
+    if len(axes) != 1:
+        raise UserError("concat takes one axis", node.where)
+    return axes[0]
+
+
 def concat_geometry(node, in_shapes, batch=1):
     """(outer rows, [floats per row of each input]) for the CONCAT op."""
-    axis = node.props.get("axis", 1)
+    axis = concat_axis(node)
     shapes = [full(shape) for shape in in_shapes]
     outer = batch * numel(shapes[0][:axis - 1])
     return outer, [numel(shape[axis - 1:]) for shape in shapes]
 
 
 def concat_shape(node, in_shapes):
-    axis = node.props.get("axis", 1)
+    axis = concat_axis(node)
     shapes = [full(shape) for shape in in_shapes]
     for shape in shapes[1:]:
         if shape[:axis - 1] + shape[axis:] != shapes[0][:axis - 1] + shapes[0][axis:]:

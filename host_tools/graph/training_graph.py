@@ -64,7 +64,8 @@ def _backward_needs(nodes):
     wants_grad, upstream = {}, {}
     for node in nodes:
         wants_grad[node.name] = node.trainable and node.type in (
-            "fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization")
+            "fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization",
+            "layer_normalization")
         upstream[node.name] = any(wants_grad[p] or upstream[p] for p in node.inputs)
     wants_dout = {n: wants_grad[n] or upstream[n] for n in wants_grad}
     return wants_grad, upstream, wants_dout

@@ -25,6 +25,8 @@ LAYER_TYPES = {
     "identity": set(),
     "subtract": set(),
     "concat": {"axis"},
+    "layer_normalization": {"axis", "epsilon", "gamma_initializer", "beta_initializer",
+                            "weight_decay", "bias_decay"},
     "permute": {"direction"},
     "upsample2d": {"upsample", "kernel_size"},
     "multiply": set(),
@@ -35,7 +37,7 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "leaky_relu", "swish", "gel
 POOLINGS = ("max", "average", "global_average")
 INITIALIZERS = ("zeros", "ones", "lecun_normal", "lecun_uniform", "xavier_normal",
                 "xavier_uniform", "he_normal", "he_uniform")
-ALIASES = {"fc": "fully_connected", "dense": "fully_connected", "conv2d": "conv2d",
+ALIASES = {"layernorm": "layer_normalization", "fc": "fully_connected", "dense": "fully_connected", "conv2d": "conv2d",
            "bn": "batch_normalization", "batchnorm": "batch_normalization",
            "pooling": "pooling2d", "add": "addition", "act": "activation",
            "multiout": "identity", "output": "identity"}
@@ -114,11 +116,13 @@ def _choice(options):
     return parse
 
 
-def _axis(text, key, where):
-    value = _int(text, key, where)
-    if value > 3:
-        raise UserError(f"{key}={value} must be 1 (channel), 2 (height) or 3 (width)", where)
-    return value
+def _axes(text, key, where):
+    """'3' or '2,3': c:h:w axes 1 (channel), 2 (height), 3 (width), sorted."""
+    parts = list(text) if isinstance(text, (tuple, list)) else str(text).split(",")
+    values = sorted({_int(part, key, where) for part in (parts if parts else [text])})
+    if not values or values[-1] > 3:
+        raise UserError(f"{key}={text!r}: axes are 1 (channel), 2 (height), 3 (width)", where)
+    return tuple(values)
 
 
 def _direction(text, key, where):
@@ -144,7 +148,7 @@ PARSERS = {
     "activation": _choice(ACTIVATIONS), "pooling": _choice(POOLINGS),
     "trainable": _bool, "disable_bias": _bool, "momentum": _float, "epsilon": _float,
     "dropout_rate": _rate, "depth_multiplier": _int, "flatten": _bool,
-    "axis": _axis, "direction": _direction, "upsample": _choice(("nearest",)),
+    "axis": _axes, "direction": _direction, "upsample": _choice(("nearest",)),
     "weight_regularizer": _choice(("l2norm", "none")), "weight_regularizer_constant": _float,
     "weight_decay": _float, "bias_decay": _float,
     **{key: _choice(INITIALIZERS) for key in (

@@ -1,6 +1,6 @@
 """Per-layer emitters: each module turns one layer type into forward,
 calc_gradient and calc_derivative ops. Registry by layer type."""
-from host_tools.graph.layers import (binary, conv, movement, dense, elementwise, normalization, pooling,
+from host_tools.graph.layers import (binary, conv, layer_norm, movement, dense, elementwise, normalization, pooling,
                                      activation, dropout)
 
 EMITTERS = {
@@ -12,6 +12,7 @@ EMITTERS = {
     "batch_normalization": normalization,
     "addition": elementwise.addition,
     "subtract": binary.subtract,
+    "layer_normalization": layer_norm,
     "concat": movement.concat,
     "permute": movement.permute,
     "upsample2d": movement.upsample2d,
