@@ -3,6 +3,7 @@ every key implemented or warned about, FC on the last dimension, flatten,
 loss layers, initializers, learning-rate schedules (formulas and training
 against torch), and one-line errors for what we do not support."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +206,19 @@ def test_convert_shows_the_interpretation(tmp_path, capsys):
     assert "exponential (iterations 0-2: 0.1, 0.05, 0.025" in captured.out
     assert "ignored keys: 1" in captured.out and "save_path: ignored (" in captured.out
     assert captured.err == ""
+
+
+# ------------------------------------------------------------------ examples/nntrainer
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples" / "nntrainer").glob("*.ini"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_load_and_train(path, capsys):
+    """Each example trains on the digits for a few iterations (finite loss)."""
+    assert main(["train", str(path), "--iterations", "30", "--quiet", "--no-shuffle"]) == 0
+    out = capsys.readouterr()
+    epochs = [line for line in out.out.splitlines() if line.startswith("epoch ")]
+    assert epochs and "loss nan" not in out.out
+    if path.name == "lenet_digits.ini":
+        assert out.err.count("ignored (") == 2  # save_path and [train_set]
