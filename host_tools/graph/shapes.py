@@ -51,7 +51,7 @@ def pool_geometry(node, in_shape):
     if node.props.get("pooling", "max") == "global_average":
         return dict(c=c, h=h, w=w, kh=h, kw=w, sh=1, sw=1, ph=0, pw=0, oh=1, ow=1)
     kh, kw = node.props.get("pool_size", (2, 2))
-    sh, sw = node.props.get("stride", (kh, kw))
+    sh, sw = node.props.get("stride", (1, 1))  # NNTrainer's default (PyTorch: pool_size)
     padding = node.props.get("padding", "valid")
     ph, oh = window(h, kh, sh, padding, node, 0)
     pw, ow = window(w, kw, sw, padding, node, 1)
