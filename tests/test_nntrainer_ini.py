@@ -222,3 +222,10 @@ def test_examples_load_and_train(path, capsys):
     assert epochs and "loss nan" not in out.out
     if path.name == "lenet_digits.ini":
         assert out.err.count("ignored (") == 2  # save_path and [train_set]
+
+
+def test_optimizer_defaults_are_nntrainers(tmp_path):
+    """[Optimizer] without type is adam; adam's epsilon defaults to 1e-7."""
+    spec = load(tmp_path, "[Model]\n[Optimizer]\nlearning_rate = 0.01\n"
+                          "[in]\ntype = input\ninput_shape = 1:1:3\n")
+    assert (spec.optimizer.type, spec.optimizer.epsilon) == ("adam", 1e-7)

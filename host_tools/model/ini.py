@@ -39,6 +39,8 @@ def _layer(section, values, where, warnings):
 
 def _optimizer(sections, model_legacy, path):
     values = {**model_legacy, **sections.get("optimizer", {})}
+    if "optimizer" in sections and "type" not in values:
+        values["type"] = "adam"  # NNTrainer's default optimizer
     optimizer, schedule = parse_optimizer(values, f"{path} [Optimizer]")
     if "learningratescheduler" in sections:
         schedule = parse_lr_schedule(sections["learningratescheduler"],

@@ -9,7 +9,7 @@ class OptimizerSpec:
     momentum: float = 0.0
     beta1: float = 0.9
     beta2: float = 0.999
-    epsilon: float = 1e-8
+    epsilon: float = 1e-7          # NNTrainer's Adam default
 
 
 @dataclass
