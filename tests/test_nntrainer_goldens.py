@@ -128,11 +128,8 @@ def assert_close(got, expected, what):
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_golden(name, tmp_path):
-    reason = skip_reason(name)
-    if reason:
-        pytest.skip(reason)
+def run_golden(name, tmp_path, check):
+    """Replays the golden; check(got, expected, what) sees every compared tensor."""
     session = build_session(name, tmp_path)
     graph = session.graph
     params = param_order(graph)
@@ -143,8 +140,32 @@ def test_golden(name, tmp_path):
             if it == 0:
                 session.write(tid, value)
             else:
-                assert_close(session.read(tid), value, f"iteration {it} {graph.tensors[tid].name}")
+                check(session.read(tid), value, f"iteration {it} {graph.tensors[tid].name}")
         x = step["input"].reshape(batch, -1)
         y = step["label"].reshape(batch, -1).view(np.uint8)
         session.train(x, y, np.arange(batch, dtype=np.int32), 0, 1)
-        assert_close(session.read(graph.output), step["output"], f"iteration {it} output")
+        check(session.read(graph.output), step["output"], f"iteration {it} output")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_golden(name, tmp_path):
+    reason = skip_reason(name)
+    if reason:
+        pytest.skip(reason)
+    run_golden(name, tmp_path, assert_close)
+
+
+if __name__ == "__main__":  # python tests/test_nntrainer_goldens.py: counts and largest errors
+    import collections
+    import tempfile
+    from pathlib import Path
+
+    reasons = collections.Counter(skip_reason(name) for name in ALL if skip_reason(name))
+    print(f"{len(ALL)} goldens: {len(INIS)} run, {sum(reasons.values())} skipped")
+    for reason, count in reasons.most_common():
+        print(f"  skipped {count:2d}: {reason}")
+    for name in INIS:
+        worst = []
+        run_golden(name, Path(tempfile.mkdtemp()), lambda got, expected, what: worst.append(
+            float(np.abs(np.asarray(got).reshape(-1) - expected.reshape(-1)).max())))
+        print(f"  {name:24} max |ours - PyTorch| {max(worst):.3g}")
