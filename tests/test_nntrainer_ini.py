@@ -229,3 +229,16 @@ def test_optimizer_defaults_are_nntrainers(tmp_path):
     spec = load(tmp_path, "[Model]\n[Optimizer]\nlearning_rate = 0.01\n"
                           "[in]\ntype = input\ninput_shape = 1:1:3\n")
     assert (spec.optimizer.type, spec.optimizer.epsilon) == ("adam", 1e-7)
+
+
+def test_schedule_start_rate_and_bundle_warning(tmp_path, capsys):
+    """The op records start at the schedule's first rate (cosine: its max); a
+    bundle, which the device trains at that rate, says the schedule stays behind."""
+    path = write(tmp_path, "[Model]\nbatch_size = 2\n[Optimizer]\ntype = sgd\n"
+                           "[LearningRateScheduler]\ntype = cosine\nmax_learning_rate = 0.3\n"
+                           "min_learning_rate = 0.1\ndecay_steps = 10\n"
+                           "[in]\ntype = input\ninput_shape = 1:1:3\n"
+                           "[fc]\ntype = fully_connected\nunit = 2\n")
+    assert load_ini(path).optimizer.learning_rate == 0.3
+    assert main(["plan", str(path), "-o", str(tmp_path / "m.mtb")]) == 0
+    assert "cosine learning-rate schedule runs in host training only" in capsys.readouterr().err

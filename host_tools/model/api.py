@@ -20,6 +20,7 @@ class Model:
         if lr_scheduler is not None:
             self.lr_schedule = parse_lr_schedule(dict(lr_scheduler), "LearningRateScheduler",
                                                  self.optimizer.learning_rate)
+            self.optimizer.learning_rate = self.lr_schedule.rate(0)
         self.layers = []
 
     def add(self, name, type, input_layers=(), **props):

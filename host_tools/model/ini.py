@@ -45,8 +45,8 @@ def _optimizer(sections, model_legacy, path):
     if "learningratescheduler" in sections:
         schedule = parse_lr_schedule(sections["learningratescheduler"],
                                      f"{path} [LearningRateScheduler]", optimizer.learning_rate)
-        if schedule.type != "cosine":
-            optimizer.learning_rate = schedule.learning_rates[0]
+    if schedule is not None:
+        optimizer.learning_rate = schedule.rate(0)  # what the op records start with
     return optimizer, schedule
 
 
