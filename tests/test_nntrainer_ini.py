@@ -242,3 +242,18 @@ def test_schedule_start_rate_and_bundle_warning(tmp_path, capsys):
     assert load_ini(path).optimizer.learning_rate == 0.3
     assert main(["plan", str(path), "-o", str(tmp_path / "m.mtb")]) == 0
     assert "cosine learning-rate schedule runs in host training only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[c]\ntype = concat\n", "a concat layer takes 2 to 7 inputs, got 1"),
+    ("[p]\ntype = permute\ndirection = 1:1:2\n", "must be a permutation of 1:2:3"),
+    ("[l]\ntype = layer_normalization\n", "missing key 'axis'"),
+    ("[u]\ntype = upsample2d\nupsample = bilinear\n", "must be one of nearest"),
+    ("[c]\ntype = conv1d\nfilters = 2\nkernel_size = 3\n", "conv1d needs a c:1:w input"),
+    ("[s]\ntype = split\nsplit_dimension = 1\n", "unsupported layer type split"),
+])
+def test_new_layer_mistakes_are_one_line(tmp_path, capsys, text, message):
+    path = write(tmp_path, HEAD + "[in]\ntype = input\ninput_shape = 2:3:4\n" + text)
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err

@@ -8,9 +8,11 @@ from host_tools.graph.conv1d import as_conv2d_props
 from host_tools.graph.nodes import Node
 from host_tools.graph.shapes import output_shape
 
-INPUT_COUNTS = {"input": 0, "addition": None, "subtract": 2, "multiply": 2, "concat": None}  # None: 1 or more
-SPLIT_ACTIVATION = ("fully_connected", "conv1d", "conv2d", "depthwise_conv2d", "batch_normalization",
-                    "addition")
+# (fewest, most) inputs per layer type; others take exactly one
+INPUT_COUNTS = {"input": (0, 0), "addition": (1, 7), "subtract": (2, 2), "multiply": (2, 2),
+                "concat": (2, 7)}
+SPLIT_ACTIVATION = ("fully_connected", "conv1d", "conv2d", "depthwise_conv2d",
+                    "batch_normalization", "addition")
 
 
 @dataclass
@@ -99,9 +101,10 @@ def _topological(nodes):
 
 
 def _check_input_count(node):
-    wanted = INPUT_COUNTS.get(node.type, 1)
-    if wanted is not None and len(node.inputs) != wanted:
-        raise UserError(f"a {node.type} layer takes {wanted} input(s), got {len(node.inputs)}",
+    fewest, most = INPUT_COUNTS.get(node.type, (1, 1))
+    if not fewest <= len(node.inputs) <= most:
+        wanted = str(fewest) if fewest == most else f"{fewest} to {most}"
+        raise UserError(f"a {node.type} layer takes {wanted} inputs, got {len(node.inputs)}",
                         node.where)
     if len(set(node.inputs)) != len(node.inputs):
         raise UserError("the same layer is given twice in input_layers", node.where)
