@@ -250,7 +250,10 @@ def test_schedule_start_rate_and_bundle_warning(tmp_path, capsys):
     ("[l]\ntype = layer_normalization\n", "missing key 'axis'"),
     ("[u]\ntype = upsample2d\nupsample = bilinear\n", "must be one of nearest"),
     ("[c]\ntype = conv1d\nfilters = 2\nkernel_size = 3\n", "conv1d needs a c:1:w input"),
-    ("[s]\ntype = split\nsplit_dimension = 1\n", "unsupported layer type split"),
+    ("[s]\ntype = split\nsplit_dimension = 2\nsplit_number = 2\n[f]\ntype = flatten\n",
+     "split_number=2 does not divide dimension 2 (3)"),
+    ("[s]\ntype = split\nsplit_dimension = 2\n[f]\ntype = flatten\ninput_layers = s(3)\n",
+     "output 3 of a 3-way split does not exist"),
 ])
 def test_new_layer_mistakes_are_one_line(tmp_path, capsys, text, message):
     path = write(tmp_path, HEAD + "[in]\ntype = input\ninput_shape = 2:3:4\n" + text)

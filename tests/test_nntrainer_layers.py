@@ -164,3 +164,17 @@ def test_layer_normalization_non_trailing_axes_refused():
     from host_tools.graph.training_graph import build_training_graph
     with pytest.raises(UserError, match="only trailing axes"):
         build_training_graph(layer_spec((2, 3, 4), "layer_normalization", axis="1,3"))
+
+
+@pytest.mark.parametrize("axis,number", [(1, None), (2, 3), (3, 2)])
+def test_split_outputs_recombined(axis, number):
+    """split -> two of its outputs into multiply: each output's share of the
+    input derivative (zero elsewhere) is gathered like a multiout."""
+    m = Model(loss="mse", batch_size=BATCH, optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape="2:3:4")
+    m.add("pre", "conv2d", filters=2, kernel_size=1)
+    props = {"split_dimension": axis, **({"split_number": number} if number else {})}
+    m.add("sp", "split", **props)
+    m.add("layer", "multiply", input_layers="sp(0), sp(1)")
+    run, _ = check_layer(m.spec(), (2, 3, 4))
+    assert [op.kind for op in run.graph.ops].count("SLICE") == 2

@@ -124,6 +124,12 @@ class TorchTwin(nn.Module):
         if kind == "layer_normalization":
             norm = self.module(node.name)
             return norm(x.reshape(len(x), -1, norm.normalized_shape[0])).reshape(x.shape)
+        if kind == "slice":
+            axis, index = node.props["split_dimension"], node.props["index"]
+            size = full(node.in_shapes[0])[axis - 1]
+            part = size // node.props.get("split_number", size)
+            y = x.reshape(len(x), *full(node.in_shapes[0])).narrow(axis, index * part, part)
+            return y.reshape(len(x), *node.shape)
         if kind == "permute":
             y = x.reshape(len(x), *full(node.in_shapes[0])).permute(0, *node.props["direction"])
             return y.reshape(len(x), *node.shape)

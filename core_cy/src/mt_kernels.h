@@ -82,6 +82,8 @@ void mt_concat_deriv(const float *dy, float *const *dxs, const int32_t *n, int k
 void mt_permute(const float *x, float *y, int batch, const int32_t *d, const int32_t *s);
 void mt_upsample_fwd(const float *x, float *y, int planes, int h, int w, int kh, int kw);
 void mt_upsample_deriv(const float *dy, float *dx, int planes, int h, int w, int kh, int kw);
+void mt_slice(const float *x, float *y, int outer, int total, int offset, int n);
+void mt_slice_deriv(const float *dy, float *dx, int outer, int total, int offset, int n);
 
 /* ---- layer normalization over rows of COLS (mt_kernels_ln.c) ---- */
 void mt_ln_fwd(const float *x, const float *gamma, const float *beta, float *y,

@@ -65,3 +65,20 @@ void mt_upsample_deriv(const float *dy, float *dx, int planes, int h, int w, int
                 row[c / kw] += *dy++;
         }
 }
+
+/* Y row o = X row o [offset, offset + n) of total floats (one split output). */
+void mt_slice(const float *x, float *y, int outer, int total, int offset, int n)
+{
+    int o;
+    for (o = 0; o < outer; o++)
+        memcpy(y + (long)o * n, x + (long)o * total + offset, sizeof(float) * (size_t)n);
+}
+
+/* dX = zeros with dY in each row's [offset, offset + n): this output's share. */
+void mt_slice_deriv(const float *dy, float *dx, int outer, int total, int offset, int n)
+{
+    int o;
+    memset(dx, 0, sizeof(float) * (size_t)outer * total);
+    for (o = 0; o < outer; o++)
+        memcpy(dx + (long)o * total + offset, dy + (long)o * n, sizeof(float) * (size_t)n);
+}

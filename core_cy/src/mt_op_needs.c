@@ -232,6 +232,15 @@ mt_status mt_shape_needs(const mt_op *op, mt_op_needs *needs)
 {
     const int32_t *p = op->p;
     if (op->kind == MT_OP_CONCAT || op->kind == MT_OP_CONCAT_DERIV) return concat_needs(op, needs);
+    if (op->kind == MT_OP_SLICE || op->kind == MT_OP_SLICE_DERIV) {
+        /* p = [OUTER, TOTAL, OFFSET, N]: OFFSET + N within TOTAL */
+        if (p[0] <= 0 || p[1] <= 0 || p[2] < 0 || p[3] <= 0 || p[3] > p[1] - p[2])
+            return MT_ERR_BAD_OP;
+        uint64_t whole = mul4(p[0], p[1], F32, 1), part = mul4(p[0], p[3], F32, 1);
+        const uint64_t fwd[2] = {whole, part}, deriv[2] = {part, whole};
+        set_needs(needs, 2, op->kind == MT_OP_SLICE ? fwd : deriv);
+        return MT_OK;
+    }
     if (op->kind == MT_OP_PERMUTE) {
         if (!positive(p, 7)) return MT_ERR_BAD_OP;
         uint64_t numel = mul4(p[1], p[2], p[3], 1);

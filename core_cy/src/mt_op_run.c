@@ -315,3 +315,15 @@ MT_RUN_FN(mt_run_ln_deriv)
     IGNORE_MODE;
     mt_ln_deriv(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1]);
 }
+
+MT_RUN_FN(mt_run_slice)
+{
+    IGNORE_MODE;
+    mt_slice(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3]);
+}
+
+MT_RUN_FN(mt_run_slice_deriv)
+{
+    IGNORE_MODE;
+    mt_slice_deriv(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3]);
+}

@@ -41,6 +41,8 @@ MT_RUN_FN(mt_run_neg);
 MT_RUN_FN(mt_run_decay_grad);
 MT_RUN_FN(mt_run_l2norm_loss);
 MT_RUN_FN(mt_run_concat);
+MT_RUN_FN(mt_run_slice);
+MT_RUN_FN(mt_run_slice_deriv);
 MT_RUN_FN(mt_run_ln_fwd);
 MT_RUN_FN(mt_run_ln_grad);
 MT_RUN_FN(mt_run_ln_deriv);

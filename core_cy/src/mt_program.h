@@ -99,6 +99,10 @@ enum mt_op_kind {
     /* nearest upsampling: p = [PLANES, H, W, KH, KW], Y is (PLANES, H KH, W KW) */
     MT_OP_UPSAMPLE_FWD = 58,   /* t = [X, Y] */
     MT_OP_UPSAMPLE_DERIV = 59, /* t = [dY, dX] */
+    /* one output of split: p = [OUTER, TOTAL, OFFSET, N]; row o of Y is
+       floats [OFFSET, OFFSET + N) of row o (TOTAL floats) of X */
+    MT_OP_SLICE = 62,          /* t = [X, Y] */
+    MT_OP_SLICE_DERIV = 63,    /* t = [dY, dX] : dX zero outside the slice */
 
     /* dropout (inverted). p = [NUMEL], f = [rate]. RNG state: one uint32
        tensor (xorshift32), advanced per element. EVAL mode copies X. */

@@ -58,4 +58,32 @@ def upsample_shape(node, in_shapes):
     return (shape[0], shape[1] * kh, shape[2] * kw)
 
 
-SHAPES = {"concat": concat_shape, "permute": permute_shape, "upsample2d": upsample_shape}
+def slice_geometry(node, in_shape, batch=1):
+    """SLICE params [outer rows, floats per input row, offset, floats per output row]."""
+    shape = full(in_shape)
+    axis = node.props.get("split_dimension")
+    if axis is None:
+        raise UserError("missing key 'split_dimension'", node.where)
+    size = shape[axis - 1]
+    parts = node.props.get("split_number", size)
+    if size % parts:
+        raise UserError(f"split_number={parts} does not divide dimension {axis} ({size})",
+                        node.where)
+    if node.props["index"] >= parts:
+        raise UserError(f"output {node.props['index']} of a {parts}-way split does not exist",
+                        node.where)
+    after = numel(shape[axis:])
+    part = size // parts
+    return [batch * numel(shape[:axis - 1]), size * after, node.props["index"] * part * after,
+            part * after]
+
+
+def slice_shape(node, in_shapes):
+    shape = list(full(in_shapes[0]))
+    axis = node.props["split_dimension"]
+    slice_geometry(node, in_shapes[0])  # checks
+    shape[axis - 1] //= node.props.get("split_number", shape[axis - 1])
+    return compact(shape)
+
+
+SHAPES = {"slice": slice_shape, "concat": concat_shape, "permute": permute_shape, "upsample2d": upsample_shape}

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from host_tools.errors import UserError
 from host_tools.graph.conv1d import as_conv2d_props
+from host_tools.graph.split import split_outputs
 from host_tools.graph.nodes import Node
 from host_tools.graph.shapes import output_shape
 
@@ -24,7 +25,7 @@ class NormalizedModel:
 
 def _expand(spec):
     """Layer specs -> nodes; returns nodes and a map layer name -> final node name."""
-    nodes, final_name, previous = [], {}, None
+    nodes, final_name, previous, splits = [], {}, None, []
     for layer in spec.layers:
         props = dict(layer.props)
         trainable = props.pop("trainable", True)
@@ -42,6 +43,11 @@ def _expand(spec):
         activation = props.pop("activation", None) if layer.type in SPLIT_ACTIVATION else None
         layer_type = "identity" if props.get("activation") == "none" else layer_type
         flatten = props.pop("flatten", False)
+        if layer_type == "split":  # its outputs are slice nodes, made once referenced
+            splits.append(Node(layer.name, "split", inputs, props, trainable, layer.where))
+            final_name[layer.name] = f"{layer.name}(0)"
+            previous = layer.name
+            continue
         nodes.append(Node(layer.name, layer_type, inputs, props, trainable, layer.where))
         final_name[layer.name] = layer.name
         if activation and activation != "none":
@@ -50,7 +56,7 @@ def _expand(spec):
         if flatten:  # NNTrainer's `flatten = true`: after the activation
             _append_after(nodes, final_name, layer, "flatten", {}, trainable)
         previous = layer.name
-    return nodes, final_name
+    return nodes + split_outputs(splits, nodes), final_name
 
 
 def _append_after(nodes, final_name, layer, kind, props, trainable):

@@ -25,6 +25,7 @@ LAYER_TYPES = {
     "identity": set(),
     "subtract": set(),
     "concat": {"axis"},
+    "split": {"split_dimension", "split_number"},
     "layer_normalization": {"axis", "epsilon", "gamma_initializer", "beta_initializer",
                             "weight_decay", "bias_decay"},
     "permute": {"direction"},
@@ -125,6 +126,13 @@ def _axes(text, key, where):
     return tuple(values)
 
 
+def _one_axis(text, key, where):
+    value = _int(text, key, where)
+    if value > 3:
+        raise UserError(f"{key}={value}: axes are 1 (channel), 2 (height), 3 (width)", where)
+    return value
+
+
 def _direction(text, key, where):
     """'1:3:2' (or 1,3,2): a permutation of the c:h:w axes 1, 2, 3."""
     parts = list(text) if isinstance(text, (tuple, list)) else \
@@ -148,7 +156,7 @@ PARSERS = {
     "activation": _choice(ACTIVATIONS), "pooling": _choice(POOLINGS),
     "trainable": _bool, "disable_bias": _bool, "momentum": _float, "epsilon": _float,
     "dropout_rate": _rate, "depth_multiplier": _int, "flatten": _bool,
-    "axis": _axes, "direction": _direction, "upsample": _choice(("nearest",)),
+    "axis": _axes, "split_dimension": _one_axis, "split_number": _int, "direction": _direction, "upsample": _choice(("nearest",)),
     "weight_regularizer": _choice(("l2norm", "none")), "weight_regularizer_constant": _float,
     "weight_decay": _float, "bias_decay": _float,
     **{key: _choice(INITIALIZERS) for key in (

@@ -14,6 +14,7 @@ EMITTERS = {
     "subtract": binary.subtract,
     "layer_normalization": layer_norm,
     "concat": movement.concat,
+    "slice": movement.split_slice,
     "permute": movement.permute,
     "upsample2d": movement.upsample2d,
     "multiply": binary.multiply,

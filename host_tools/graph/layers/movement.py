@@ -2,7 +2,7 @@
 from types import SimpleNamespace
 
 from host_tools.graph.builder import CALC_DERIV, FORWARD
-from host_tools.graph.movement_shapes import concat_geometry, full
+from host_tools.graph.movement_shapes import concat_geometry, full, slice_geometry
 
 
 def _no_params(b, node):
@@ -61,6 +61,17 @@ def _upsample_deriv(b, node, dy, dxs):
     b.op("UPSAMPLE_DERIV", CALC_DERIV, [dy, dxs[0]], _upsample_params(b, node), layer=node.name)
 
 
+def _slice_forward(b, node, x, y):
+    b.op("SLICE", FORWARD, [x, y], slice_geometry(node, node.in_shapes[0], b.batch),
+         layer=node.name)
+
+
+def _slice_deriv(b, node, dy, dxs):
+    b.op("SLICE_DERIV", CALC_DERIV, [dy, dxs[0]], slice_geometry(node, node.in_shapes[0], b.batch),
+         layer=node.name)
+
+
+split_slice = SimpleNamespace(params=_no_params, forward=_slice_forward, calc_deriv=_slice_deriv)
 concat = SimpleNamespace(params=_no_params, forward=_concat_forward, calc_deriv=_concat_deriv,
                          multi_input=True)
 permute = SimpleNamespace(params=_no_params, forward=_permute_forward, calc_deriv=_permute_deriv)
