@@ -55,6 +55,9 @@ cdef extern from "src/mt_program.h":
         MT_ACT_SIGMOID
         MT_ACT_TANH
         MT_ACT_SOFTMAX
+        MT_ACT_LEAKY_RELU
+        MT_ACT_SWISH
+        MT_ACT_GELU
         MT_LABEL_INDEX
         MT_LABEL_DENSE
         MT_NO_TENSOR
@@ -74,6 +77,9 @@ CONSTANTS = {
     "ACT_SIGMOID": MT_ACT_SIGMOID,
     "ACT_TANH": MT_ACT_TANH,
     "ACT_SOFTMAX": MT_ACT_SOFTMAX,
+    "ACT_LEAKY_RELU": MT_ACT_LEAKY_RELU,
+    "ACT_SWISH": MT_ACT_SWISH,
+    "ACT_GELU": MT_ACT_GELU,
     "LABEL_INDEX": MT_LABEL_INDEX,
     "LABEL_DENSE": MT_LABEL_DENSE,
     "NO_TENSOR": MT_NO_TENSOR,

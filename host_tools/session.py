@@ -3,6 +3,7 @@ object the board trains with), plus what the host knows and the board does
 not: tensor shapes and dtypes, npz keys, initial values."""
 import numpy as np
 
+from core_cy import OP_KINDS
 from core_cy.runtime import FLASH, RAM_FLASH, Runtime
 from host_tools.graph.tensors import DTYPES
 from host_tools.weights import initial_values, npz_params
@@ -52,6 +53,13 @@ class Session:
     def weights(self):
         """npz key -> copy of every layer parameter (weights, BN statistics)."""
         return {key: self.read(t.id) for key, t in npz_params(self.graph).items()}
+
+    def set_learning_rate(self, rate):
+        """Rewrites every optimizer op's learning rate (f[0]) in the live op
+        list: how a learning-rate schedule runs on the host."""
+        ops = self.executor.ops
+        for kind in ("SGD_APPLY", "ADAM_APPLY"):
+            ops["f"][ops["kind"] == OP_KINDS[kind], 0] = rate
 
     def train(self, x, y, order, first_batch, n_iter):
         """Runs n_iter iterations in C; returns per-iteration loss and correct counts."""

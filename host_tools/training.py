@@ -76,7 +76,7 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
         for epoch, n_iter in enumerate(sizes, start=1):
             order = batch_orders(len(x), shuffle, seed, epoch - 1)
             losses, corrects = _run_epoch(session, x, y, order, n_iter, bar,
-                                          reports.for_epoch(epoch))
+                                          reports.for_epoch(epoch), sum(sizes[:epoch - 1]))
             all_losses.append(losses)
             result = EpochResult(epoch, n_iter, float(losses.mean()),
                                  float(corrects.sum()) / (n_iter * graph.batch))
@@ -90,12 +90,17 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
     return run
 
 
-def _run_epoch(session, x, y, order, n_iter, bar, report):
-    chunk = max(1, n_iter // CHUNKS_PER_EPOCH)
+def _run_epoch(session, x, y, order, n_iter, bar, report, first_iteration=0):
+    """first_iteration: iterations trained before this epoch (the LR schedule's clock)."""
+    schedule = session.graph.spec.lr_schedule
+    # a schedule sets each iteration's rate, so C then runs one iteration at a time
+    chunk = 1 if schedule is not None else max(1, n_iter // CHUNKS_PER_EPOCH)
     losses, corrects = [], []
     done = 0
     while done < n_iter:
         step = min(chunk, n_iter - done)
+        if schedule is not None:
+            session.set_learning_rate(schedule.rate(first_iteration + done))
         started = time.monotonic()
         loss, correct = session.train(x, y, order, done, step)
         losses.append(loss)

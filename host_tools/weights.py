@@ -12,6 +12,8 @@ def initial_value(tensor, rng):
     kind = tensor.init[0]
     if kind == "uniform":
         return rng.uniform(-tensor.init[1], tensor.init[1], tensor.shape).astype(np.float32)
+    if kind == "normal":
+        return (rng.standard_normal(tensor.shape) * tensor.init[1]).astype(np.float32)
     if kind == "const":
         return np.full(tensor.shape, tensor.init[1], np.float32)
     if kind == "seed":  # xorshift32 state: any non-zero word

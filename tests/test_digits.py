@@ -82,7 +82,7 @@ MODEL_ERRORS = {
     "unknown_key": (MLP.replace("unit = 8", "unit = 8\nwidth = 3"),
                     ["[hidden]", "unknown key 'width'"]),
     "unknown_layer_type": (MLP.replace("type = flatten", "type = flattenn"),
-                           ["[flatten] type", "unknown layer type 'flattenn'"]),
+                           ["[flatten] type", "unsupported layer type flattenn (supported: "]),
     "missing_input_shape": (MLP.replace("input_shape = 1:8:8", ""),
                             ["[input]", "input_shape"]),
     "addition_shape_mismatch": (MLP + "[skip]\ntype = addition\ninput_layers = hidden, flatten\n"

@@ -151,7 +151,7 @@ def test_pooling2d(case):
 
 
 @pytest.mark.parametrize("layer_type,props", [
-    ("pooling2d", dict(pooling="max", pool_size=2)),              # W 7 -> 3, last column unused
+    ("pooling2d", dict(pooling="max", pool_size=2, stride=2)),    # W 7 -> 3, last column unused
     ("conv2d", dict(filters=2, kernel_size=3, stride=2)),       # W 8 -> 3, last column unused
 ])
 def test_floor_mode_windows(layer_type, props):

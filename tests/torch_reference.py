@@ -20,13 +20,16 @@ from host_tools.data import encode
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.program import build_program
 from host_tools.session import Session
+from host_tools.graph.movement_shapes import full
 from host_tools.graph.nodes import numel
 from host_tools.graph.normalize import normalize
 from host_tools.graph.shapes import conv_filters, conv_geometry, pool_geometry
 
 LABEL_INDEX = CONSTANTS["LABEL_INDEX"]
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-               "softmax": lambda x: torch.softmax(x, dim=-1)}  # last axis, as NNTrainer
+               "softmax": lambda x: torch.softmax(x, dim=-1),  # last axis, as NNTrainer
+               "leaky_relu": lambda x: Fn.leaky_relu(x, 0.01), "swish": Fn.silu,
+               "gelu": Fn.gelu}
 # npz key suffix -> attribute of the torch module holding it
 TORCH_NAMES = {"weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
                "running_mean": "running_mean", "running_var": "running_var"}
@@ -43,17 +46,20 @@ def _pads(g):
 def _module_for(node):
     if node.type == "fully_connected":
         bias = not node.props.get("disable_bias", False)
-        return nn.Linear(numel(node.in_shapes[0]), node.shape[0], bias=bias)
+        return nn.Linear(node.in_shapes[0][-1], node.shape[-1], bias=bias)
     if node.type in ("conv2d", "depthwise_conv2d"):
         g = conv_geometry(node, node.in_shapes[0])
         filters, _ = conv_filters(node, g["c"])
         groups = g["c"] if node.type == "depthwise_conv2d" else 1
         return nn.Conv2d(g["c"], filters, (g["kh"], g["kw"]), (g["sh"], g["sw"]), groups=groups,
                          bias=not node.props.get("disable_bias", False))
+    if node.type == "layer_normalization":
+        cols = numel(full(node.shape)[node.props["axis"][0] - 1:])
+        return nn.LayerNorm(cols, eps=node.props.get("epsilon", 1e-3))
     if node.type == "batch_normalization":
         norm = nn.BatchNorm2d if len(node.shape) == 3 else nn.BatchNorm1d
-        return norm(node.shape[0], eps=node.props.get("epsilon", 1e-5),
-                    momentum=node.props.get("momentum", 0.1))
+        return norm(node.shape[0], eps=node.props.get("epsilon", 1e-3),  # NNTrainer's keys
+                    momentum=1.0 - node.props.get("momentum", 0.99))
     return None
 
 
@@ -96,9 +102,7 @@ class TorchTwin(nn.Module):
     def _run(self, node, xs):
         kind, x = node.type, xs[0]
         if kind in ("fully_connected", "batch_normalization", "conv2d", "depthwise_conv2d"):
-            if kind == "fully_connected":
-                x = x.reshape(len(x), -1)
-            elif kind != "batch_normalization":
+            if kind == "conv2d" or kind == "depthwise_conv2d":
                 x = Fn.pad(x, _pads(conv_geometry(node, node.in_shapes[0])))
             return self.module(node.name)(x)
         if kind == "activation":
@@ -107,6 +111,31 @@ class TorchTwin(nn.Module):
             return _pool(node, x)
         if kind == "addition":
             return sum(xs[1:], xs[0])
+        if kind == "subtract":
+            return xs[0] - xs[1]
+        if kind == "multiply":
+            return xs[0] * xs[1]
+        if kind == "identity":
+            return x
+        if kind == "concat":
+            parts = [t.reshape(len(t), *full(s)) for t, s in zip(xs, node.in_shapes)]
+            axis = node.props.get("axis", (1,))[0]
+            return torch.cat(parts, dim=axis).reshape(len(x), *node.shape)
+        if kind == "layer_normalization":
+            norm = self.module(node.name)
+            return norm(x.reshape(len(x), -1, norm.normalized_shape[0])).reshape(x.shape)
+        if kind == "slice":
+            axis, index = node.props["split_dimension"], node.props["index"]
+            size = full(node.in_shapes[0])[axis - 1]
+            part = size // node.props.get("split_number", size)
+            y = x.reshape(len(x), *full(node.in_shapes[0])).narrow(axis, index * part, part)
+            return y.reshape(len(x), *node.shape)
+        if kind == "permute":
+            y = x.reshape(len(x), *full(node.in_shapes[0])).permute(0, *node.props["direction"])
+            return y.reshape(len(x), *node.shape)
+        if kind == "upsample2d":
+            kh, kw = node.props.get("kernel_size", (2, 2))
+            return x.repeat_interleave(kh, dim=2).repeat_interleave(kw, dim=3)
         if kind in ("flatten", "reshape"):
             return x.reshape(len(x), *node.shape)
         if kind == "dropout":

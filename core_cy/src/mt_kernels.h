@@ -78,6 +78,36 @@ void mt_bn_deriv(const float *x, const float *dy, const float *gamma,
 void mt_add(float *y, const float *const *xs, int k, int numel);
 void mt_copy(const float *x, float *y, int numel);  /* memmove semantics */
 
+/* ---- activations reading X in backward (mt_kernels_actx.c) ---- */
+void mt_actx_fwd(int act, const float *x, float *y, int numel);
+void mt_actx_deriv(int act, const float *x, const float *dy, float *dx, int numel);
+
+/* ---- data movement (mt_kernels_shape.c) ---- */
+void mt_concat(float *y, const float *const *xs, const int32_t *n, int k, int outer);
+void mt_concat_deriv(const float *dy, float *const *dxs, const int32_t *n, int k, int outer);
+void mt_permute(const float *x, float *y, int batch, const int32_t *d, const int32_t *s);
+void mt_upsample_fwd(const float *x, float *y, int planes, int h, int w, int kh, int kw);
+void mt_upsample_deriv(const float *dy, float *dx, int planes, int h, int w, int kh, int kw);
+void mt_slice(const float *x, float *y, int outer, int total, int offset, int n);
+void mt_slice_deriv(const float *dy, float *dx, int outer, int total, int offset, int n);
+
+/* ---- layer normalization over rows of COLS (mt_kernels_ln.c) ---- */
+void mt_ln_fwd(const float *x, const float *gamma, const float *beta, float *y,
+               float *mean, float *invstd, int rows, int cols, float eps);
+void mt_ln_grad(const float *x, const float *dy, const float *mean, const float *invstd,
+                float *dgamma, float *dbeta, int rows, int cols);
+void mt_ln_deriv(const float *x, const float *dy, const float *gamma, const float *mean,
+                 const float *invstd, float *dx, int rows, int cols);
+
+/* ---- binary elementwise (mt_kernels_binary.c) ---- */
+void mt_sub(float *y, const float *a, const float *b, int numel);
+void mt_mul(float *y, const float *a, const float *b, int numel);
+void mt_neg(const float *x, float *y, int numel);
+
+/* ---- regularization (mt_kernels_reg.c) ---- */
+void mt_decay_grad(const float *w, float *dw, int numel, float c);
+float mt_l2norm_loss(const float *w, int numel, float c);
+
 /* ---- dropout: mask[i] = 0 or 1/(1-rate) from xorshift32 *rng; y = x*mask ---- */
 void mt_dropout_fwd(const float *x, float *y, float *mask, uint32_t *rng,
                     int numel, float rate);

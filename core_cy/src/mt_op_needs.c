@@ -185,3 +185,88 @@ mt_status mt_optim_needs(const mt_op *op, mt_op_needs *needs)
     else set_needs(needs, 5, sizes);
     return MT_OK;
 }
+
+/* p = [NUMEL, act]: LEAKY_RELU..GELU only (the others are ACT_* ops). */
+mt_status mt_actx_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (p[0] <= 0 || p[1] < MT_ACT_LEAKY_RELU || p[1] > MT_ACT_GELU) return MT_ERR_BAD_OP;
+    uint64_t x = mul(p[0], F32);
+    const uint64_t sizes[3] = {x, x, x};
+    set_needs(needs, op->kind == MT_OP_ACTX_FWD ? 2 : 3, sizes);
+    return MT_OK;
+}
+
+/* SUB / MUL: 3 slots, NEG / DECAY_GRAD: 2, all NUMEL floats;
+ * L2NORM_LOSS: [W (NUMEL floats), METRICS (2 floats)]. */
+mt_status mt_binary_needs(const mt_op *op, mt_op_needs *needs)
+{
+    if (op->p[0] <= 0) return MT_ERR_BAD_OP;
+    uint64_t x = mul(op->p[0], F32);
+    uint64_t sizes[3] = {x, x, x};
+    if (op->kind == MT_OP_L2NORM_LOSS) sizes[1] = 2 * F32;
+    set_needs(needs, (op->kind == MT_OP_SUB || op->kind == MT_OP_MUL) ? 3 : 2, sizes);
+    return MT_OK;
+}
+
+/* CONCAT: K in 2..7, N1..NK > 0, the rest 0; Y holds OUTER * sum N. */
+static mt_status concat_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    int k = p[1];
+    uint64_t total = 0;
+    if (p[0] <= 0 || k < 2 || k > MT_OP_MAX_TENSORS - 1) return MT_ERR_BAD_OP;
+    for (int i = 0; i < MT_OP_MAX_TENSORS - 1; i++) {
+        if ((i < k) != (p[2 + i] > 0)) return MT_ERR_BAD_OP;
+        if (i < k) {
+            needs->need[1 + i] = mul4(p[0], p[2 + i], F32, 1);
+            total += (uint64_t)p[2 + i];
+        }
+    }
+    needs->need[0] = mul4(p[0], total, F32, 1);
+    needs->n_slots = (uint8_t)(1 + k);
+    return MT_OK;
+}
+
+/* PERMUTE: every index Y reads lies inside X (same element count);
+ * UPSAMPLE: X (PLANES, H, W), Y (PLANES, H KH, W KW). */
+mt_status mt_shape_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (op->kind == MT_OP_CONCAT || op->kind == MT_OP_CONCAT_DERIV) return concat_needs(op, needs);
+    if (op->kind == MT_OP_SLICE || op->kind == MT_OP_SLICE_DERIV) {
+        /* p = [OUTER, TOTAL, OFFSET, N]: OFFSET + N within TOTAL */
+        if (p[0] <= 0 || p[1] <= 0 || p[2] < 0 || p[3] <= 0 || p[3] > p[1] - p[2])
+            return MT_ERR_BAD_OP;
+        uint64_t whole = mul4(p[0], p[1], F32, 1), part = mul4(p[0], p[3], F32, 1);
+        const uint64_t fwd[2] = {whole, part}, deriv[2] = {part, whole};
+        set_needs(needs, 2, op->kind == MT_OP_SLICE ? fwd : deriv);
+        return MT_OK;
+    }
+    if (op->kind == MT_OP_PERMUTE) {
+        if (!positive(p, 7)) return MT_ERR_BAD_OP;
+        uint64_t numel = mul4(p[1], p[2], p[3], 1);
+        uint64_t last = mul(p[1] - 1, p[4]) + mul(p[2] - 1, p[5]) + mul(p[3] - 1, p[6]);
+        if (last >= numel) return MT_ERR_BAD_OP;
+        const uint64_t sizes[2] = {mul4(p[0], numel, F32, 1), mul4(p[0], numel, F32, 1)};
+        set_needs(needs, 2, sizes);
+        return MT_OK;
+    }
+    if (!positive(p, 5)) return MT_ERR_BAD_OP;
+    uint64_t small = mul4(p[0], p[1], p[2], F32), big = mul(small, mul(p[3], p[4]));
+    const uint64_t fwd[2] = {small, big}, deriv[2] = {big, small};
+    set_needs(needs, 2, op->kind == MT_OP_UPSAMPLE_FWD ? fwd : deriv);
+    return MT_OK;
+}
+
+mt_status mt_ln_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 2)) return MT_ERR_BAD_OP;
+    if (op->kind == MT_OP_LN_FWD && !(op->f[0] > 0.0f)) return MT_ERR_BAD_OP;
+    uint64_t x = mul4(p[0], p[1], F32, 1), c = mul(p[1], F32), r = mul(p[0], F32);
+    const uint64_t fwd[6] = {x, c, c, x, r, r}, grad[6] = {x, x, r, r, c, c},
+                   deriv[6] = {x, x, c, r, r, x};
+    set_needs(needs, 6, op->kind == MT_OP_LN_FWD ? fwd : op->kind == MT_OP_LN_GRAD ? grad : deriv);
+    return MT_OK;
+}

@@ -13,5 +13,9 @@ mt_status mt_bn_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_elementwise_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_loss_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_optim_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_actx_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_binary_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_shape_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_ln_needs(const mt_op *op, mt_op_needs *needs);
 
 #endif

@@ -220,3 +220,110 @@ MT_RUN_FN(mt_run_adam_apply)
     mt_adam_apply(slot[0], slot[1], slot[2], slot[3], slot[4], op->p[0],
                   op->f[0], op->f[1], op->f[2], op->f[3]);
 }
+
+MT_RUN_FN(mt_run_actx_fwd)
+{
+    IGNORE_MODE;
+    mt_actx_fwd(op->p[1], slot[0], slot[1], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_actx_deriv)
+{
+    IGNORE_MODE;
+    mt_actx_deriv(op->p[1], slot[0], slot[1], slot[2], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_sub)
+{
+    IGNORE_MODE;
+    mt_sub(slot[0], slot[1], slot[2], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_mul)
+{
+    IGNORE_MODE;
+    mt_mul(slot[0], slot[1], slot[2], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_neg)
+{
+    IGNORE_MODE;
+    mt_neg(slot[0], slot[1], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_decay_grad)
+{
+    IGNORE_MODE;
+    mt_decay_grad(slot[0], slot[1], op->p[0], op->f[0]);
+}
+
+MT_RUN_FN(mt_run_l2norm_loss)
+{
+    IGNORE_MODE;
+    add_metrics(slot[1], mt_l2norm_loss(slot[0], op->p[0], op->f[0]), 0.0f);
+}
+
+MT_RUN_FN(mt_run_concat)
+{
+    const float *xs[MT_OP_MAX_TENSORS - 1];
+    IGNORE_MODE;
+    for (int i = 0; i < op->p[1]; i++) xs[i] = slot[1 + i];
+    mt_concat(slot[0], xs, op->p + 2, op->p[1], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_concat_deriv)
+{
+    float *dxs[MT_OP_MAX_TENSORS - 1];
+    IGNORE_MODE;
+    for (int i = 0; i < op->p[1]; i++) dxs[i] = slot[1 + i];
+    mt_concat_deriv(slot[0], dxs, op->p + 2, op->p[1], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_permute)
+{
+    IGNORE_MODE;
+    mt_permute(slot[0], slot[1], op->p[0], op->p + 1, op->p + 4);
+}
+
+MT_RUN_FN(mt_run_upsample_fwd)
+{
+    IGNORE_MODE;
+    mt_upsample_fwd(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3], op->p[4]);
+}
+
+MT_RUN_FN(mt_run_upsample_deriv)
+{
+    IGNORE_MODE;
+    mt_upsample_deriv(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3], op->p[4]);
+}
+
+MT_RUN_FN(mt_run_ln_fwd)
+{
+    IGNORE_MODE;
+    mt_ln_fwd(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1],
+              op->f[0]);
+}
+
+MT_RUN_FN(mt_run_ln_grad)
+{
+    IGNORE_MODE;
+    mt_ln_grad(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1]);
+}
+
+MT_RUN_FN(mt_run_ln_deriv)
+{
+    IGNORE_MODE;
+    mt_ln_deriv(slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], op->p[0], op->p[1]);
+}
+
+MT_RUN_FN(mt_run_slice)
+{
+    IGNORE_MODE;
+    mt_slice(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3]);
+}
+
+MT_RUN_FN(mt_run_slice_deriv)
+{
+    IGNORE_MODE;
+    mt_slice_deriv(slot[0], slot[1], op->p[0], op->p[1], op->p[2], op->p[3]);
+}

@@ -33,5 +33,22 @@ MT_RUN_FN(mt_run_loss_ce_sigmoid_fwd);
 MT_RUN_FN(mt_run_loss_ce_sigmoid_deriv);
 MT_RUN_FN(mt_run_sgd_apply);
 MT_RUN_FN(mt_run_adam_apply);
+MT_RUN_FN(mt_run_actx_fwd);
+MT_RUN_FN(mt_run_actx_deriv);
+MT_RUN_FN(mt_run_sub);
+MT_RUN_FN(mt_run_mul);
+MT_RUN_FN(mt_run_neg);
+MT_RUN_FN(mt_run_decay_grad);
+MT_RUN_FN(mt_run_l2norm_loss);
+MT_RUN_FN(mt_run_concat);
+MT_RUN_FN(mt_run_slice);
+MT_RUN_FN(mt_run_slice_deriv);
+MT_RUN_FN(mt_run_ln_fwd);
+MT_RUN_FN(mt_run_ln_grad);
+MT_RUN_FN(mt_run_ln_deriv);
+MT_RUN_FN(mt_run_concat_deriv);
+MT_RUN_FN(mt_run_permute);
+MT_RUN_FN(mt_run_upsample_fwd);
+MT_RUN_FN(mt_run_upsample_deriv);
 
 #endif

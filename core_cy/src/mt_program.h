@@ -28,7 +28,9 @@ enum mt_phase {
 enum mt_mode { MT_MODE_TRAIN = 0, MT_MODE_EVAL = 1 };
 
 /* Activation kinds (p[1] of MT_OP_ACT_*). */
-enum mt_act { MT_ACT_RELU = 0, MT_ACT_SIGMOID = 1, MT_ACT_TANH = 2, MT_ACT_SOFTMAX = 3 };
+enum mt_act { MT_ACT_RELU = 0, MT_ACT_SIGMOID = 1, MT_ACT_TANH = 2, MT_ACT_SOFTMAX = 3,
+              /* MT_OP_ACTX_* only: */
+              MT_ACT_LEAKY_RELU = 4, MT_ACT_SWISH = 5, MT_ACT_GELU = 6 };
 
 /* Label encodings for loss ops (p[2]). */
 enum mt_label { MT_LABEL_INDEX = 0, /* int32 class index per sample */
@@ -64,6 +66,9 @@ enum mt_op_kind {
        The derivative needs only the output, so Y may alias X (in place). */
     MT_OP_ACT_FWD = 30,    /* t = [X, Y] */
     MT_OP_ACT_DERIV = 31,  /* t = [Y, dY, dX] */
+    /* activations whose derivative reads X: p = [NUMEL, act (LEAKY_RELU..GELU)] */
+    MT_OP_ACTX_FWD = 32,   /* t = [X, Y] */
+    MT_OP_ACTX_DERIV = 33, /* t = [X, dY, dX] */
 
     /* batch normalization over (N, HW) per channel C.
        p = [N, C, HW], f = [momentum, eps]  (PyTorch semantics: biased variance
@@ -74,9 +79,32 @@ enum mt_op_kind {
     MT_OP_BN_GRAD = 41,    /* t = [X, dY, SMEAN, SINVSTD, dGAMMA, dBETA] */
     MT_OP_BN_DERIV = 42,   /* t = [X, dY, GAMMA, SMEAN, SINVSTD, dX] */
 
+    /* layer normalization over the last COLS of ROWS rows: p = [ROWS, COLS],
+       f = [eps]; GAMMA / BETA have COLS floats, SMEAN / SINVSTD ROWS */
+    MT_OP_LN_FWD = 43,     /* t = [X, GAMMA, BETA, Y, SMEAN, SINVSTD] */
+    MT_OP_LN_GRAD = 44,    /* t = [X, dY, SMEAN, SINVSTD, dGAMMA, dBETA] */
+    MT_OP_LN_DERIV = 45,   /* t = [X, dY, GAMMA, SMEAN, SINVSTD, dX] */
+
     /* elementwise sum / copy. p = [NUMEL] */
     MT_OP_ADD = 50,        /* t = [Y, X1, X2, ...] : Y = sum Xi (2..7 inputs) */
     MT_OP_COPY = 51,       /* t = [X, Y] */
+    MT_OP_SUB = 52,        /* t = [Y, A, B] : Y = A - B */
+    MT_OP_MUL = 53,        /* t = [Y, A, B] : Y = A * B; also dX = dY * OTHER */
+    MT_OP_NEG = 54,        /* t = [X, Y] : Y = -X */
+
+    /* concat along an axis: p = [OUTER, K, N1..NK]; row o of Y is row o of
+       X1 (N1 floats), X2 (N2), ... (2 <= K <= 7) */
+    MT_OP_CONCAT = 55,       /* t = [Y, X1..XK] */
+    MT_OP_CONCAT_DERIV = 56, /* t = [dY, dX1?..dXK?] */
+    /* permute: p = [N, D0, D1, D2, S0, S1, S2] (Y dims, X strides in Y order) */
+    MT_OP_PERMUTE = 57,      /* t = [X, Y] */
+    /* nearest upsampling: p = [PLANES, H, W, KH, KW], Y is (PLANES, H KH, W KW) */
+    MT_OP_UPSAMPLE_FWD = 58,   /* t = [X, Y] */
+    MT_OP_UPSAMPLE_DERIV = 59, /* t = [dY, dX] */
+    /* one output of split: p = [OUTER, TOTAL, OFFSET, N]; row o of Y is
+       floats [OFFSET, OFFSET + N) of row o (TOTAL floats) of X */
+    MT_OP_SLICE = 62,          /* t = [X, Y] */
+    MT_OP_SLICE_DERIV = 63,    /* t = [dY, dX] : dX zero outside the slice */
 
     /* dropout (inverted). p = [NUMEL], f = [rate]. RNG state: one uint32
        tensor (xorshift32), advanced per element. EVAL mode copies X. */
@@ -94,8 +122,12 @@ enum mt_op_kind {
 
     /* optimizers, applied to one weight right after its gradient. p = [NUMEL] */
     MT_OP_SGD_APPLY = 80,   /* t = [W, dW, MOM?]  f = [lr, momentum] (PyTorch SGD) */
-    MT_OP_ADAM_APPLY = 81   /* t = [W, dW, M, V, STEP]  f = [lr, beta1, beta2, eps];
+    MT_OP_ADAM_APPLY = 81,  /* t = [W, dW, M, V, STEP]  f = [lr, beta1, beta2, eps];
                                STEP is one uint32 (PyTorch Adam bias correction) */
+
+    /* NNTrainer regularization. p = [NUMEL], f = [constant] */
+    MT_OP_DECAY_GRAD = 90,  /* t = [W, dW] : dW += c * W (l2norm gradient, weight decay) */
+    MT_OP_L2NORM_LOSS = 91  /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
 };
 
 typedef struct {

@@ -4,7 +4,7 @@ import sys
 
 from host_tools.cli.failure import one_line
 
-SUBCOMMANDS = ("train", "plan", "flash", "samples", "monitor", "pull", "ports", "demo",
+SUBCOMMANDS = ("train", "plan", "convert", "flash", "samples", "monitor", "pull", "ports", "demo",
                "board_sim")
 
 

@@ -1,4 +1,6 @@
 """Pieces several subcommands share: model loading with overrides, label kind."""
+import sys
+
 import numpy as np
 
 from core_cy import CONSTANTS
@@ -37,11 +39,14 @@ def plan_program(args, graph):
         raise UserError(str(error)) from None
 
 
-def load_spec(args):
+def load_spec(args, quiet=False):
+    """quiet: the caller reports spec.warnings (keys accepted but ignored) itself."""
     try:
         spec = load_model(args.model)
     except UnicodeDecodeError as error:
         raise UserError(f"not a UTF-8 text file (byte {error.start})", args.model) from None
+    for warning in [] if quiet else spec.warnings:
+        print(f"microtrain: warning: {warning}", file=sys.stderr)
     if getattr(args, "batch", None) is not None:
         spec.batch_size = args.batch
     return spec

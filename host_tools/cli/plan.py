@@ -1,6 +1,7 @@
 """microtrain plan: the execution order, tensor lifespans, the arena plan,
 the swap schedule under a RAM budget, and the bundle for a device."""
 import json
+import sys
 
 from host_tools.bundle import write_bundle
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
@@ -52,6 +53,10 @@ def run(args):
                                  checkpoint_interval=args.checkpoint_every, data=data,
                                  weights=weights)
         write_bundle(args.output, content)
+        if spec.lr_schedule is not None and spec.lr_schedule.type != "constant":
+            print(f"microtrain: warning: {spec.source}: the {spec.lr_schedule.type} learning-rate "
+                  f"schedule runs in host training only; the bundle trains at "
+                  f"{spec.optimizer.learning_rate:g}", file=sys.stderr)
         figures["bundle"] = args.output
     if args.json:
         print(json.dumps(figures, indent=2))

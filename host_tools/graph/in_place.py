@@ -8,12 +8,12 @@ Decided from liveness on the op list, so it is correct for any graph:
 a tensor is merged into another only where no later op can tell."""
 from dataclasses import replace
 
-# op kind -> (input slot, output slot) that may share bytes
-IN_PLACE_SLOTS = {
-    "ACT_FWD": (0, 1), "ACT_DERIV": (1, 2),
-    "DROPOUT_FWD": (0, 1), "DROPOUT_DERIV": (0, 2),
-    "ADD": (1, 0), "COPY": (0, 1),
-}
+from core_cy._core import OP_TABLE
+
+# op kind -> (input slot, output slot) that may share bytes: the C op table's
+# declared in-place pairs (it rejects any other aliasing)
+IN_PLACE_SLOTS = {name: (row["in_place"][1], row["in_place"][0])
+                  for name, row in OP_TABLE.items() if row["in_place"] is not None}
 
 
 class _Aliases:

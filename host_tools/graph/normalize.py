@@ -4,11 +4,16 @@ the loss absorbs a final softmax / sigmoid for cross-entropy."""
 from dataclasses import dataclass
 
 from host_tools.errors import UserError
+from host_tools.graph.conv1d import as_conv2d_props
+from host_tools.graph.split import split_outputs
 from host_tools.graph.nodes import Node
 from host_tools.graph.shapes import output_shape
 
-SPLIT_ACTIVATION = ("fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization",
-                    "addition")
+# (fewest, most) inputs per layer type; others take exactly one
+INPUT_COUNTS = {"input": (0, 0), "addition": (1, 7), "subtract": (2, 2), "multiply": (2, 2),
+                "concat": (2, 7)}
+SPLIT_ACTIVATION = ("fully_connected", "conv1d", "conv2d", "depthwise_conv2d",
+                    "batch_normalization", "addition")
 
 
 @dataclass
@@ -20,10 +25,13 @@ class NormalizedModel:
 
 def _expand(spec):
     """Layer specs -> nodes; returns nodes and a map layer name -> final node name."""
-    nodes, final_name, previous = [], {}, None
+    nodes, final_name, previous, splits = [], {}, None, []
     for layer in spec.layers:
         props = dict(layer.props)
         trainable = props.pop("trainable", True)
+        layer_type = layer.type
+        if layer_type == "conv1d":
+            props, layer_type = as_conv2d_props(props, layer.where), "conv2d"
         inputs = list(layer.input_layers) or ([previous] if previous else [])
         if layer.type != "input" and "input_shape" in props:
             if inputs and layer.input_layers:
@@ -33,15 +41,29 @@ def _expand(spec):
             nodes.append(input_node)
             inputs = [input_node.name]
         activation = props.pop("activation", None) if layer.type in SPLIT_ACTIVATION else None
-        nodes.append(Node(layer.name, layer.type, inputs, props, trainable, layer.where))
+        layer_type = "identity" if props.get("activation") == "none" else layer_type
+        flatten = props.pop("flatten", False)
+        if layer_type == "split":  # its outputs are slice nodes, made once referenced
+            splits.append(Node(layer.name, "split", inputs, props, trainable, layer.where))
+            final_name[layer.name] = f"{layer.name}(0)"
+            previous = layer.name
+            continue
+        nodes.append(Node(layer.name, layer_type, inputs, props, trainable, layer.where))
         final_name[layer.name] = layer.name
-        if activation:
-            act_name = f"{layer.name}/activation"
-            nodes.append(Node(act_name, "activation", [layer.name], {"activation": activation},
-                              trainable, layer.where))
-            final_name[layer.name] = act_name
+        if activation and activation != "none":
+            _append_after(nodes, final_name, layer, "activation", {"activation": activation},
+                          trainable)
+        if flatten:  # NNTrainer's `flatten = true`: after the activation
+            _append_after(nodes, final_name, layer, "flatten", {}, trainable)
         previous = layer.name
-    return nodes, final_name
+    return nodes + split_outputs(splits, nodes), final_name
+
+
+def _append_after(nodes, final_name, layer, kind, props, trainable):
+    """A node realized from a layer's property, reading the layer's current end."""
+    name = f"{layer.name}/{kind}"
+    nodes.append(Node(name, kind, [final_name[layer.name]], props, trainable, layer.where))
+    final_name[layer.name] = name
 
 
 def _resolve_inputs(nodes, final_name):
@@ -51,8 +73,9 @@ def _resolve_inputs(nodes, final_name):
         for name in node.inputs:
             if name in final_name and not name.endswith("/input"):
                 target = final_name[name]
-                # the split activation reads its own layer, not itself
-                resolved.append(name if target == node.name else target)
+                # nodes realized from a layer read the layer itself, not its end
+                resolved.append(name if "/" in node.name and
+                                node.name.split("/")[0] == name else target)
             elif name in names:
                 resolved.append(name)
             else:
@@ -83,6 +106,16 @@ def _topological(nodes):
     return order
 
 
+def _check_input_count(node):
+    fewest, most = INPUT_COUNTS.get(node.type, (1, 1))
+    if not fewest <= len(node.inputs) <= most:
+        wanted = str(fewest) if fewest == most else f"{fewest} to {most}"
+        raise UserError(f"a {node.type} layer takes {wanted} inputs, got {len(node.inputs)}",
+                        node.where)
+    if len(set(node.inputs)) != len(node.inputs):
+        raise UserError("the same layer is given twice in input_layers", node.where)
+
+
 def _infer_shapes(order):
     shapes = {}
     for node in order:
@@ -91,9 +124,7 @@ def _infer_shapes(order):
                 raise UserError("missing key 'input_shape'", node.where)
         elif not node.inputs:
             raise UserError("layer has no input (missing input_shape or input_layers)", node.where)
-        if node.type != "addition" and len(node.inputs) > 1:
-            raise UserError(f"a {node.type} layer takes one input, got {len(node.inputs)}",
-                            node.where)
+        _check_input_count(node)
         node.in_shapes = [shapes[name] for name in node.inputs]
         node.shape = output_shape(node, node.in_shapes)
         shapes[node.name] = node.shape

@@ -1,5 +1,6 @@
 """Per-sample output shapes and window geometry, PyTorch conventions (NCHW)."""
 from host_tools.errors import UserError
+from host_tools.graph.movement_shapes import SHAPES as MOVEMENT_SHAPES
 from host_tools.graph.nodes import numel
 
 
@@ -32,7 +33,11 @@ def window(size, kernel, stride, padding, node, axis):
 
 
 def conv_geometry(node, in_shape):
+    if node.props.get("conv1d") and len(in_shape) == 1:  # 1:1:w reads as (w,)
+        in_shape = (1, 1, in_shape[0])
     c, h, w = _as_chw(in_shape, node)
+    if node.props.get("conv1d") and h != 1:
+        raise UserError(f"conv1d needs a c:1:w input, got {_fmt(in_shape)}", node.where)
     kh, kw = node.props.get("kernel_size", (3, 3))
     sh, sw = node.props.get("stride", (1, 1))
     padding = node.props.get("padding", "valid")
@@ -46,7 +51,7 @@ def pool_geometry(node, in_shape):
     if node.props.get("pooling", "max") == "global_average":
         return dict(c=c, h=h, w=w, kh=h, kw=w, sh=1, sw=1, ph=0, pw=0, oh=1, ow=1)
     kh, kw = node.props.get("pool_size", (2, 2))
-    sh, sw = node.props.get("stride", (kh, kw))
+    sh, sw = node.props.get("stride", (1, 1))  # NNTrainer's default (PyTorch: pool_size)
     padding = node.props.get("padding", "valid")
     ph, oh = window(h, kh, sh, padding, node, 0)
     pw, ow = window(w, kw, sw, padding, node, 1)
@@ -64,6 +69,8 @@ def conv_filters(node, channels):
 def output_shape(node, in_shapes):
     """Infers node.shape from its inputs' shapes; raises UserError on mismatch."""
     kind = node.type
+    if kind in MOVEMENT_SHAPES:
+        return MOVEMENT_SHAPES[kind](node, in_shapes)
     if kind == "input":
         shape = node.props["input_shape"]
         return (shape[2],) if shape[0] == 1 and shape[1] == 1 else shape
@@ -71,7 +78,7 @@ def output_shape(node, in_shapes):
     if kind == "fully_connected":
         if "unit" not in node.props:
             raise UserError("missing key 'unit'", node.where)
-        return (node.props["unit"],)
+        return (*first[:-1], node.props["unit"])  # the last dimension only
     if kind in ("conv2d", "depthwise_conv2d"):
         geometry = conv_geometry(node, first)
         filters, _ = conv_filters(node, geometry["c"])
@@ -89,10 +96,10 @@ def output_shape(node, in_shapes):
             raise UserError(f"target_shape {_fmt(target)} has {numel(target)} elements, "
                             f"the input {_fmt(first)} has {numel(first)}", node.where)
         return (target[2],) if target[0] == 1 and target[1] == 1 else target
-    if kind == "addition":
+    if kind in ("addition", "subtract", "multiply"):
         for other in in_shapes[1:]:
             if other != first:
-                raise UserError(f"addition inputs differ in shape: {_fmt(first)} vs {_fmt(other)}",
+                raise UserError(f"{kind} inputs differ in shape: {_fmt(first)} vs {_fmt(other)}",
                                 node.where)
         return first
     if kind == "activation" and "activation" not in node.props:

@@ -11,6 +11,7 @@ from host_tools.graph.layers import EMITTERS
 from host_tools.graph.loss import emit_loss, emit_loss_derivative
 from host_tools.graph.normalize import normalize
 from host_tools.graph.optimizer import emit_apply
+from host_tools.graph.regularization import emit_gradient_terms, emit_regularization_loss
 
 LABEL_INDEX = CONSTANTS["LABEL_INDEX"]
 LABEL_DENSE = CONSTANTS["LABEL_DENSE"]
@@ -63,7 +64,8 @@ def _backward_needs(nodes):
     wants_grad, upstream = {}, {}
     for node in nodes:
         wants_grad[node.name] = node.trainable and node.type in (
-            "fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization")
+            "fully_connected", "conv2d", "depthwise_conv2d", "batch_normalization",
+            "layer_normalization")
         upstream[node.name] = any(wants_grad[p] or upstream[p] for p in node.inputs)
     wants_dout = {n: wants_grad[n] or upstream[n] for n in wants_grad}
     return wants_grad, upstream, wants_dout
@@ -114,6 +116,9 @@ def build_training_graph(spec, label_kind=None):
     by_name = {node.name: node for node in nodes}
     labels, metrics, output, loss_params = emit_loss(b, model.loss, by_name[model.loss_input],
                                                      label_kind)
+    for node in nodes:
+        if wants_grad[node.name]:
+            emit_regularization_loss(b, node, metrics)
     if wants_dout[model.loss_input]:
         emit_loss_derivative(b, model.loss, labels, output, loss_params, b.douts[model.loss_input])
     for node in reversed(nodes):
@@ -142,6 +147,7 @@ def _backward(b, node, wants_grad, upstream, consumers, edges):
     dy = b.douts.get(node.name)
     if wants_grad[node.name]:
         emitter.calc_grad(b, node, b.inputs_of(node)[0], dy)
+        emit_gradient_terms(b, node)
     if upstream[node.name]:
         dxs = [edges.get((name, node.name)) for name in node.inputs]
         emitter.calc_deriv(b, node, dy, dxs)

@@ -3,12 +3,13 @@
 from core_cy._core import OP_TABLE
 from host_tools.swap import TensorUse
 
-# From the C op table: slots an op writes without reading first, and slots
-# it reads and then writes (running statistics, RNG, metrics, weights).
-WRITES = {kind: {slot for slot, role in enumerate(row["roles"]) if role == "w"}
-          for kind, row in OP_TABLE.items()}
-UPDATES = {kind: {slot for slot, role in enumerate(row["roles"]) if role == "rw"}
-           for kind, row in OP_TABLE.items()}
+# From the C op table's slot roles: slots an op writes without reading first
+# ("w"), and slots it reads and then writes ("rw": running statistics, RNG,
+# metrics, weights).
+WRITES = {name: {s for s, role in enumerate(row["roles"]) if role == "w"}
+          for name, row in OP_TABLE.items()}
+UPDATES = {name: {s for s, role in enumerate(row["roles"]) if role == "rw"}
+           for name, row in OP_TABLE.items()}
 
 
 def tensor_uses(graph):

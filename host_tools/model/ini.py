@@ -1,58 +1,74 @@
-"""NNTrainer-style INI model files -> ModelSpec."""
-import configparser
-from pathlib import Path
-
+"""NNTrainer INI model files -> ModelSpec. Sections: [Model], [Optimizer],
+[LearningRateScheduler], data sections (ignored with a warning: data comes
+from --data) and one section per layer, in file order."""
 from host_tools.errors import UserError
+from host_tools.model import ignored_keys
+from host_tools.model.ini_text import read_ini
+from host_tools.model.loss_layers import fold_loss_layers
+from host_tools.model.lr_schedule import parse_lr_schedule
 from host_tools.model.model_settings import parse_model_settings, parse_optimizer
-from host_tools.model.properties import canonical_type, parse_input_layers, parse_property
+from host_tools.model.properties import (canonical_key, canonical_type, parse_input_layers,
+                                         parse_property)
 from host_tools.model.spec import LayerSpec, ModelSpec
 
-SETTING_SECTIONS = {"model", "optimizer"}
+SETTING_SECTIONS = ("model", "optimizer", "learningratescheduler")
 
 
-def _read_config(path):
-    parser = configparser.ConfigParser(interpolation=None, strict=True,
-                                       inline_comment_prefixes=("#", ";"))
-    parser.optionxform = lambda key: key.strip().lower()
-    try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise UserError(f"cannot read model file: {error.strerror}", str(path)) from None
-    try:
-        parser.read_string(text, source=str(path))
-    except configparser.Error as error:
-        first_line = str(error).splitlines()[0]
-        raise UserError(f"not a valid INI file: {first_line}", str(path)) from None
-    return parser
-
-
-def _layer(section, values, where):
+def _layer(section, values, where, warnings):
     if "type" not in values:
+        if "backbone" in values:
+            raise UserError("backbone sections are not supported", where)
         raise UserError("missing key 'type'", where)
     layer_type = canonical_type(values["type"], f"{where} type")
     props = {}
     for key, text in values.items():
-        if key in ("type", "input_layers", "name"):
+        if key in ("type", "input_layers"):
             continue
+        if key == "name":
+            if text.strip().lower() != section:
+                raise UserError(f"name={text!r} differs from the section name", where)
+            continue
+        if key in ignored_keys.LAYER:
+            warnings.append(f"{where} {key}: ignored ({ignored_keys.LAYER[key]})")
+            continue
+        key = canonical_key(key)
         props[key] = parse_property(layer_type, key, text, where)
-    inputs = parse_input_layers(values.get("input_layers", ""))
+    inputs = [name.lower() for name in parse_input_layers(values.get("input_layers", ""))]
     return LayerSpec(name=section, type=layer_type, props=props, input_layers=inputs, where=where)
+
+
+def _optimizer(sections, model_legacy, path):
+    values = {**model_legacy, **sections.get("optimizer", {})}
+    if "optimizer" in sections and "type" not in values:
+        values["type"] = "adam"  # NNTrainer's default optimizer
+    optimizer, schedule = parse_optimizer(values, f"{path} [Optimizer]")
+    if "learningratescheduler" in sections:
+        schedule = parse_lr_schedule(sections["learningratescheduler"],
+                                     f"{path} [LearningRateScheduler]", optimizer.learning_rate)
+    if schedule is not None:
+        optimizer.learning_rate = schedule.rate(0)  # what the op records start with
+    return optimizer, schedule
 
 
 def load_ini(path):
     """Parses an INI model file; errors name the file, section and key."""
-    config = _read_config(path)
-    sections = {name.lower(): name for name in config.sections()}
+    sections = read_ini(path)
     if "model" not in sections:
         raise UserError("missing [Model] section", str(path))
-    model_where = f"{path} [{sections['model']}]"
-    loss, batch_size, epochs = parse_model_settings(dict(config[sections["model"]]), model_where)
-    optimizer = parse_optimizer(dict(config[sections["optimizer"]]),
-                                f"{path} [{sections['optimizer']}]") \
-        if "optimizer" in sections else parse_optimizer({}, str(path))
-    layers = [_layer(name, dict(config[name]), f"{path} [{name}]")
-              for name in config.sections() if name.lower() not in SETTING_SECTIONS]
+    warnings = []
+    loss, batch_size, epochs, legacy = parse_model_settings(sections["model"],
+                                                            f"{path} [Model]", warnings)
+    optimizer, schedule = _optimizer(sections, legacy, path)
+    layers = []
+    for name, values in sections.items():
+        if name in SETTING_SECTIONS:
+            continue
+        if name in ignored_keys.SECTIONS:
+            warnings.append(f"{path} [{name}]: ignored ({ignored_keys.SECTIONS[name]})")
+            continue
+        layers.append(_layer(name, values, f"{path} [{name}]", warnings))
     if not layers:
         raise UserError("no layer sections", str(path))
-    return ModelSpec(layers=layers, loss=loss, batch_size=batch_size, epochs=epochs,
-                     optimizer=optimizer, source=str(path))
+    return fold_loss_layers(ModelSpec(layers=layers, loss=loss, batch_size=batch_size, epochs=epochs,
+                     optimizer=optimizer, source=str(path), lr_schedule=schedule,
+                     warnings=warnings))

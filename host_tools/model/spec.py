@@ -9,7 +9,7 @@ class OptimizerSpec:
     momentum: float = 0.0
     beta1: float = 0.9
     beta2: float = 0.999
-    epsilon: float = 1e-8
+    epsilon: float = 1e-7          # NNTrainer's Adam default
 
 
 @dataclass
@@ -29,3 +29,5 @@ class ModelSpec:
     epochs: int = 1
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     source: str = "<api>"
+    lr_schedule: object = None   # host_tools.model.lr_schedule.LRSchedule; None: constant
+    warnings: list = field(default_factory=list)  # keys accepted but ignored, and why

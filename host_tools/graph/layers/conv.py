@@ -1,8 +1,7 @@
 """conv2d and depthwise_conv2d (groups == channels), nn.Conv2d layout."""
-import math
-
 from core_cy import CONSTANTS
 from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
+from host_tools.graph.initializers import bias_init, weight_init
 from host_tools.graph.shapes import conv_filters, conv_geometry
 
 
@@ -17,11 +16,11 @@ def _params_list(b, node):
 def params(b, node):
     p = _params_list(b, node)
     channels, filters, kh, kw, groups = p[1], p[4], p[5], p[6], p[13]
-    bound = 1.0 / math.sqrt(channels // groups * kh * kw)
-    b.parameter(node, "weight", (filters, channels // groups, kh, kw), ("uniform", bound),
-                node.trainable)
+    field = kh * kw
+    init = weight_init(node, channels // groups * field, filters * field)
+    b.parameter(node, "weight", (filters, channels // groups, kh, kw), init, node.trainable)
     if not node.props.get("disable_bias", False):
-        b.parameter(node, "bias", (filters,), ("uniform", bound), node.trainable)
+        b.parameter(node, "bias", (filters,), bias_init(node, filters), node.trainable)
 
 
 def _scratch(b, node, phase):

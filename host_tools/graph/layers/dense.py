@@ -1,20 +1,20 @@
-"""fully_connected: y = x W^T + b over the flattened input (nn.Linear layout)."""
-import math
-
+"""fully_connected: y = x W^T + b over the input's LAST dimension, as NNTrainer
+(and nn.Linear) do; leading dimensions are rows. nn.Linear weight layout."""
 from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
+from host_tools.graph.initializers import bias_init, weight_init
 from host_tools.graph.nodes import numel
 
 
 def _dims(b, node):
-    return [b.batch, numel(node.in_shapes[0]), node.shape[0]]
+    n_in = node.in_shapes[0][-1]
+    return [b.batch * numel(node.in_shapes[0]) // n_in, n_in, node.shape[-1]]
 
 
 def params(b, node):
-    n_in, n_out = numel(node.in_shapes[0]), node.shape[0]
-    bound = 1.0 / math.sqrt(n_in)
-    b.parameter(node, "weight", (n_out, n_in), ("uniform", bound), node.trainable)
+    n_in, n_out = node.in_shapes[0][-1], node.shape[-1]
+    b.parameter(node, "weight", (n_out, n_in), weight_init(node, n_in, n_out), node.trainable)
     if not node.props.get("disable_bias", False):
-        b.parameter(node, "bias", (n_out,), ("uniform", bound), node.trainable)
+        b.parameter(node, "bias", (n_out,), bias_init(node, n_out), node.trainable)
 
 
 def forward(b, node, x, y):

@@ -1,6 +1,8 @@
-"""batch_normalization over channels (or features), PyTorch semantics:
-momentum weighs the new batch statistic (default 0.1), eps 1e-5."""
+"""batch_normalization over channels (or features) with NNTrainer's keys:
+`momentum` weighs the OLD running statistic (default 0.99; the kernel takes
+PyTorch's 1 - momentum), epsilon defaults to 0.001."""
 from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
+from host_tools.graph.initializers import initializer
 from host_tools.graph.nodes import numel
 
 
@@ -10,15 +12,19 @@ def _dims(b, node):
 
 
 def _floats(node):
-    return [node.props.get("momentum", 0.1), node.props.get("epsilon", 1e-5)]
+    return [1.0 - node.props.get("momentum", 0.99), node.props.get("epsilon", 1e-3)]
+
+
+INITIALIZERS = (("gamma", "gamma_initializer", "ones"), ("beta", "beta_initializer", "zeros"),
+                ("running_mean", "moving_mean_initializer", "zeros"),
+                ("running_var", "moving_variance_initializer", "ones"))
 
 
 def params(b, node):
-    channels = (node.shape[0],)
-    b.parameter(node, "gamma", channels, ("const", 1.0), node.trainable)
-    b.parameter(node, "beta", channels, ("const", 0.0), node.trainable)
-    b.parameter(node, "running_mean", channels, ("const", 0.0), False)
-    b.parameter(node, "running_var", channels, ("const", 1.0), False)
+    channels = node.shape[0]
+    for key, prop, default in INITIALIZERS:
+        init = initializer(node.props.get(prop, default), channels, channels)
+        b.parameter(node, key, (channels,), init, node.trainable and key in ("gamma", "beta"))
 
 
 def forward(b, node, x, y):
