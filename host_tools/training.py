@@ -57,14 +57,14 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
     test = encode(data.x_test, data.y_test, graph, f"{data.name} (test)") \
         if data.x_test is not None else None
     run, all_losses = TrainingRun(), []
-    sizes = _plan_epochs(len(x), graph.batch, epochs, iterations)
+    sizes = _plan_epochs(len(x), graph.samples_per_iteration, epochs, iterations)
     for epoch, n_iter in enumerate(sizes, start=1):
         order = batch_orders(len(x), shuffle, seed, epoch - 1)
         losses, corrects = _run_epoch(session, x, y, order, n_iter,
                                       f"epoch {epoch}/{len(sizes)}", progress)
         all_losses.append(losses)
         result = EpochResult(epoch, n_iter, float(losses.mean()),
-                             float(corrects.sum()) / (n_iter * graph.batch))
+                             float(corrects.sum()) / (n_iter * graph.samples_per_iteration))
         if test is not None:
             result.test_accuracy = accuracy(session, test[0], data.y_test, test[1])
         run.epochs.append(result)

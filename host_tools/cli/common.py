@@ -14,6 +14,9 @@ from host_tools.swap import SwapInfeasible
 def add_model_arguments(parser):
     parser.add_argument("model", help="model file (NNTrainer-style .ini)")
     parser.add_argument("--batch", type=int, metavar="N", help="override the model's batch_size")
+    parser.add_argument("--micro-batch", type=int, metavar="M",
+                        help="samples per forward/backward pass, gradients accumulated over "
+                             "the batch (override the model's micro_batch; divides the batch)")
     parser.add_argument("--planner", default="best",
                         help="memory planner: best (default: smallest valid plan), optimal, "
                              "greedy, nntrainer, no-reuse")
@@ -59,6 +62,10 @@ def load_spec(args):
         if args.batch < 1:
             raise UserError(f"--batch {args.batch} must be >= 1")
         spec.batch_size = args.batch
+    if getattr(args, "micro_batch", None) is not None:
+        if args.micro_batch < 1:
+            raise UserError(f"--micro-batch {args.micro_batch} must be >= 1")
+        spec.micro_batch = args.micro_batch
     return spec
 
 

@@ -4,15 +4,17 @@
     model.add("in", "input", input_shape="1:8:8")
     model.add("fc1", "fully_connected", unit=10, activation="softmax")
 """
-from host_tools.model.model_settings import parse_model_settings, parse_optimizer
+from host_tools.model.model_settings import (parse_micro_batch, parse_model_settings,
+                                             parse_optimizer)
 from host_tools.model.properties import canonical_type, parse_input_layers, parse_property
 from host_tools.model.spec import LayerSpec, ModelSpec
 
 
 class Model:
-    def __init__(self, loss="mse", batch_size=1, epochs=1, optimizer=None):
+    def __init__(self, loss="mse", batch_size=1, epochs=1, optimizer=None, micro_batch=0):
         self.loss, self.batch_size, self.epochs = parse_model_settings(
             {"loss": loss, "batch_size": batch_size, "epochs": epochs}, "Model")
+        self.micro_batch = parse_micro_batch({"micro_batch": micro_batch}, "Model")
         self.optimizer = parse_optimizer(dict(optimizer or {}), "Optimizer")
         self.layers = []
 
@@ -26,4 +28,5 @@ class Model:
 
     def spec(self):
         return ModelSpec(layers=list(self.layers), loss=self.loss, batch_size=self.batch_size,
-                         epochs=self.epochs, optimizer=self.optimizer)
+                         epochs=self.epochs, optimizer=self.optimizer,
+                         micro_batch=self.micro_batch)

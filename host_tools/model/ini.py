@@ -3,7 +3,8 @@ import configparser
 from pathlib import Path
 
 from host_tools.errors import UserError
-from host_tools.model.model_settings import parse_model_settings, parse_optimizer
+from host_tools.model.model_settings import (parse_micro_batch, parse_model_settings,
+                                             parse_optimizer)
 from host_tools.model.properties import canonical_type, parse_input_layers, parse_property
 from host_tools.model.spec import LayerSpec, ModelSpec
 
@@ -47,6 +48,7 @@ def load_ini(path):
         raise UserError("missing [Model] section", str(path))
     model_where = f"{path} [{sections['model']}]"
     loss, batch_size, epochs = parse_model_settings(dict(config[sections["model"]]), model_where)
+    micro_batch = parse_micro_batch(dict(config[sections["model"]]), model_where)
     optimizer = parse_optimizer(dict(config[sections["optimizer"]]),
                                 f"{path} [{sections['optimizer']}]") \
         if "optimizer" in sections else parse_optimizer({}, str(path))
@@ -55,4 +57,4 @@ def load_ini(path):
     if not layers:
         raise UserError("no layer sections", str(path))
     return ModelSpec(layers=layers, loss=loss, batch_size=batch_size, epochs=epochs,
-                     optimizer=optimizer, source=str(path))
+                     optimizer=optimizer, source=str(path), micro_batch=micro_batch)

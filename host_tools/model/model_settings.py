@@ -4,7 +4,7 @@ from host_tools.model.properties import _float, _int
 from host_tools.model.spec import OptimizerSpec
 
 LOSSES = ("mse", "cross", "cross_softmax", "cross_sigmoid")
-MODEL_KEYS = {"type", "loss", "batch_size", "epochs"}
+MODEL_KEYS = {"type", "loss", "batch_size", "epochs", "micro_batch"}
 OPTIMIZER_KEYS = {"type", "learning_rate", "momentum", "beta1", "beta2", "epsilon"}
 OPTIMIZERS = ("sgd", "adam")
 
@@ -20,6 +20,12 @@ def parse_model_settings(values, where):
     batch_size = _int(values.get("batch_size", 1), "batch_size", where)
     epochs = _int(values.get("epochs", 1), "epochs", where)
     return loss, batch_size, epochs
+
+
+def parse_micro_batch(values, where):
+    """[Model] micro_batch: samples per pass (0 = the whole batch); checked
+    against the batch when the graph is built, after --batch overrides."""
+    return _int(values.get("micro_batch", 0), "micro_batch", where, minimum=0)
 
 
 def parse_optimizer(values, where):

@@ -27,5 +27,6 @@ class ModelSpec:
     loss: str = "mse"
     batch_size: int = 1
     epochs: int = 1
+    micro_batch: int = 0   # samples per forward/backward pass; 0 = the whole batch
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     source: str = "<api>"
