@@ -1,11 +1,11 @@
 """A planned Program (and its swap schedule, training settings and data)
 -> BundleContent, ready for write_bundle."""
-from host_tools.errors import UserError
 import numpy as np
 
 from host_tools.bundle.content import BundleContent, Dataset, InitRecord, TrainSettings
 from host_tools.bundle.layout import TRAIN_SHUFFLE, WHERE_ARENA, WHERE_FLASH
 from host_tools.data import encode
+from host_tools.errors import UserError
 from host_tools.weights import initial_values, npz_params
 
 
