@@ -46,7 +46,8 @@ def run(args):
     if args.init_weights:
         session.set_values(load_weights_npz(args.init_weights, graph))
     print(f"model {spec.source}: {len(graph.ops)} ops, arena {program.arena_bytes} bytes "
-          f"({program.plan.planner} planner), batch {graph.batch}, data {data.name} "
+          f"({program.plan.planner} planner), batch {graph.samples_per_iteration}"
+          f"{f' (micro-batch {graph.batch})' if graph.micro_batches > 1 else ''}, data {data.name} "
           f"({len(data.x)} samples)")
     result = train(session, data, epochs=args.epochs or spec.epochs, iterations=args.iterations,
                    shuffle=not args.no_shuffle, seed=args.seed, progress=not args.quiet)
