@@ -3,12 +3,17 @@ swap to flash: step time and bytes moved at RAM budgets of 100/50/30% of the
 arena, against the same model without swap, in the same process.
 
     python bench/memory.py [--batches 1,8,32] [--swap-batch 8] [--models mlp,lenet5]
-                           [--iterations 6] [--repeats 3] [--no-swap]
+                           [--iterations 6] [--repeats 3] [--no-swap] [--min-ram]
 
 Ratios: arena / lower bound (1.0 is optimal); no-reuse / arena (what the
 planner saves against allocating every tensor); swap time / no-swap time.
 Swap runs against a file standing in for flash, read ahead on a background
-thread (the Linux backend)."""
+thread (the Linux backend).
+
+--min-ram (batch 32, plus the digits CNN of issue 11): arena, lower bound and
+the smallest RAM each technique reaches in turn (swap alone, then micro-batch
+1 + swap), no-reuse / min_ram, and the host step time at min_ram against the
+same micro-batching without a budget (file backend), bit-identity checked."""
 import argparse
 import statistics
 import sys
@@ -21,6 +26,7 @@ import numpy as np
 from host_tools.cli.common import build_graph
 from host_tools.data import encode
 from host_tools.model.load import load_model
+from host_tools.planning.min_ram import find_min_ram
 from host_tools.program import build_program
 from host_tools.report.memory import memory_figures
 from host_tools.session import Session
@@ -31,9 +37,9 @@ MODELS = ("mlp", "lenet5", "vgg_small", "mobilenet", "resnet8", "dscnn", "mobile
 BUDGETS = (1.0, 0.5, 0.3)
 
 
-def graph_for(model, batch):
+def graph_for(model, batch, micro_batch=0):
     spec = load_model(ZOO / f"{model}.ini")
-    spec.batch_size = batch
+    spec.batch_size, spec.micro_batch = batch, micro_batch
     return build_graph(spec)
 
 
@@ -124,6 +130,35 @@ def _swap_row(model, graph, base, fraction, run, reference, ref_session):
           f"{read:>12,}{write:>12,}  {'yes' if same else 'NO'}")
 
 
+def min_ram_rows(models, iterations, repeats):
+    print("\nsmallest RAM at batch 32 (technique added in turn); time factor: step time at "
+          "min_ram / same micro-batching without a budget")
+    print(f"{'model':<20}{'no-reuse':>11}{'arena':>11}{'lower bd':>11}{'swap':>11}"
+          f"{'+micro 1':>11}{'no-reuse/min':>14}{'time x':>8}  bit-identical")
+    for model in models:
+        whole = graph_for(model, 32)
+        figures = memory_figures(build_program(whole), whole)
+        swap_only = find_min_ram(whole).min_ram_bytes
+        micro = graph_for(model, 32, micro_batch=1)
+        found = find_min_ram(micro)
+        factor, same = _time_factor(micro, found.program, iterations, repeats)
+        print(f"{model:<20}{figures['no_reuse_bytes']:>11,}{figures['arena_bytes']:>11,}"
+              f"{figures['lower_bound_bytes']:>11,}{swap_only:>11,}{found.min_ram_bytes:>11,}"
+              f"{figures['no_reuse_bytes'] / found.min_ram_bytes:>14.1f}{factor:>8.2f}  "
+              f"{'yes' if same else 'NO'}")
+
+
+def _time_factor(graph, program, iterations, repeats):
+    x, y = random_data(graph, iterations * graph.micro_batches)
+    with tempfile.TemporaryDirectory() as swap_dir:
+        reference, ref_session = step_time(build_program(graph), x, y, iterations, repeats,
+                                           swap_dir)
+        seconds, session = step_time(program, x, y, iterations, repeats, swap_dir)
+    same = all(np.array_equal(a, b) for a, b in
+               zip(session.weights().values(), ref_session.weights().values()))
+    return seconds / reference, same
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", default="1,8,32")
@@ -132,8 +167,13 @@ def main():
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-swap", action="store_true")
+    parser.add_argument("--min-ram", action="store_true",
+                        help="only the smallest-RAM table (slow: a swap search per model)")
     args = parser.parse_args()
     models = args.models.split(",")
+    if args.min_ram:
+        min_ram_rows(["digits_small", *models], args.iterations, args.repeats)
+        return
     print_memory(memory_rows(models, [int(b) for b in args.batches.split(",")]))
     if not args.no_swap:
         swap_rows(models, args.swap_batch, args.iterations, args.repeats)

@@ -26,6 +26,7 @@ cdef extern from "src/mt_exec.h":
         int32_t labels
         int32_t metrics
         int32_t output
+        uint32_t micro_batches
     ctypedef struct mt_hooks:
         pass
     ctypedef struct mt_dataset:
@@ -108,7 +109,7 @@ cdef class Executor:
     cdef object hooks_owner
 
     def __init__(self, ops, tensors, uint32_t arena_bytes, int32_t input,
-                 int32_t labels, int32_t metrics, int32_t output):
+                 int32_t labels, int32_t metrics, int32_t output, uint32_t micro_batches=1):
         ops = np.ascontiguousarray(ops)
         if ops.dtype.itemsize != sizeof(mt_op):
             raise ValueError("op records are %d bytes, the C executor expects %d"
@@ -127,6 +128,7 @@ cdef class Executor:
         self.prog.labels = labels
         self.prog.metrics = metrics
         self.prog.output = output
+        self.prog.micro_batches = micro_batches
         self.hooks = NULL
         self.hooks_owner = None
         cdef int status = mt_program_validate(&self.prog)

@@ -65,8 +65,9 @@ def encode(x, y, graph, where="data"):
     if x.ndim < 2 or numel(x.shape[1:]) != numel(sample):
         raise UserError(f"x samples have shape {tuple(x.shape[1:])}, the model input is "
                         f"{tuple(sample)}", where)
-    if len(x) < graph.batch:
-        raise UserError(f"{len(x)} samples are fewer than one batch of {graph.batch}", where)
+    if len(x) < graph.samples_per_iteration:
+        raise UserError(f"{len(x)} samples are fewer than one batch of "
+                        f"{graph.samples_per_iteration}", where)
     rows = x.reshape(len(x), -1)
     if graph.label_kind == LABEL_INDEX:
         return rows, _index_labels(y, graph, where)

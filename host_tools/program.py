@@ -30,7 +30,8 @@ class Program:
     def executor_args(self):
         g = self.graph
         table = np.stack([self.tensors["offset"], self.tensors["nbytes"]], axis=1)
-        return (self.ops, table, self.arena_bytes, g.input, g.labels, g.metrics, g.output)
+        return (self.ops, table, self.arena_bytes, g.input, g.labels, g.metrics, g.output,
+                g.micro_batches)
 
 
 def op_records(graph):

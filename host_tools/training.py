@@ -70,7 +70,7 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
     test = encode(data.x_test, data.y_test, graph, f"{data.name} (test)") \
         if data.x_test is not None else None
     run, all_losses = TrainingRun(), []
-    sizes = _plan_epochs(len(x), graph.batch, epochs, iterations)
+    sizes = _plan_epochs(len(x), graph.samples_per_iteration, epochs, iterations)
     reports = _Reports(session, sum(sizes), on_report)
     with progress_bar(sum(sizes), progress) as bar:
         for epoch, n_iter in enumerate(sizes, start=1):
@@ -79,7 +79,7 @@ def train(session, data, epochs=1, iterations=None, shuffle=True, seed=0, log=pr
                                           reports.for_epoch(epoch), sum(sizes[:epoch - 1]))
             all_losses.append(losses)
             result = EpochResult(epoch, n_iter, float(losses.mean()),
-                                 float(corrects.sum()) / (n_iter * graph.batch))
+                                 float(corrects.sum()) / (n_iter * graph.samples_per_iteration))
             if test is not None:
                 result.test_accuracy = accuracy(session, test[0], data.y_test, test[1])
             run.epochs.append(result)
@@ -131,7 +131,7 @@ class _Reports:
         if self.on_report is None:
             return
         self._flush()
-        batch = self.session.graph.batch
+        batch = self.session.graph.samples_per_iteration
         seen = sum(len(chunk) for chunk in losses)
         read, written = self.session.swap_bytes
         self.pending = Progress(

@@ -33,13 +33,45 @@ static int run_hooked(const mt_program *prog, uint8_t *arena, uint32_t i, int mo
     return status;
 }
 
-int mt_run(const mt_program *prog, uint8_t *arena, int mode, const mt_hooks *hooks)
+static uint32_t passes(const mt_program *prog)
+{
+    return prog->micro_batches > 1 ? prog->micro_batches : 1;
+}
+
+/* Hooks only: a skipped op's swap events still keep the schedule whole. */
+static int skip_hooked(uint32_t i, const mt_hooks *hooks)
+{
+    int status = MT_OK;
+    if (hooks && hooks->before_op) status = hooks->before_op(hooks->ctx, i);
+    if (status == MT_OK && hooks && hooks->after_op) status = hooks->after_op(hooks->ctx, i);
+    return status;
+}
+
+static void zero_metrics(const mt_program *prog, uint8_t *arena)
 {
     float *metrics = (float *)(arena + prog->tensors[prog->metrics].offset);
     metrics[0] = 0.0f;
     metrics[1] = 0.0f;
+}
+
+int mt_run_pass(const mt_program *prog, uint8_t *arena, uint32_t pass, const mt_hooks *hooks)
+{
+    int last = pass + 1 >= passes(prog);
+    if (pass == 0) zero_metrics(prog, arena);
     for (uint32_t i = 0; i < prog->n_ops; i++) {
-        if (mode == MT_MODE_EVAL && prog->ops[i].phase != MT_PHASE_FORWARD) continue;
+        int skip = !last && prog->ops[i].phase == MT_PHASE_APPLY;
+        int status = skip ? skip_hooked(i, hooks) : run_hooked(prog, arena, i, MT_MODE_TRAIN, hooks);
+        if (status != MT_OK) return status;
+    }
+    return MT_OK;
+}
+
+int mt_run(const mt_program *prog, uint8_t *arena, int mode, const mt_hooks *hooks)
+{
+    if (mode == MT_MODE_TRAIN) return mt_run_pass(prog, arena, passes(prog) - 1, hooks);
+    zero_metrics(prog, arena);
+    for (uint32_t i = 0; i < prog->n_ops; i++) {
+        if (prog->ops[i].phase != MT_PHASE_FORWARD) continue;
         int status = run_hooked(prog, arena, i, mode, hooks);
         if (status != MT_OK) return status;
     }

@@ -17,6 +17,7 @@ typedef struct {
     int32_t labels;   /* tensor the loader fills with the batch's labels */
     int32_t metrics;  /* float[2]: loss, correct (zeroed before each iteration) */
     int32_t output;   /* the model's prediction (probabilities or outputs) */
+    uint32_t micro_batches; /* passes per iteration, gradients accumulated (0 or 1: one) */
 } mt_program;
 
 /* Optional per-op callbacks, e.g. the swap schedule: before_op runs before op i
@@ -50,12 +51,19 @@ int mt_op_validate(const mt_program *prog, const mt_op *op);
 /* Runs one iteration: all ops in TRAIN mode, forward-phase ops in EVAL mode. */
 int mt_run(const mt_program *prog, uint8_t *arena, int mode, const mt_hooks *hooks);
 
+/* Runs pass `pass` (0 .. micro_batches-1) of a TRAIN iteration over the
+ * micro-batch already loaded: metrics are zeroed on pass 0 and APPLY ops run on
+ * the last pass only (their hooks run on every pass, so a swap schedule
+ * replays whole). mt_run(TRAIN) is the last pass alone. */
+int mt_run_pass(const mt_program *prog, uint8_t *arena, uint32_t pass, const mt_hooks *hooks);
+
 /* Copies batch `batch_index` of `order` (batch = samples per iteration, taken
  * from the input tensor size) into the input and labels tensors. */
 int mt_load_batch(const mt_program *prog, uint8_t *arena, const mt_dataset *data,
                   const int32_t *order, uint32_t n_order, uint32_t batch_index);
 
-/* Trains n_iter iterations starting at batch first_batch of `order`
+/* Trains n_iter iterations (each micro_batches passes over consecutive
+ * micro-batches of `order`, batch_index counting micro-batches) starting at batch first_batch of `order`
  * (wrapping around), writing each iteration's loss and correct count. */
 int mt_train_loop(const mt_program *prog, uint8_t *arena, const mt_dataset *data,
                   const int32_t *order, uint32_t n_order, uint32_t first_batch,

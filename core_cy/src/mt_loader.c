@@ -46,6 +46,21 @@ int mt_load_batch(const mt_program *prog, uint8_t *arena, const mt_dataset *data
     return MT_OK;
 }
 
+/* One iteration: every micro-batch loaded and run in turn. */
+static int train_iteration(const mt_program *prog, uint8_t *arena, const mt_dataset *data,
+                           const int32_t *order, uint32_t n_order, uint32_t batch_index,
+                           const mt_hooks *hooks)
+{
+    uint32_t passes = prog->micro_batches > 1 ? prog->micro_batches : 1;
+    int status = MT_OK;
+    for (uint32_t pass = 0; pass < passes && status == MT_OK; pass++) {
+        uint32_t micro_index = batch_index * passes + pass;
+        status = mt_load_batch(prog, arena, data, order, n_order, micro_index);
+        if (status == MT_OK) status = mt_run_pass(prog, arena, pass, hooks);
+    }
+    return status;
+}
+
 int mt_train_loop(const mt_program *prog, uint8_t *arena, const mt_dataset *data,
                   const int32_t *order, uint32_t n_order, uint32_t first_batch,
                   uint32_t n_iter, float *loss_out, float *correct_out,
@@ -53,8 +68,7 @@ int mt_train_loop(const mt_program *prog, uint8_t *arena, const mt_dataset *data
 {
     const float *metrics = (const float *)(arena + prog->tensors[prog->metrics].offset);
     for (uint32_t it = 0; it < n_iter; it++) {
-        int status = mt_load_batch(prog, arena, data, order, n_order, first_batch + it);
-        if (status == MT_OK) status = mt_run(prog, arena, MT_MODE_TRAIN, hooks);
+        int status = train_iteration(prog, arena, data, order, n_order, first_batch + it, hooks);
         if (status != MT_OK) return status;
         loss_out[it] = metrics[0];
         correct_out[it] = metrics[1];

@@ -165,6 +165,7 @@ mt_status mt_loss_needs(const mt_op *op, mt_op_needs *needs)
 {
     const int32_t *p = op->p;
     if (!positive(p, 2) || (p[2] != MT_LABEL_INDEX && p[2] != MT_LABEL_DENSE)) return MT_ERR_BAD_OP;
+    if (p[3] < 0) return MT_ERR_BAD_OP;  /* micro-batches per iteration */
     uint64_t y = mul4(p[0], p[1], F32, 1);
     uint64_t t = p[2] == MT_LABEL_INDEX ? mul(p[0], 4u) : y;
     const uint64_t mse_fwd[3] = {y, t, 2 * F32};
@@ -178,7 +179,7 @@ mt_status mt_loss_needs(const mt_op *op, mt_op_needs *needs)
 
 mt_status mt_optim_needs(const mt_op *op, mt_op_needs *needs)
 {
-    if (op->p[0] <= 0) return MT_ERR_BAD_OP;
+    if (op->p[0] <= 0 || (op->p[1] != 0 && op->p[1] != 1)) return MT_ERR_BAD_OP;
     uint64_t w = mul(op->p[0], F32);
     const uint64_t sizes[5] = {w, w, w, w, 4 /* Adam's uint32 step */};
     if (op->kind == MT_OP_SGD_APPLY) set_needs(needs, op->f[1] != 0.0f ? 3 : 2, sizes);

@@ -19,12 +19,29 @@ static mt_pool_shape pool_shape(const int32_t *p)
     return s;
 }
 
-/* Loss forwards add the batch's mean loss and correct count to METRICS. */
-static void add_metrics(void *metrics_slot, float loss, float correct)
+/* Loss forwards add the batch's mean loss (over K micro-batches) and
+ * correct count to METRICS. */
+static void add_metrics(const mt_op *op, void *metrics_slot, float loss, float correct)
 {
     float *metrics = (float *)metrics_slot;
-    metrics[0] += loss;
+    metrics[0] += op->p[3] > 1 ? loss / (float)op->p[3] : loss;
     metrics[1] += correct;
+}
+
+/* A loss derivative over one of K micro-batches: dZ / K, as (loss / K).backward(). */
+static void scale_derivative(const mt_op *op, void *dz_slot)
+{
+    float *dz = (float *)dz_slot;
+    int32_t numel = op->p[0] * op->p[1];
+    if (op->p[3] <= 1) return;
+    for (int32_t i = 0; i < numel; i++) dz[i] /= (float)op->p[3];
+}
+
+static void clear_gradient(const mt_op *op, void *dw_slot)
+{
+    float *dw = (float *)dw_slot;
+    if (!op->p[1]) return;
+    for (int32_t i = 0; i < op->p[0]; i++) dw[i] = 0.0f;
 }
 
 MT_RUN_FN(mt_run_fc_fwd)
@@ -169,13 +186,14 @@ MT_RUN_FN(mt_run_loss_mse_fwd)
     float correct = 0.0f;
     IGNORE_MODE;
     float loss = mt_loss_mse_fwd(slot[0], slot[1], op->p[2], op->p[0], op->p[1], &correct);
-    add_metrics(slot[2], loss, correct);
+    add_metrics(op, slot[2], loss, correct);
 }
 
 MT_RUN_FN(mt_run_loss_mse_deriv)
 {
     IGNORE_MODE;
     mt_loss_mse_deriv(slot[0], slot[1], op->p[2], op->p[0], op->p[1], slot[2]);
+    scale_derivative(op, slot[2]);
 }
 
 MT_RUN_FN(mt_run_loss_ce_softmax_fwd)
@@ -184,13 +202,14 @@ MT_RUN_FN(mt_run_loss_ce_softmax_fwd)
     IGNORE_MODE;
     float loss = mt_loss_ce_softmax_fwd(slot[0], slot[1], op->p[2], op->p[0], op->p[1],
                                         slot[2], &correct);
-    add_metrics(slot[3], loss, correct);
+    add_metrics(op, slot[3], loss, correct);
 }
 
 MT_RUN_FN(mt_run_loss_ce_softmax_deriv)
 {
     IGNORE_MODE;
     mt_loss_ce_softmax_deriv(slot[0], slot[1], op->p[2], op->p[0], op->p[1], slot[2]);
+    scale_derivative(op, slot[2]);
 }
 
 MT_RUN_FN(mt_run_loss_ce_sigmoid_fwd)
@@ -199,19 +218,21 @@ MT_RUN_FN(mt_run_loss_ce_sigmoid_fwd)
     IGNORE_MODE;
     float loss = mt_loss_ce_sigmoid_fwd(slot[0], slot[1], op->p[2], op->p[0], op->p[1],
                                         slot[2], &correct);
-    add_metrics(slot[3], loss, correct);
+    add_metrics(op, slot[3], loss, correct);
 }
 
 MT_RUN_FN(mt_run_loss_ce_sigmoid_deriv)
 {
     IGNORE_MODE;
     mt_loss_ce_sigmoid_deriv(slot[0], slot[1], op->p[2], op->p[0], op->p[1], slot[2]);
+    scale_derivative(op, slot[2]);
 }
 
 MT_RUN_FN(mt_run_sgd_apply)
 {
     IGNORE_MODE;
     mt_sgd_apply(slot[0], slot[1], slot[2], op->p[0], op->f[0], op->f[1]);
+    clear_gradient(op, slot[1]);
 }
 
 MT_RUN_FN(mt_run_adam_apply)
@@ -219,6 +240,7 @@ MT_RUN_FN(mt_run_adam_apply)
     IGNORE_MODE;
     mt_adam_apply(slot[0], slot[1], slot[2], slot[3], slot[4], op->p[0],
                   op->f[0], op->f[1], op->f[2], op->f[3]);
+    clear_gradient(op, slot[1]);
 }
 
 MT_RUN_FN(mt_run_actx_fwd)

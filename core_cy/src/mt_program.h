@@ -111,7 +111,10 @@ enum mt_op_kind {
     MT_OP_DROPOUT_FWD = 60,   /* t = [X, Y, MASK, RNG] MASK holds 0 or 1/(1-rate) */
     MT_OP_DROPOUT_DERIV = 61, /* t = [dY, MASK, dX] */
 
-    /* losses. p = [N, F, label]. METRICS is float[2]: the op adds the batch's
+    /* losses. p = [N, F, label, K]. K > 1 (micro-batches per iteration): loss
+       and derivative are divided by K after the kernel, as PyTorch's
+       (loss / K).backward() when accumulating; 0 or 1 leaves them alone.
+       METRICS is float[2]: the op adds the batch's
        mean loss to [0] and the number of correct argmax predictions to [1]. */
     MT_OP_LOSS_MSE_FWD = 70,         /* t = [Y, T, METRICS] mean over N*F */
     MT_OP_LOSS_MSE_DERIV = 71,       /* t = [Y, T, dY] */
@@ -120,7 +123,9 @@ enum mt_op_kind {
     MT_OP_LOSS_CE_SIGMOID_FWD = 74,  /* t = [Z, T, P, METRICS] P = sigmoid(Z), mean over N*F */
     MT_OP_LOSS_CE_SIGMOID_DERIV = 75,/* t = [P, T, dZ] (P - T) / (N*F) */
 
-    /* optimizers, applied to one weight right after its gradient. p = [NUMEL] */
+    /* optimizers, applied to one weight right after its gradient.
+       p = [NUMEL, CLEAR]: CLEAR 1 zeroes dW after the step (an accumulated
+       gradient starts the next iteration from zero). */
     MT_OP_SGD_APPLY = 80,   /* t = [W, dW, MOM?]  f = [lr, momentum] (PyTorch SGD) */
     MT_OP_ADAM_APPLY = 81,  /* t = [W, dW, M, V, STEP]  f = [lr, beta1, beta2, eps];
                                STEP is one uint32 (PyTorch Adam bias correction) */

@@ -17,6 +17,9 @@ def add_model_arguments(parser):
     parser.add_argument("model", help="model file (NNTrainer-style .ini)")
     parser.add_argument("--batch", type=integer(1, U16_MAX), metavar="N",
                         help="override the model's batch_size (1..65535)")
+    parser.add_argument("--micro-batch", type=integer(1, U16_MAX), metavar="M",
+                        help="samples per forward/backward pass, gradients accumulated over "
+                             "the batch (override the model's micro_batch; divides the batch)")
     parser.add_argument("--planner", default="best", choices=["best", *PLANNERS],
                         help="memory planner: best (default: the smallest valid plan), "
                              + ", ".join(PLANNERS))
@@ -49,6 +52,10 @@ def load_spec(args, quiet=False):
         print(f"microtrain: warning: {warning}", file=sys.stderr)
     if getattr(args, "batch", None) is not None:
         spec.batch_size = args.batch
+    if getattr(args, "micro_batch", None) is not None:
+        if args.micro_batch < 1:
+            raise UserError(f"--micro-batch {args.micro_batch} must be >= 1")
+        spec.micro_batch = args.micro_batch
     return spec
 
 

@@ -9,6 +9,8 @@ from host_tools.bundle.from_program import bundle_content
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
+from host_tools.errors import UserError
+from host_tools.planning.min_ram import find_min_ram
 from host_tools.report.explain import explain
 from host_tools.report.memory import format_figures, memory_figures
 from host_tools.weights import load_weights_npz
@@ -24,6 +26,9 @@ def register(commands):
     parser.add_argument("--explain", action="store_true",
                         help="print the execution order and every tensor's size and lifespan")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--min-ram", action="store_true",
+                        help="find the smallest RAM the model trains in (swap, micro-batch) "
+                             "and plan at it")
     parser.add_argument("--timeline", type=output_file, metavar="OUT.png",
                         help="draw the memory map (op on x, arena offset on y)")
     parser.add_argument("-o", "--output", type=output_file, metavar="OUT.mtb", help="write a bundle for a device")
@@ -43,8 +48,16 @@ def run(args):
     spec = load_spec(args)
     data = load_data(args.data) if args.data else None
     graph = build_graph(spec, data.y if data else None)
-    program = plan_program(args, graph)
-    figures = memory_figures(program, graph, args.ram_budget, program.swap)
+    if args.min_ram:
+        if args.ram_budget is not None:
+            raise UserError("--min-ram and --ram-budget exclude each other")
+        found = find_min_ram(graph, args.planner, args.lookahead)
+        program = found.program
+        figures = memory_figures(program, graph, found.min_ram_bytes, program.swap)
+        figures.update(found.figures())
+    else:
+        program = plan_program(args, graph)
+        figures = memory_figures(program, graph, args.ram_budget, program.swap)
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:
@@ -65,6 +78,10 @@ def run(args):
         print(explain(program))
         print()
     print(format_figures(figures))
+    if args.min_ram:
+        print(f"min RAM {figures['min_ram_bytes']:,} B (micro-batch {graph.batch} x "
+              f"{graph.micro_batches}, {len(figures['swapped_tensors'])} tensors swapped; "
+              f"operand floor {figures['operand_floor_bytes']:,} B)")
     if args.output:
         print(f"bundle written to {args.output}")
     return 0

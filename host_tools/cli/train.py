@@ -51,7 +51,8 @@ def run(args):
     if args.init_weights:
         session.set_values(load_weights_npz(args.init_weights, graph))
     print(f"model {spec.source}: {op_count(program)} ops, arena {program.arena_bytes:,} bytes "
-          f"({program.plan.planner} planner), batch {graph.batch}, data {data.name} "
+          f"({program.plan.planner} planner), batch {graph.samples_per_iteration}"
+          f"{f' (micro-batch {graph.batch})' if graph.micro_batches > 1 else ''}, data {data.name} "
           f"({len(data.x)} samples)")
     log = TrainingLog()
     result = train(session, data, epochs=args.epochs or spec.epochs, iterations=args.iterations,

@@ -9,6 +9,7 @@ from core_cy import CONSTANTS
 from host_tools.graph.builder import GraphBuilder
 from host_tools.graph.layers import EMITTERS
 from host_tools.graph.loss import emit_loss, emit_loss_derivative
+from host_tools.graph.micro_batch import accumulate_gradients, split_batch
 from host_tools.graph.normalize import normalize
 from host_tools.graph.optimizer import emit_apply
 from host_tools.graph.regularization import emit_gradient_terms, emit_regularization_loss
@@ -32,6 +33,11 @@ class TrainingGraph:
     label_kind: int
     batch: int
     alias: dict = field(default_factory=dict)  # tensor id -> id whose bytes it shares
+    micro_batches: int = 1  # passes per iteration; `batch` samples each (micro_batch.py)
+
+    @property
+    def samples_per_iteration(self):
+        return self.batch * self.micro_batches
 
     @property
     def n_ops(self):
@@ -100,7 +106,8 @@ def build_training_graph(spec, label_kind=None):
     model = normalize(spec)
     nodes = model.nodes
     label_kind = default_label_kind(model.loss) if label_kind is None else label_kind
-    b = GraphBuilder(spec.batch_size, spec.optimizer)
+    micro_batch, passes = split_batch(spec)
+    b = GraphBuilder(micro_batch, spec.optimizer)
     for node in nodes:
         kind = "input" if node.type == "input" else "activation"
         b.outputs[node.name] = b.activation(f"{node.name}:output", node.shape, kind=kind)
@@ -124,8 +131,9 @@ def build_training_graph(spec, label_kind=None):
     for node in reversed(nodes):
         _backward(b, node, wants_grad, upstream, consumers, edges)
     input_id = b.outputs[nodes[0].name]
-    return TrainingGraph(spec, nodes, model.loss, b.tensors, b.ops, input_id, labels, metrics,
-                         output, b.params, label_kind, spec.batch_size)
+    graph = TrainingGraph(spec, nodes, model.loss, b.tensors, b.ops, input_id, labels, metrics,
+                          output, b.params, label_kind, micro_batch)
+    return accumulate_gradients(graph, passes)
 
 
 def _forward(b, node):

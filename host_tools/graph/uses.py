@@ -12,11 +12,16 @@ UPDATES = {name: {s for s, role in enumerate(row["roles"]) if role == "rw"}
            for name, row in OP_TABLE.items()}
 
 
+def _cleared(op):
+    """An optimizer step that zeroes its (accumulated) gradient writes slot 1."""
+    return {1} if op.kind in ("SGD_APPLY", "ADAM_APPLY") and op.params[1:2] == [1] else set()
+
+
 def tensor_uses(graph):
     """TensorUse for every tensor an op touches, from the op list."""
     reads, writes = {}, {}
     for index, op in enumerate(graph.ops):
-        written = WRITES[op.kind] | UPDATES.get(op.kind, set())
+        written = WRITES[op.kind] | UPDATES.get(op.kind, set()) | _cleared(op)
         for slot, tid in enumerate(op.tensors):
             if tid < 0:
                 continue

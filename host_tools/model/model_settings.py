@@ -9,7 +9,7 @@ from host_tools.model.spec import OptimizerSpec
 
 LOSSES = ("mse", "cross", "cross_softmax", "cross_sigmoid")
 MODEL_KEYS = {"type", "loss", "batch_size", "epochs", "model_tensor_type", "tensor_format",
-              "loss_scale"}
+              "loss_scale", "micro_batch"}
 # Older NNTrainer files put the optimizer in [Model]; [Optimizer] wins over them.
 LEGACY_OPTIMIZER_KEYS = {"optimizer": "type", "learning_rate": "learning_rate",
                          "decay_rate": "decay_rate", "decay_steps": "decay_steps",
@@ -60,6 +60,12 @@ def parse_model_settings(values, where, warnings=None):
     batch_size = _int(values.get("batch_size", 1), "batch_size", where)
     epochs = _int(values.get("epochs", 1), "epochs", where)
     return loss, batch_size, epochs, legacy
+
+
+def parse_micro_batch(values, where):
+    """[Model] micro_batch: samples per pass (0 = the whole batch); checked
+    against the batch when the graph is built, after --batch overrides."""
+    return _int(values.get("micro_batch", 0), "micro_batch", where, minimum=0)
 
 
 def parse_optimizer(values, where):

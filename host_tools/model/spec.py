@@ -27,6 +27,7 @@ class ModelSpec:
     loss: str = "mse"
     batch_size: int = 1
     epochs: int = 1
+    micro_batch: int = 0   # samples per forward/backward pass; 0 = the whole batch
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     source: str = "<api>"
     lr_schedule: object = None   # host_tools.model.lr_schedule.LRSchedule; None: constant

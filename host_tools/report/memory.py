@@ -31,8 +31,11 @@ def memory_figures(program, unshared_graph, ram_budget=None, swap=None):
         "arena_bytes": arena,
         "unswapped_arena_bytes": program.unswapped_arena_bytes or arena,
         "ram_budget_bytes": ram_budget,
-        "swap_read_bytes_per_iteration": swap.read_bytes_per_iteration if swap else 0,
-        "swap_write_bytes_per_iteration": swap.write_bytes_per_iteration if swap else 0,
+        # the schedule replays once per micro-batch pass
+        "swap_read_bytes_per_iteration":
+            swap.read_bytes_per_iteration * program.graph.micro_batches if swap else 0,
+        "swap_write_bytes_per_iteration":
+            swap.write_bytes_per_iteration * program.graph.micro_batches if swap else 0,
         "flash_bytes": swap.flash_bytes if swap else 0,
         "peak_ram_bytes": swap.peak_ram_bytes if swap else arena,
     }
