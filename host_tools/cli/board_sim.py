@@ -5,6 +5,8 @@ import sys
 import tempfile
 
 from host_tools.cli.common import byte_count
+from host_tools.device.targets import TARGET_NAMES
+from host_tools.errors import UserError
 
 
 def register(commands):
@@ -18,6 +20,9 @@ def register(commands):
     parser.add_argument("--ram-limit", type=byte_count, metavar="BYTES",
                         help="RAM the board has (default 64 MiB)")
     parser.add_argument("--name", help="device name (default microtrain-sim)")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
+                        help="linux (default: the CPython agent) or a bare-metal firmware "
+                             "under QEMU (built offline with PlatformIO if needed)")
     parser.set_defaults(run=run)
 
 
@@ -26,11 +31,18 @@ def run(args):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
     with tempfile.TemporaryDirectory(prefix="microtrain-board-") as scratch:
         storage = args.storage or scratch
-        port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
-                                    stderr=subprocess.PIPE)
+        if args.target == "linux":
+            port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
+                                        stderr=subprocess.PIPE)
+        else:  # the firmware has its RAM from its linker script and its name built in
+            if args.ram_limit or args.name:
+                raise UserError("--ram-limit and --name apply to --target linux only")
+            from host_tools.device.qemu_board import start_qemu_board
+            port, sim = start_qemu_board(args.target, storage, stderr=subprocess.PIPE)
         print(f"board-sim: port {port}  storage {storage}", flush=True)
         try:
-            for line in sim.process.stderr:  # until the agent exits or Ctrl-C
+            log = sim.process.stderr if args.target == "linux" else sim.process.stdout
+            for line in log:  # until the agent exits or Ctrl-C
                 print(line.decode("utf-8", "replace").rstrip(), file=sys.stderr, flush=True)
             print(f"board-sim: agent exited with status {sim.wait()}", file=sys.stderr)
             return 1

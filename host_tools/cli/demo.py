@@ -1,5 +1,6 @@
 """microtrain demo: pretrain, plan, flash an emulated board, personalise it to
 one user's handwriting and show the accuracy before and after."""
+from host_tools.device.targets import TARGET_NAMES
 from host_tools.errors import UserError
 
 
@@ -17,6 +18,9 @@ def register(commands):
                         help="personalisation epochs on the board (default 30)")
     parser.add_argument("--pretrain-epochs", type=int, default=15, metavar="N",
                         help="pretraining epochs on the host (default 15)")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
+                        help="the emulated board: linux (default) or a bare-metal firmware "
+                             "under QEMU (baremetal-m4f, baremetal-m3)")
     parser.set_defaults(run=run)
 
 
@@ -26,5 +30,5 @@ def run(args):
         if not 1 <= getattr(args, flag) <= 0xFFFF:
             raise UserError(f"--{flag.replace('_', '-')} must be in 1..65535")
     Demo(args.workdir, live=not args.no_live, user=args.user,
-         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs).run()
+         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs, target=args.target).run()
     return 0

@@ -97,8 +97,9 @@ class QemuBoard:
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         preexec_fn=_die_with_parent)
         self.port = self._read_port()
-        self._log_thread = threading.Thread(target=self._forward_log, daemon=True)
-        self._log_thread.start()
+        if self.stderr is not subprocess.PIPE:  # PIPE: the caller reads process.stdout itself
+            self._log_thread = threading.Thread(target=self._forward_log, daemon=True)
+            self._log_thread.start()
         return self.port
 
     def _read_port(self):
@@ -116,8 +117,6 @@ class QemuBoard:
     def _forward_log(self):
         """The firmware's semihosting console (its 'board: ...' lines) -> self.stderr."""
         for line in self.process.stdout:
-            if self.stderr is subprocess.PIPE:
-                continue
             target = self.stderr
             if target is None:
                 os.write(2, line)
