@@ -47,33 +47,6 @@ cdef extern from "src/mt_exec.h":
 
 cdef extern from "src/mt_program.h":
     enum:
-        MT_OP_FC_FWD
-        MT_OP_FC_GRAD
-        MT_OP_FC_DERIV
-        MT_OP_CONV_FWD
-        MT_OP_CONV_GRAD
-        MT_OP_CONV_DERIV
-        MT_OP_MAXPOOL_FWD
-        MT_OP_MAXPOOL_DERIV
-        MT_OP_AVGPOOL_FWD
-        MT_OP_AVGPOOL_DERIV
-        MT_OP_ACT_FWD
-        MT_OP_ACT_DERIV
-        MT_OP_BN_FWD
-        MT_OP_BN_GRAD
-        MT_OP_BN_DERIV
-        MT_OP_ADD
-        MT_OP_COPY
-        MT_OP_DROPOUT_FWD
-        MT_OP_DROPOUT_DERIV
-        MT_OP_LOSS_MSE_FWD
-        MT_OP_LOSS_MSE_DERIV
-        MT_OP_LOSS_CE_SOFTMAX_FWD
-        MT_OP_LOSS_CE_SOFTMAX_DERIV
-        MT_OP_LOSS_CE_SIGMOID_FWD
-        MT_OP_LOSS_CE_SIGMOID_DERIV
-        MT_OP_SGD_APPLY
-        MT_OP_ADAM_APPLY
         MT_PHASE_FORWARD
         MT_PHASE_CALC_GRAD
         MT_PHASE_CALC_DERIV
@@ -86,36 +59,8 @@ cdef extern from "src/mt_program.h":
         MT_LABEL_DENSE
         MT_NO_TENSOR
 
-# Op kinds and constants, taken from the C header so Python never drifts from it.
-OP_KINDS = {
-    "FC_FWD": MT_OP_FC_FWD,
-    "FC_GRAD": MT_OP_FC_GRAD,
-    "FC_DERIV": MT_OP_FC_DERIV,
-    "CONV_FWD": MT_OP_CONV_FWD,
-    "CONV_GRAD": MT_OP_CONV_GRAD,
-    "CONV_DERIV": MT_OP_CONV_DERIV,
-    "MAXPOOL_FWD": MT_OP_MAXPOOL_FWD,
-    "MAXPOOL_DERIV": MT_OP_MAXPOOL_DERIV,
-    "AVGPOOL_FWD": MT_OP_AVGPOOL_FWD,
-    "AVGPOOL_DERIV": MT_OP_AVGPOOL_DERIV,
-    "ACT_FWD": MT_OP_ACT_FWD,
-    "ACT_DERIV": MT_OP_ACT_DERIV,
-    "BN_FWD": MT_OP_BN_FWD,
-    "BN_GRAD": MT_OP_BN_GRAD,
-    "BN_DERIV": MT_OP_BN_DERIV,
-    "ADD": MT_OP_ADD,
-    "COPY": MT_OP_COPY,
-    "DROPOUT_FWD": MT_OP_DROPOUT_FWD,
-    "DROPOUT_DERIV": MT_OP_DROPOUT_DERIV,
-    "LOSS_MSE_FWD": MT_OP_LOSS_MSE_FWD,
-    "LOSS_MSE_DERIV": MT_OP_LOSS_MSE_DERIV,
-    "LOSS_CE_SOFTMAX_FWD": MT_OP_LOSS_CE_SOFTMAX_FWD,
-    "LOSS_CE_SOFTMAX_DERIV": MT_OP_LOSS_CE_SOFTMAX_DERIV,
-    "LOSS_CE_SIGMOID_FWD": MT_OP_LOSS_CE_SIGMOID_FWD,
-    "LOSS_CE_SIGMOID_DERIV": MT_OP_LOSS_CE_SIGMOID_DERIV,
-    "SGD_APPLY": MT_OP_SGD_APPLY,
-    "ADAM_APPLY": MT_OP_ADAM_APPLY,
-}
+include "ops.pxi"
+
 CONSTANTS = {
     "PHASE_FORWARD": MT_PHASE_FORWARD,
     "PHASE_CALC_GRAD": MT_PHASE_CALC_GRAD,
@@ -132,10 +77,6 @@ CONSTANTS = {
 include "swap.pxi"
 
 OP_RECORD_BYTES = sizeof(mt_op)
-STATUS_TEXT = {1: "bad op (unknown kind, arity or parameters)",
-               2: "tensor id out of range or tensor outside the arena",
-               3: "tensor or data smaller than the op needs (or a label out of range)",
-               4: "storage (swap) I/O failed"}
 
 
 class ExecutorError(RuntimeError):
@@ -143,7 +84,7 @@ class ExecutorError(RuntimeError):
 
     def __init__(self, status, where=""):
         self.status = status
-        text = STATUS_TEXT.get(status, "status %d" % status)
+        text = mt_status_str(<mt_status>status).decode()
         super().__init__(("%s: %s" % (where, text)) if where else text)
 
 

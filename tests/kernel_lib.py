@@ -94,3 +94,22 @@ def build(outdir):
 @pytest.fixture(scope="session")
 def lib(tmp_path_factory):
     return build(tmp_path_factory.mktemp("kernels"))
+
+
+def build_core(outdir):
+    """The whole portable core (every core_cy/src/*.c) as one shared library,
+    for calling the executor directly (past the Python layer's checks)."""
+    sources = sorted(glob.glob(os.path.join(SRC, "*.c")))
+    so = os.path.join(str(outdir), "libmt_core.so")
+    subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"], check=True)
+    lib = ctypes.CDLL(so)
+    lib.mt_run.restype = ctypes.c_int
+    lib.mt_run.argtypes = [P, P, I, P]
+    lib.mt_status_str.restype = ctypes.c_char_p
+    lib.mt_status_str.argtypes = [I]
+    return lib
+
+
+@pytest.fixture(scope="session")
+def core_lib(tmp_path_factory):
+    return build_core(tmp_path_factory.mktemp("core"))

@@ -290,16 +290,6 @@ static int read_tensors(const section_table *table, mt_bundle *out, char *err, u
     return MT_BUNDLE_OK;
 }
 
-static const char *status_text(int status)
-{
-    switch (status) {
-    case MT_ERR_BAD_OP: return "bad kind, arity or params";
-    case MT_ERR_BAD_TENSOR: return "tensor out of range or outside the arena";
-    case MT_ERR_BAD_SIZE: return "tensor smaller than the params imply";
-    default: return "rejected";
-    }
-}
-
 /* Container-level op checks give exact messages; op semantics are then left
  * to mt_op_validate, the executor's own authority. */
 static int check_op(const mt_program *prog, uint32_t index, char *err, uint32_t err_len)
@@ -317,7 +307,7 @@ static int check_op(const mt_program *prog, uint32_t index, char *err, uint32_t 
     int status = mt_op_validate(prog, op);
     if (status != MT_OK)
         return fail(ERR, MT_BUNDLE_ERR_PROGRAM, "op %u (kind %u, phase %u): %s",
-                    (unsigned)index, (unsigned)op->kind, (unsigned)op->phase, status_text(status));
+                    (unsigned)index, (unsigned)op->kind, (unsigned)op->phase, mt_status_str((mt_status)status));
     return MT_BUNDLE_OK;
 }
 
@@ -347,7 +337,7 @@ static int read_ops(const section_table *table, mt_bundle *out, char *err, uint3
     status = mt_program_validate(prog);
     if (status != MT_OK)
         return fail(ERR, MT_BUNDLE_ERR_PROGRAM, "program: input/labels/metrics/output tensors: %s",
-                    status_text(status));
+                    mt_status_str((mt_status)status));
     return MT_BUNDLE_OK;
 }
 

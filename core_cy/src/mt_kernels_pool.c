@@ -50,7 +50,8 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
     }
 }
 
-/* dx[idx] += dy, outputs visited in ascending order. */
+/* dx[idx] += dy, outputs visited in ascending order; an index outside the
+ * plane (idx -1 for an all-padding window, or a hostile program) is skipped. */
 void mt_maxpool_deriv(const mt_pool_shape *s, const float *dy, const int32_t *idx, float *dx)
 {
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
@@ -61,7 +62,7 @@ void mt_maxpool_deriv(const mt_pool_shape *s, const float *dy, const int32_t *id
         const float *gp = dy + p * pout;
         const int32_t *ip = idx + p * pout;
         for (j = 0; j < pout; j++)
-            if (ip[j] >= 0)
+            if (ip[j] >= 0 && ip[j] < pin) /* idx may be any op's output: never index outside */
                 dp[ip[j]] += gp[j];
     }
 }

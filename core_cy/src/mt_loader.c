@@ -34,7 +34,7 @@ int mt_load_batch(const mt_program *prog, uint8_t *arena, const mt_dataset *data
     for (uint32_t j = 0; j < batch; j++) {
         uint32_t k = (uint32_t)(((uint64_t)batch_index * batch + j) % n_order);
         int32_t sample = order[k];
-        if (sample < 0 || (uint32_t)sample >= data->n_samples) return MT_ERR_BAD_SIZE;
+        if (sample < 0 || (uint32_t)sample >= data->n_samples) return MT_ERR_BAD_DATA;
         memcpy(arena + input->offset + (size_t)j * x_bytes,
                data->x + (size_t)sample * data->x_numel, x_bytes);
         memcpy(arena + labels->offset + (size_t)j * data->y_bytes,
@@ -42,7 +42,7 @@ int mt_load_batch(const mt_program *prog, uint8_t *arena, const mt_dataset *data
     }
     int32_t classes = label_classes(prog);
     if (classes && !labels_ok((const int32_t *)(arena + labels->offset), batch, classes))
-        return MT_ERR_BAD_SIZE;
+        return MT_ERR_BAD_DATA;
     return MT_OK;
 }
 

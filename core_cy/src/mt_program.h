@@ -9,6 +9,7 @@
 #define MT_PROGRAM_H
 
 #include <stdint.h>
+#include "mt_status.h"
 
 #define MT_OP_MAX_TENSORS 8
 #define MT_OP_MAX_PARAMS 16
@@ -109,13 +110,5 @@ typedef struct {
     uint32_t nbytes;
 } mt_tensor;
 
-/* Error codes returned by the executor and kernels. */
-enum mt_status {
-    MT_OK = 0,
-    MT_ERR_BAD_OP = 1,       /* unknown kind or arity */
-    MT_ERR_BAD_TENSOR = 2,   /* id out of range or tensor outside the arena */
-    MT_ERR_BAD_SIZE = 3,     /* tensor smaller than the op's params imply */
-    MT_ERR_IO = 4            /* storage backend failed (swap) */
-};
 
 #endif

@@ -19,7 +19,9 @@ CORPUS = Path(__file__).parent / "corpus"
 def valid_bundles() -> dict:
     dense = samples.tiny_content(with_data=False)
     dense.label_kind, dense.y_bytes = layout.LABEL_DENSE, 8
-    dense.tensors[samples.T]["nbytes"] = samples.N * 8
+    # dense labels outgrow T's slot: move T to a fresh range at the arena's end
+    dense.tensors[samples.T] = (dense.arena_bytes, samples.N * 8)
+    dense.arena_bytes += samples.N * 8
     dense.ops[1]["p"][2] = dense.ops[2]["p"][2] = layout.LABEL_DENSE
     dense.dataset = samples.Dataset(samples.dataset().x, np.ones((5, 2), np.float32))
     full = samples.tiny_content()

@@ -1,0 +1,185 @@
+/* Size rules per op family. Sizes are computed in 64 bits and saturate, so
+ * hostile params can never wrap around to a small size. */
+#include "mt_op_needs.h"
+
+#define F32 4u
+/* Products saturate far above any arena (<= 4 GiB). */
+#define SIZE_LIMIT ((uint64_t)1 << 40)
+
+static uint64_t mul(uint64_t a, uint64_t b)
+{
+    if (a != 0 && b > SIZE_LIMIT / a) return SIZE_LIMIT;
+    return a * b;
+}
+
+static uint64_t mul4(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    return mul(mul(a, b), mul(c, d));
+}
+
+static int positive(const int32_t *p, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (p[i] <= 0) return 0;
+    return 1;
+}
+
+static void set_needs(mt_op_needs *needs, int n_slots, const uint64_t *sizes)
+{
+    needs->n_slots = (uint8_t)n_slots;
+    for (int i = 0; i < n_slots; i++) needs->need[i] = sizes[i];
+}
+
+/* FC and conv share their slot layouts: forward [X, W, B?, Y],
+ * gradient [X, dY, dW, dB?], derivative [dY, W, dX]. */
+static void weighted_needs(mt_op_needs *needs, uint16_t kind, uint64_t x, uint64_t w,
+                           uint64_t b, uint64_t y)
+{
+    if (kind == MT_OP_FC_FWD || kind == MT_OP_CONV_FWD) {
+        const uint64_t sizes[4] = {x, w, b, y};
+        set_needs(needs, 4, sizes);
+    } else if (kind == MT_OP_FC_GRAD || kind == MT_OP_CONV_GRAD) {
+        const uint64_t sizes[4] = {x, y, w, b};
+        set_needs(needs, 4, sizes);
+    } else {
+        const uint64_t sizes[3] = {y, w, x};
+        set_needs(needs, 3, sizes);
+    }
+}
+
+mt_status mt_fc_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 3)) return MT_ERR_BAD_OP;
+    uint64_t x = mul4(p[0], p[1], F32, 1), w = mul4(p[2], p[1], F32, 1);
+    uint64_t b = mul(p[2], F32), y = mul4(p[0], p[2], F32, 1);
+    weighted_needs(needs, op->kind, x, w, b, y);
+    return MT_OK;
+}
+
+/* Implied bottom/right padding must lie in (-stride, kernel): a negative value
+ * means trailing input the window never reaches (floor rounding); anything else is
+ * a planner bug or a hostile bundle. */
+static int window_ok(int32_t in, int32_t k, int32_t s, int32_t pad, int32_t out)
+{
+    int64_t far_pad = (int64_t)(out - 1) * s + k - in - pad;
+    return pad >= 0 && pad < k && far_pad > -s && far_pad < k;
+}
+
+mt_status mt_conv_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 9) || !positive(p + 11, 3)) return MT_ERR_BAD_OP;
+    if (p[1] % p[13] || p[4] % p[13]) return MT_ERR_BAD_OP;
+    if (!window_ok(p[2], p[5], p[7], p[9], p[11]) || !window_ok(p[3], p[6], p[8], p[10], p[12]))
+        return MT_ERR_BAD_OP;
+    uint64_t x = mul(mul4(p[0], p[1], p[2], p[3]), F32);
+    uint64_t w = mul(mul4(p[4], p[1] / p[13], p[5], p[6]), F32);
+    uint64_t b = mul(p[4], F32);
+    uint64_t y = mul(mul4(p[0], p[4], p[11], p[12]), F32);
+    weighted_needs(needs, op->kind, x, w, b, y);
+    return MT_OK;
+}
+
+mt_status mt_pool_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 8) || !positive(p + 10, 2)) return MT_ERR_BAD_OP;
+    if (!window_ok(p[2], p[4], p[6], p[8], p[10]) || !window_ok(p[3], p[5], p[7], p[9], p[11]))
+        return MT_ERR_BAD_OP;
+    uint64_t x = mul(mul4(p[0], p[1], p[2], p[3]), F32);
+    uint64_t y = mul(mul4(p[0], p[1], p[10], p[11]), F32);
+    const uint64_t max_fwd[3] = {x, y, y}, max_deriv[3] = {y, y, x};
+    const uint64_t avg_fwd[2] = {x, y}, avg_deriv[2] = {y, x};
+    switch (op->kind) {
+    case MT_OP_MAXPOOL_FWD: set_needs(needs, 3, max_fwd); break;
+    case MT_OP_MAXPOOL_DERIV: set_needs(needs, 3, max_deriv); break;
+    case MT_OP_AVGPOOL_FWD: set_needs(needs, 2, avg_fwd); break;
+    case MT_OP_AVGPOOL_DERIV: set_needs(needs, 2, avg_deriv); break;
+    default: return MT_ERR_BAD_OP;
+    }
+    return MT_OK;
+}
+
+mt_status mt_act_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 2) || p[2] < MT_ACT_RELU || p[2] > MT_ACT_SOFTMAX) return MT_ERR_BAD_OP;
+    uint64_t x = mul4(p[0], p[1], F32, 1);
+    const uint64_t sizes[3] = {x, x, x};
+    set_needs(needs, op->kind == MT_OP_ACT_FWD ? 2 : 3, sizes);
+    return MT_OK;
+}
+
+mt_status mt_bn_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 3)) return MT_ERR_BAD_OP;
+    uint64_t x = mul4(p[0], p[1], p[2], F32), c = mul(p[1], F32);
+    const uint64_t fwd[8] = {x, c, c, c, c, x, c, c};
+    const uint64_t grad[6] = {x, x, c, c, c, c};
+    const uint64_t deriv[6] = {x, x, c, c, c, x};
+    if (op->kind == MT_OP_BN_FWD) set_needs(needs, 8, fwd);
+    else if (op->kind == MT_OP_BN_GRAD) set_needs(needs, 6, grad);
+    else set_needs(needs, 6, deriv);
+    return MT_OK;
+}
+
+/* ADD takes every leading slot up to the first MT_NO_TENSOR: Y and 2..7 inputs. */
+static int add_slots(const mt_op *op)
+{
+    int n = 0;
+    while (n < MT_OP_MAX_TENSORS && op->t[n] != MT_NO_TENSOR) n++;
+    return n;
+}
+
+mt_status mt_elementwise_needs(const mt_op *op, mt_op_needs *needs)
+{
+    if (op->p[0] <= 0) return MT_ERR_BAD_OP;
+    uint64_t x = mul(op->p[0], F32);
+    uint64_t sizes[MT_OP_MAX_TENSORS] = {x, x, x, x, x, x, x, x};
+    int n_slots = 3; /* dropout derivative */
+    if (op->kind == MT_OP_ADD) {
+        n_slots = add_slots(op);
+        if (n_slots < 3) return MT_ERR_BAD_OP;
+    } else if (op->kind == MT_OP_COPY) {
+        n_slots = 2;
+    } else if (op->kind == MT_OP_DROPOUT_FWD) {
+        if (!(op->f[0] >= 0.0f && op->f[0] < 1.0f)) return MT_ERR_BAD_OP;
+        n_slots = 4;
+        sizes[3] = 4; /* the xorshift32 state */
+    }
+    set_needs(needs, n_slots, sizes);
+    return MT_OK;
+}
+
+static int is_loss_forward(uint16_t kind)
+{
+    return kind == MT_OP_LOSS_MSE_FWD || kind == MT_OP_LOSS_CE_SOFTMAX_FWD ||
+           kind == MT_OP_LOSS_CE_SIGMOID_FWD;
+}
+
+mt_status mt_loss_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (!positive(p, 2) || (p[2] != MT_LABEL_INDEX && p[2] != MT_LABEL_DENSE)) return MT_ERR_BAD_OP;
+    uint64_t y = mul4(p[0], p[1], F32, 1);
+    uint64_t t = p[2] == MT_LABEL_INDEX ? mul(p[0], 4u) : y;
+    const uint64_t mse_fwd[3] = {y, t, 2 * F32};
+    const uint64_t ce_fwd[4] = {y, t, y, 2 * F32};
+    const uint64_t deriv[3] = {y, t, y};
+    if (op->kind == MT_OP_LOSS_MSE_FWD) set_needs(needs, 3, mse_fwd);
+    else if (is_loss_forward(op->kind)) set_needs(needs, 4, ce_fwd);
+    else set_needs(needs, 3, deriv);
+    return MT_OK;
+}
+
+mt_status mt_optim_needs(const mt_op *op, mt_op_needs *needs)
+{
+    if (op->p[0] <= 0) return MT_ERR_BAD_OP;
+    uint64_t w = mul(op->p[0], F32);
+    const uint64_t sizes[5] = {w, w, w, w, 4 /* Adam's uint32 step */};
+    if (op->kind == MT_OP_SGD_APPLY) set_needs(needs, op->f[1] != 0.0f ? 3 : 2, sizes);
+    else set_needs(needs, 5, sizes);
+    return MT_OK;
+}

@@ -1,0 +1,37 @@
+/* One adapter per op kind from (op, slot pointers, mode) to its kernel: the
+ * op table's `run` column. */
+#ifndef MT_OP_RUN_H
+#define MT_OP_RUN_H
+
+#include "mt_ops.h"
+
+#define MT_RUN_FN(name) void name(const mt_op *op, void *const *slot, int mode)
+MT_RUN_FN(mt_run_fc_fwd);
+MT_RUN_FN(mt_run_fc_grad);
+MT_RUN_FN(mt_run_fc_deriv);
+MT_RUN_FN(mt_run_conv_fwd);
+MT_RUN_FN(mt_run_conv_grad);
+MT_RUN_FN(mt_run_conv_deriv);
+MT_RUN_FN(mt_run_maxpool_fwd);
+MT_RUN_FN(mt_run_maxpool_deriv);
+MT_RUN_FN(mt_run_avgpool_fwd);
+MT_RUN_FN(mt_run_avgpool_deriv);
+MT_RUN_FN(mt_run_act_fwd);
+MT_RUN_FN(mt_run_act_deriv);
+MT_RUN_FN(mt_run_bn_fwd);
+MT_RUN_FN(mt_run_bn_grad);
+MT_RUN_FN(mt_run_bn_deriv);
+MT_RUN_FN(mt_run_add);
+MT_RUN_FN(mt_run_copy);
+MT_RUN_FN(mt_run_dropout_fwd);
+MT_RUN_FN(mt_run_dropout_deriv);
+MT_RUN_FN(mt_run_loss_mse_fwd);
+MT_RUN_FN(mt_run_loss_mse_deriv);
+MT_RUN_FN(mt_run_loss_ce_softmax_fwd);
+MT_RUN_FN(mt_run_loss_ce_softmax_deriv);
+MT_RUN_FN(mt_run_loss_ce_sigmoid_fwd);
+MT_RUN_FN(mt_run_loss_ce_sigmoid_deriv);
+MT_RUN_FN(mt_run_sgd_apply);
+MT_RUN_FN(mt_run_adam_apply);
+
+#endif

@@ -1,0 +1,90 @@
+/* The op table: every op kind the core knows, in one place. */
+#include "mt_ops.h"
+#include "mt_op_needs.h"
+#include "mt_op_run.h"
+
+#define R MT_SLOT_READ
+#define W MT_SLOT_WRITE
+#define RW MT_SLOT_READ_WRITE
+#define NO_PAIR -1, -1
+#define OPTIONAL_SLOT(i) (1u << (i))
+
+/* kind, name, max slots, roles, optional slots, params, floats,
+   in-place (write slot, read slot), needs, run */
+static const mt_op_info op_table[] = {
+    {MT_OP_FC_FWD, "FC_FWD", 4, {R, R, R, W}, OPTIONAL_SLOT(2), 3, 0, NO_PAIR,
+     mt_fc_needs, mt_run_fc_fwd},
+    {MT_OP_FC_GRAD, "FC_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 3, 0, NO_PAIR,
+     mt_fc_needs, mt_run_fc_grad},
+    {MT_OP_FC_DERIV, "FC_DERIV", 3, {R, R, W}, 0, 3, 0, NO_PAIR,
+     mt_fc_needs, mt_run_fc_deriv},
+    {MT_OP_CONV_FWD, "CONV_FWD", 4, {R, R, R, W}, OPTIONAL_SLOT(2), 14, 0, NO_PAIR,
+     mt_conv_needs, mt_run_conv_fwd},
+    {MT_OP_CONV_GRAD, "CONV_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 14, 0, NO_PAIR,
+     mt_conv_needs, mt_run_conv_grad},
+    {MT_OP_CONV_DERIV, "CONV_DERIV", 3, {R, R, W}, 0, 14, 0, NO_PAIR,
+     mt_conv_needs, mt_run_conv_deriv},
+    {MT_OP_MAXPOOL_FWD, "MAXPOOL_FWD", 3, {R, W, W}, 0, 12, 0, NO_PAIR,
+     mt_pool_needs, mt_run_maxpool_fwd},
+    {MT_OP_MAXPOOL_DERIV, "MAXPOOL_DERIV", 3, {R, R, W}, 0, 12, 0, NO_PAIR,
+     mt_pool_needs, mt_run_maxpool_deriv},
+    {MT_OP_AVGPOOL_FWD, "AVGPOOL_FWD", 2, {R, W}, 0, 12, 0, NO_PAIR,
+     mt_pool_needs, mt_run_avgpool_fwd},
+    {MT_OP_AVGPOOL_DERIV, "AVGPOOL_DERIV", 2, {R, W}, 0, 12, 0, NO_PAIR,
+     mt_pool_needs, mt_run_avgpool_deriv},
+    /* elementwise: Y may be X, dX may be dY */
+    {MT_OP_ACT_FWD, "ACT_FWD", 2, {R, W}, 0, 3, 0, 1, 0,
+     mt_act_needs, mt_run_act_fwd},
+    {MT_OP_ACT_DERIV, "ACT_DERIV", 3, {R, R, W}, 0, 3, 0, 2, 1,
+     mt_act_needs, mt_run_act_deriv},
+    {MT_OP_BN_FWD, "BN_FWD", 8, {R, R, R, RW, RW, W, W, W}, 0, 3, 2, NO_PAIR,
+     mt_bn_needs, mt_run_bn_fwd},
+    {MT_OP_BN_GRAD, "BN_GRAD", 6, {R, R, R, R, W, W}, 0, 3, 0, NO_PAIR,
+     mt_bn_needs, mt_run_bn_grad},
+    {MT_OP_BN_DERIV, "BN_DERIV", 6, {R, R, R, R, R, W}, 0, 3, 0, NO_PAIR,
+     mt_bn_needs, mt_run_bn_deriv},
+    /* Y may be the first summand; a copy has memmove semantics */
+    {MT_OP_ADD, "ADD", 8, {W, R, R, R, R, R, R, R}, 0xF8u, 1, 0, 0, 1,
+     mt_elementwise_needs, mt_run_add},
+    {MT_OP_COPY, "COPY", 2, {R, W}, 0, 1, 0, 1, 0,
+     mt_elementwise_needs, mt_run_copy},
+    {MT_OP_DROPOUT_FWD, "DROPOUT_FWD", 4, {R, W, W, RW}, 0, 1, 1, 1, 0,
+     mt_elementwise_needs, mt_run_dropout_fwd},
+    {MT_OP_DROPOUT_DERIV, "DROPOUT_DERIV", 3, {R, R, W}, 0, 1, 0, 2, 0,
+     mt_elementwise_needs, mt_run_dropout_deriv},
+    {MT_OP_LOSS_MSE_FWD, "LOSS_MSE_FWD", 3, {R, R, RW}, 0, 3, 0, NO_PAIR,
+     mt_loss_needs, mt_run_loss_mse_fwd},
+    {MT_OP_LOSS_MSE_DERIV, "LOSS_MSE_DERIV", 3, {R, R, W}, 0, 3, 0, NO_PAIR,
+     mt_loss_needs, mt_run_loss_mse_deriv},
+    {MT_OP_LOSS_CE_SOFTMAX_FWD, "LOSS_CE_SOFTMAX_FWD", 4, {R, R, W, RW}, 0, 3, 0, NO_PAIR,
+     mt_loss_needs, mt_run_loss_ce_softmax_fwd},
+    {MT_OP_LOSS_CE_SOFTMAX_DERIV, "LOSS_CE_SOFTMAX_DERIV", 3, {R, R, W}, 0, 3, 0, NO_PAIR,
+     mt_loss_needs, mt_run_loss_ce_softmax_deriv},
+    {MT_OP_LOSS_CE_SIGMOID_FWD, "LOSS_CE_SIGMOID_FWD", 4, {R, R, W, RW}, 0, 3, 0, NO_PAIR,
+     mt_loss_needs, mt_run_loss_ce_sigmoid_fwd},
+    {MT_OP_LOSS_CE_SIGMOID_DERIV, "LOSS_CE_SIGMOID_DERIV", 3, {R, R, W}, 0, 3, 0, NO_PAIR,
+     mt_loss_needs, mt_run_loss_ce_sigmoid_deriv},
+    {MT_OP_SGD_APPLY, "SGD_APPLY", 3, {RW, R, RW}, OPTIONAL_SLOT(2), 1, 2, NO_PAIR,
+     mt_optim_needs, mt_run_sgd_apply},
+    {MT_OP_ADAM_APPLY, "ADAM_APPLY", 5, {RW, R, RW, RW, RW}, 0, 1, 4, NO_PAIR,
+     mt_optim_needs, mt_run_adam_apply},
+};
+
+#define OP_COUNT (sizeof(op_table) / sizeof(op_table[0]))
+
+const mt_op_info *mt_op_lookup(uint16_t kind)
+{
+    for (uint32_t i = 0; i < OP_COUNT; i++)
+        if (op_table[i].kind == kind) return &op_table[i];
+    return 0;
+}
+
+uint32_t mt_op_count(void)
+{
+    return (uint32_t)OP_COUNT;
+}
+
+const mt_op_info *mt_op_at(uint32_t index)
+{
+    return index < OP_COUNT ? &op_table[index] : 0;
+}
