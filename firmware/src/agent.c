@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "flash.h"
 #include "link.h"
+#include "mt_status.h"
 #include "model_params.h"
 #include "order.h"
 #include "run.h"
@@ -465,8 +466,6 @@ static void train_start(const link_msg *msg)
 static void dispatch(const link_msg *msg)
 {
     if (uploads_handle(&A.upload, &A.link, msg, accept_upload, log_error)) return;
-    static const uint16_t lengths[] = {[MSG_HELLO - MSG_HELLO] = 2, [MSG_RESET - MSG_HELLO] = 0};
-    (void)lengths;
     switch (msg->type) {
     case MSG_HELLO:
         if (msg->len != 2) return reply_error(msg, ERR_BAD_PAYLOAD, "bad HELLO payload");
@@ -504,9 +503,9 @@ static void train_chunk(void)
     uint32_t started = clock_ms();
     int status = trainer_train(&A.t, A.order, first, n_iter, &loss, &correct);
     if (status != 0) {
-        char text[96];
-        snprintf(text, sizeof(text), "training failed at iteration %lu: executor status %d",
-                 (unsigned long)A.run.iteration + 1, status);
+        char text[160];
+        snprintf(text, sizeof(text), "training failed at iteration %lu: %s",
+                 (unsigned long)A.run.iteration + 1, mt_status_str((mt_status)status));
         return fail(text);
     }
     int epoch_end = run_record(&A.run, n_iter, loss, correct, A.t.bundle.batch, clock_ms() - started);
