@@ -24,10 +24,10 @@ def firmware(target):
     return _BUILT[target]
 
 
-def boot(target, storage):
-    """-> (port, QemuBoard) with the session's firmware."""
+def boot(target, storage, stderr=subprocess.DEVNULL):
+    """-> (port, QemuBoard) with the session's firmware; stderr gets its console lines."""
     from host_tools.device.qemu_board import start_qemu_board
-    return start_qemu_board(target, storage, stderr=subprocess.DEVNULL, elf=firmware(target))
+    return start_qemu_board(target, storage, stderr=stderr, elf=firmware(target))
 
 
 def client(port, seconds=20.0):

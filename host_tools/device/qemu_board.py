@@ -116,8 +116,10 @@ class QemuBoard:
 
     def _forward_log(self):
         """The firmware's semihosting console (its 'board: ...' lines) -> self.stderr."""
-        for line in self.process.stdout:
+        for line in self.process.stdout:  # drained even when dropped, or QEMU would block
             target = self.stderr
+            if target == subprocess.DEVNULL:
+                continue
             if target is None:
                 os.write(2, line)
             elif hasattr(target, "buffer"):
