@@ -183,3 +183,22 @@ def test_bundle_too_big_for_the_ram_is_refused_and_the_old_one_kept(work, tmp_pa
         assert (storage / "bundle.mtb").read_bytes() == old
     finally:
         board.stop()
+
+
+@pytest.mark.parametrize("batch, swaps", [(8, False), (16, True)])
+def test_digits_cnn_trains_in_256k_with_and_without_swap(work, tmp_path, batch, swaps):
+    """Batch 16 needs 251 KiB of arena: planned for the board it swaps to flash."""
+    common = ["--seed", str(SEED), "--epochs", "1", "--batch", str(batch)]
+    bundle = tmp_path / "cnn.mtb"
+    assert main(["plan", str(CNN), "-o", str(bundle), "--target", "baremetal-m4f", *common]) == 0
+    assert main(["train", str(CNN), "--data", str(work / "data.npz"), *common, "--quiet",
+                 "--ram-budget", str(BAREMETAL_RAM_BYTES), "--swap-file", str(tmp_path / "swap.bin"),
+                 "--dump-weights", str(tmp_path / "host.npz")]) == 0
+    _, pulled = train_on_board("baremetal-m4f", work, tmp_path / "board", tmp_path / "board.npz", bundle)
+    assert (tmp_path / "board" / "flash.bin").exists() == swaps   # the swap store in flash
+    host = np.load(tmp_path / "host.npz")
+    for key in host.files:
+        if CORE_HAS_OWN_MATHS:
+            assert pulled[key].tobytes() == host[key].tobytes(), key
+        else:  # newlib's expf/logf: see test_board_weights_equal_the_host_run_bit_for_bit
+            np.testing.assert_allclose(pulled[key], host[key], rtol=0, atol=1e-5, err_msg=key)
