@@ -11,6 +11,7 @@
 #include "order.h"
 #include "run.h"
 #include "semihost.h"
+#include "stack_usage.h"
 #include "trainer.h"
 #include "uploads.h"
 #include "wire.h"
@@ -127,9 +128,12 @@ static void fail(const char *text)
 
 static void end_run(uint32_t state)
 {
+    char line[64];
     if (write_checkpoint(state) != 0) return fail("cannot write checkpoint");
     progress((uint8_t)state);
     stop_running();
+    snprintf(line, sizeof(line), "board: stack peak %lu bytes\n", (unsigned long)stack_peak_bytes());
+    semihost_write0(line);  /* console only: bench/firmware.py reads it */
 }
 
 /* A stored samples blob's header -> n_samples, or 0 if malformed. */

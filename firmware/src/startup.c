@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "semihost.h"
+#include "stack_usage.h"
 
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
 int main(void);
@@ -11,6 +12,7 @@ int main(void);
 
 void Reset_Handler(void)
 {
+    stack_paint();
     memcpy(&__data_start, &__data_load, (size_t)((uint8_t *)&__data_end - (uint8_t *)&__data_start));
     memset(&__bss_start, 0, (size_t)((uint8_t *)&__bss_end - (uint8_t *)&__bss_start));
 #if defined(__ARM_FP)
