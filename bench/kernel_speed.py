@@ -48,12 +48,13 @@ double bench_conv(int which, const mt_conv_shape *s, const float *x, const float
                   const float *b, float *y, const float *dy, float *dw, float *db,
                   float *dx, int reps)
 {
+    static float scratch[MT_CONV_SCRATCH_BYTES / 4];
     int i;
     double t0 = now();
     for (i = 0; i < reps; i++) {
-        if (which == 0) mt_conv_fwd(s, x, w, b, y);
-        else if (which == 1) mt_conv_grad(s, x, dy, dw, db);
-        else mt_conv_deriv(s, dy, w, dx);
+        if (which == 0) mt_conv_fwd(s, x, w, b, y, scratch);
+        else if (which == 1) mt_conv_grad(s, x, dy, dw, db, scratch);
+        else mt_conv_deriv(s, dy, w, dx, scratch);
     }
     return (now() - t0) / reps;
 }
@@ -84,7 +85,7 @@ def build(src: str, opt: str) -> ctypes.CDLL:
     harness = os.path.join(out, "harness.c")
     with open(harness, "w") as f:
         f.write(HARNESS)
-    sources = sorted(glob.glob(os.path.join(src, "mt_kernels_*.c")))
+    sources = sorted(glob.glob(os.path.join(src, "mt_kernels_*.c"))) + [os.path.join(src, "mt_math.c")]
     so = os.path.join(out, "libbench.so")
     subprocess.run(["gcc", "-std=c99", opt, "-fPIC", "-shared", "-ffp-contract=off",
                     "-fno-math-errno", "-fwrapv", "-DNDEBUG", "-I", src, *sources,

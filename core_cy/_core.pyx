@@ -59,6 +59,10 @@ cdef extern from "src/mt_program.h":
         MT_LABEL_DENSE
         MT_NO_TENSOR
 
+cdef extern from "src/mt_kernels.h":
+    enum:
+        MT_CONV_SCRATCH_BYTES
+
 include "ops.pxi"
 
 CONSTANTS = {
@@ -73,6 +77,7 @@ CONSTANTS = {
     "LABEL_INDEX": MT_LABEL_INDEX,
     "LABEL_DENSE": MT_LABEL_DENSE,
     "NO_TENSOR": MT_NO_TENSOR,
+    "CONV_SCRATCH_BYTES": MT_CONV_SCRATCH_BYTES,
 }
 include "swap.pxi"
 
@@ -134,6 +139,7 @@ cdef class Executor:
         """Replays `swap`'s schedule around every op from now on."""
         if swap.arena is not self.arena:
             raise ValueError("the swap runtime must address this executor's arena")
+        _check_events(swap.events, self.prog.n_ops, self.prog.arena_bytes, swap.storage)
         self.hooks = swap.c_hooks()
         self.hooks_owner = swap
 

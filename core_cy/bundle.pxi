@@ -40,6 +40,17 @@ cdef extern from "src/mt_bundle.h":
     int MT_BUNDLE_MAJOR
     int MT_BUNDLE_MINOR
     int MT_KERNEL_ABI_VERSION
+    int MT_BUNDLE_HEADER_BYTES
+    int MT_BUNDLE_SECTION_HEADER_BYTES
+    int MT_BUNDLE_PROG_BYTES
+    int MT_BUNDLE_TRAIN_BYTES
+    int MT_BUNDLE_INIT_HEADER_BYTES
+    enum:
+        MT_INIT_ARENA
+        MT_INIT_FLASH
+        MT_TRAIN_SHUFFLE
+        MT_TRAIN_EVAL_EPOCH
+        MT_TRAIN_KNOWN_FLAGS
     int mt_bundle_open(const uint8_t *buf, uint32_t len, mt_bundle *out,
                        char *err, uint32_t err_len) nogil
     int mt_bundle_next_init(const mt_bundle *bundle, uint32_t *cursor,
@@ -83,6 +94,18 @@ BUNDLE_SWAP_EVENT_DTYPE = _c_dtype(
     ["<u4", "u1", "u1", "<u2", "<u4", "<u4", "<u4"], mtb_swap_offsets, mtb_record_sizes[2])
 BUNDLE_FORMAT_VERSION = (MT_BUNDLE_MAJOR, MT_BUNDLE_MINOR)
 KERNEL_ABI_VERSION = MT_KERNEL_ABI_VERSION
+# Numbers the bundle format shares with the C reader (src/mt_bundle.h, mt_swap.h).
+BUNDLE_CONSTANTS = {
+    "WHERE_ARENA": MT_INIT_ARENA, "WHERE_FLASH": MT_INIT_FLASH,
+    "TRAIN_SHUFFLE": MT_TRAIN_SHUFFLE, "TRAIN_EVAL_EPOCH": MT_TRAIN_EVAL_EPOCH,
+    "TRAIN_KNOWN_FLAGS": MT_TRAIN_KNOWN_FLAGS,
+    "SWAP_BEFORE_OP": MT_SWAP_BEFORE_OP, "SWAP_AFTER_OP": MT_SWAP_AFTER_OP,
+    "SWAP_READ_START": MT_SWAP_READ_START, "SWAP_READ_WAIT": MT_SWAP_READ_WAIT,
+    "SWAP_WRITE": MT_SWAP_WRITE, "SWAP_MAX_READS_QUEUED": MT_SWAP_MAX_READS_QUEUED,
+    "HEADER_BYTES": MT_BUNDLE_HEADER_BYTES, "SECTION_HEADER_BYTES": MT_BUNDLE_SECTION_HEADER_BYTES,
+    "PROG_BYTES": MT_BUNDLE_PROG_BYTES, "TRAIN_BYTES": MT_BUNDLE_TRAIN_BYTES,
+    "INIT_HEADER_BYTES": MT_BUNDLE_INIT_HEADER_BYTES,
+}
 
 
 class BundleError(ValueError):
@@ -129,7 +152,7 @@ cdef object _dataset(buf, const uint8_t *base, const mt_bundle *b):
         return None
     cdef uint32_t n = b.data.n_samples
     x = _records(buf, base, b.data.x, n * b.x_numel, np.dtype("<f4")).reshape(n, b.x_numel)
-    if b.label_kind == 0:  # MT_LABEL_INDEX
+    if b.label_kind == MT_LABEL_INDEX:
         y = _records(buf, base, b.data.y, n, np.dtype("<i4"))
     else:
         y = _records(buf, base, b.data.y, n * (b.y_bytes // 4), np.dtype("<f4")).reshape(n, b.y_bytes // 4)

@@ -20,6 +20,27 @@ cdef extern from "src/mt_swap.h":
         int (*read_wait)(void *ctx, uint16_t tag) nogil
         int (*write)(void *ctx, uint32_t flash_offset, const uint8_t *src, uint32_t nbytes) nogil
         void *ctx
+    enum:
+        MT_SWAP_BEFORE_OP
+        MT_SWAP_AFTER_OP
+        MT_SWAP_READ_START
+        MT_SWAP_READ_WAIT
+        MT_SWAP_WRITE
+        MT_SWAP_MAX_READS_QUEUED
+    ctypedef enum mt_swap_problem:
+        MT_SWAP_PROBLEM_QUEUE
+    ctypedef struct mt_swap_limits:
+        uint32_t n_ops
+        uint32_t arena_bytes
+        uint32_t storage_bytes
+        uint32_t max_reads_queued
+    ctypedef struct mt_swap_fault:
+        mt_swap_problem problem
+        uint32_t event
+        uint32_t reads_queued
+    int mt_swap_check(const mt_swap_event *events, uint32_t n_events,
+                      const mt_swap_limits *limits, mt_swap_fault *fault) nogil
+    const char *mt_swap_problem_str(mt_swap_problem problem) nogil
     ctypedef struct mt_swap_runtime:
         uint32_t next
         uint64_t bytes_read
@@ -128,43 +149,25 @@ cdef class FileStorage(_Storage):
             mt_storage_file_close(&self.file)
 
 
-def _fifo_slots(events):
-    """Slots a first-in-first-out request ring needs: a read's slot is released
-    only once every earlier read has been waited for."""
-    waited, slot_of, first, worst = [], {}, 0, 0
-    for action, tag in zip(events["action"].tolist(), events["tag"].tolist()):
-        if action == 0:  # READ_START
-            slot_of[tag] = len(waited)
-            waited.append(False)
-            worst = max(worst, len(waited) - first)
-        elif action == 1 and tag in slot_of:  # READ_WAIT
-            waited[slot_of.pop(tag)] = True
-            while first < len(waited) and waited[first]:
-                first += 1
-    return worst
-
-
-def _check_events(events, size_t arena_bytes, _Storage storage):
+def _check_events(events, uint32_t n_ops, size_t arena_bytes, _Storage storage):
+    """The C core's schedule check (mt_swap_check, as the bundle reader uses it)."""
     if events.dtype.itemsize != sizeof(mt_swap_event) or events.dtype.names != (
             "op", "when", "action", "tag", "arena_offset", "flash_offset", "nbytes"):
         raise ValueError("events must be a schedule's events_array() (%d-byte mt_swap_event records)"
                          % sizeof(mt_swap_event))
     if len(events) == 0:
         return
-    nbytes = events["nbytes"].astype(np.uint64)
-    if np.any(events["arena_offset"] + nbytes > arena_bytes):
-        raise ValueError("a swap event addresses bytes outside the arena")
-    if np.any(events["flash_offset"] + nbytes > storage.size):
-        raise ValueError("a swap event addresses bytes outside the storage")
-    if np.any(events["action"] > 2) or np.any(events["when"] > 1):
-        raise ValueError("unknown swap event action or timing")
-    keys = events["op"].astype(np.uint64) * 2 + events["when"]
-    if np.any(np.diff(keys.astype(np.int64)) < 0):
-        raise ValueError("swap events must be sorted by (op, when)")
-    queued = max(int(events["tag"].max()) + 1, _fifo_slots(events))
-    if queued > storage.max_reads_in_flight:
+    cdef const uint8_t[::1] event_bytes = events.view(np.uint8).reshape(-1)
+    cdef mt_swap_limits limits
+    limits.n_ops, limits.arena_bytes = n_ops, arena_bytes
+    limits.storage_bytes, limits.max_reads_queued = storage.size, storage.max_reads_in_flight
+    cdef mt_swap_fault fault
+    if mt_swap_check(<const mt_swap_event *>&event_bytes[0], len(events), &limits, &fault) == 0:
+        return
+    if fault.problem == MT_SWAP_PROBLEM_QUEUE:
         raise ValueError("the schedule keeps %d reads queued, the storage allows %d"
-                         % (queued, storage.max_reads_in_flight))
+                         % (fault.reads_queued, storage.max_reads_in_flight))
+    raise ValueError("swap event %d: %s" % (fault.event, mt_swap_problem_str(fault.problem).decode()))
 
 
 cdef class SwapRuntime:
@@ -179,7 +182,7 @@ cdef class SwapRuntime:
         if not (isinstance(arena, np.ndarray) and arena.dtype == np.uint8 and arena.ndim == 1
                 and arena.flags.c_contiguous and arena.flags.writeable):
             raise ValueError("arena must be a writable contiguous 1-D numpy uint8 array")
-        _check_events(events, arena.shape[0], storage)
+        _check_events(events, 0xFFFFFFFF, arena.shape[0], storage)  # op count: see attach_swap
         self.events, self.arena, self.storage = events, arena, storage
         cdef const uint8_t[::1] event_bytes = events.view(np.uint8).reshape(-1)
         cdef uint8_t[::1] arena_view = arena

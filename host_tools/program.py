@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core_cy import OP_KINDS
-from host_tools.bundle.layout import OP_DTYPE, TENSOR_DTYPE
+from host_tools.bundle.layout import NO_TENSOR, OP_DTYPE, TENSOR_DTYPE
 from host_tools.graph.in_place import share_in_place
 from host_tools.graph.uses import tensor_uses
 from host_tools.planning import Buffer, plan_best, plan_with
@@ -38,7 +38,7 @@ def op_records(graph):
     for record, op in zip(records, graph.ops):
         record["kind"] = OP_KINDS[op.kind]
         record["phase"] = op.phase
-        record["t"][:] = -1
+        record["t"][:] = NO_TENSOR
         record["t"][:len(op.tensors)] = op.tensors
         record["p"][:len(op.params)] = op.params
         record["f"][:len(op.floats)] = op.floats

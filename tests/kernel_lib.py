@@ -1,4 +1,5 @@
-"""Builds every core_cy/src/mt_kernels_*.c into one shared library for tests.
+"""Builds every core_cy/src/mt_kernels_*.c (and mt_math.c, the maths they
+use) into one shared library for tests.
 
 The flags match the portability contract: strict C99, warnings are errors,
 and no floating-point contraction (so results do not depend on FMA units).
@@ -39,9 +40,9 @@ SIGNATURES = {
     "mt_fc_fwd": (None, [P, P, P, P, I, I, I]),
     "mt_fc_grad": (None, [P, P, P, P, I, I, I]),
     "mt_fc_deriv": (None, [P, P, P, I, I, I]),
-    "mt_conv_fwd": (None, [P, P, P, P, P]),
-    "mt_conv_grad": (None, [P, P, P, P, P]),
-    "mt_conv_deriv": (None, [P, P, P, P]),
+    "mt_conv_fwd": (None, [P, P, P, P, P, P]),
+    "mt_conv_grad": (None, [P, P, P, P, P, P]),
+    "mt_conv_deriv": (None, [P, P, P, P, P]),
     "mt_maxpool_fwd": (None, [P, P, P, P]),
     "mt_maxpool_deriv": (None, [P, P, P, P]),
     "mt_avgpool_fwd": (None, [P, P, P]),
@@ -64,7 +65,16 @@ SIGNATURES = {
     "mt_loss_ce_sigmoid_deriv": (None, [P, P, I, I, I, P]),
     "mt_sgd_apply": (None, [P, P, P, I, F, F]),
     "mt_adam_apply": (None, [P, P, P, P, P, I, F, F, F, F]),
+    "mt_expf": (F, [F]),
+    "mt_logf": (F, [F]),
+    "mt_one_minus_powf": (F, [F, ctypes.c_uint32]),
 }
+
+
+def conv_scratch():
+    """The arena scratch a conv kernel takes (MT_CONV_SCRATCH_BYTES)."""
+    from core_cy import CONSTANTS
+    return np.zeros(CONSTANTS["CONV_SCRATCH_BYTES"] // 4, np.float32)
 
 
 def ptr(a):
@@ -78,7 +88,7 @@ def ptr(a):
 
 
 def build(outdir):
-    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c")))
+    sources = sorted(glob.glob(os.path.join(SRC, "mt_kernels_*.c"))) + [os.path.join(SRC, "mt_math.c")]
     assert sources, "no kernel sources found"
     so = os.path.join(str(outdir), "libmt_kernels.so")
     subprocess.run(["gcc", *CFLAGS, "-I", SRC, *sources, "-o", so, "-lm"],

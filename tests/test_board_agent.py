@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from board import checkpoint
+from core_cy._core import KERNEL_ABI_VERSION
 from protocol import Link, LinkError, messages as m
 from protocol.crc32 import crc32
 from protocol.serial_port import open_serial
@@ -201,7 +202,7 @@ def test_hello_reports_ram_flash_name_and_kernel(board):
     info = host.hello()
     assert info["ram_bytes"] == 123456
     assert info["device_name"] == "bench-7"
-    assert info["kernel_version"] == "abi1"
+    assert info["kernel_version"] == "abi%d" % KERNEL_ABI_VERSION
     assert 0 < info["flash_bytes"] <= 0xFFFFFFFF
 
 

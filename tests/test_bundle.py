@@ -137,6 +137,9 @@ def _c_open():
     return lib, ctypes
 
 
+MT_ERR_BUNDLE_ARGS, MT_ERR_BUNDLE_HEADER = 8, 9  # enum mt_status
+
+
 def test_c_reader_refuses_null_and_misaligned_buffers():
     lib, ctypes = _c_open()
     data = encode_bundle(samples.tiny_content())
@@ -147,13 +150,13 @@ def test_c_reader_refuses_null_and_misaligned_buffers():
     ctypes.memmove(base, data, len(data))
     assert lib.mt_bundle_open(base, len(data), out, err, len(err)) == 0 and err.value == b""
     ctypes.memmove(base + 1, data, len(data))
-    assert lib.mt_bundle_open(base + 1, len(data), out, err, len(err)) == 1
+    assert lib.mt_bundle_open(base + 1, len(data), out, err, len(err)) == MT_ERR_BUNDLE_ARGS
     assert err.value == b"buffer must be non-NULL and 4-byte aligned"
-    assert lib.mt_bundle_open(None, 0, out, err, len(err)) == 1
-    assert lib.mt_bundle_open(base, len(data), None, err, len(err)) == 1
-    assert lib.mt_bundle_open(base, 3, out, None, 0) == 2  # no message buffer: status only
+    assert lib.mt_bundle_open(None, 0, out, err, len(err)) == MT_ERR_BUNDLE_ARGS
+    assert lib.mt_bundle_open(base, len(data), None, err, len(err)) == MT_ERR_BUNDLE_ARGS
+    assert lib.mt_bundle_open(base, 3, out, None, 0) == MT_ERR_BUNDLE_HEADER  # no message buffer: status only
     tiny = ctypes.create_string_buffer(8)
-    assert lib.mt_bundle_open(base, 3, out, tiny, len(tiny)) == 2 and tiny.value == b"truncat"
+    assert lib.mt_bundle_open(base, 3, out, tiny, len(tiny)) == MT_ERR_BUNDLE_HEADER and tiny.value == b"truncat"
 
 
 def test_c_crc32_is_zlib_crc32():
@@ -294,7 +297,8 @@ def test_role_tensor_out_of_range():
 
 
 def test_kernel_abi_mismatch():
-    rejected(encode_bundle(replace(samples.tiny_content(), kernel_abi=2)), "PROG: kernel ABI 2")
+    other = layout.KERNEL_ABI_VERSION + 1
+    rejected(encode_bundle(replace(samples.tiny_content(), kernel_abi=other)), f"PROG: kernel ABI {other}")
 
 
 def test_input_size_must_match_batch():

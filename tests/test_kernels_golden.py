@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as Fn
 
-from kernel_lib import ConvShape, PoolShape, lib, ptr  # noqa: F401  (fixture)
+from kernel_lib import ConvShape, PoolShape, conv_scratch, lib, ptr  # noqa: F401  (fixture)
 
 RELU, SIGMOID, TANH, SOFTMAX = 0, 1, 2, 3
 INDEX, DENSE = 0, 1
@@ -124,19 +124,20 @@ def test_conv(lib, case, bias):
     s = ConvShape(n, c, h, w_, oc, kh, kw, sh, sw, ph, pw, oh, ow, G)
     red_fwd = (c // G) * kh * kw
 
+    scratch = conv_scratch()
     y = np.empty((n, oc, oh, ow), np.float32)
-    lib.mt_conv_fwd(ptr(s), ptr(x), ptr(w), ptr(b) if bias else None, ptr(y))
+    lib.mt_conv_fwd(ptr(s), ptr(x), ptr(w), ptr(b) if bias else None, ptr(y), ptr(scratch))
     close(y, ty, red=red_fwd)
 
     dw = np.full(w.shape, 3.0, np.float32)
     db = np.full(oc, 3.0, np.float32)
-    lib.mt_conv_grad(ptr(s), ptr(x), ptr(dy), ptr(dw), ptr(db) if bias else None)
+    lib.mt_conv_grad(ptr(s), ptr(x), ptr(dy), ptr(dw), ptr(db) if bias else None, ptr(scratch))
     close(dw, tw.grad, red=n * oh * ow)
     if bias:
         close(db, tb.grad, red=n * oh * ow)
 
     dx = np.full(x.shape, 3.0, np.float32)
-    lib.mt_conv_deriv(ptr(s), ptr(dy), ptr(w), ptr(dx))
+    lib.mt_conv_deriv(ptr(s), ptr(dy), ptr(w), ptr(dx), ptr(scratch))
     close(dx, tx.grad, red=(oc // G) * kh * kw)
 
 

@@ -1,10 +1,9 @@
 /* Bundle reader: every byte is checked before anything points at it.
  * Offsets and sizes are compared in 64 bits (or by division) so a hostile
  * length can never wrap around a bounds check. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include "mt_bundle.h"
+#include "mt_format.h"
 
 /* The structs are used in place, so their sizes are part of the format. */
 typedef char mt_op_is_116_bytes[sizeof(mt_op) == 116 ? 1 : -1];
@@ -92,7 +91,7 @@ static int fail(char *err, uint32_t err_len, int status, const char *fmt, ...)
     if (err && err_len > 0) {
         va_list args;
         va_start(args, fmt);
-        vsnprintf(err, err_len, fmt, args);
+        mt_vformat(err, err_len, fmt, args);
         va_end(args);
     }
     return status;
@@ -131,27 +130,27 @@ static int check_header(const uint8_t *buf, uint32_t len, uint32_t *total, uint3
                         mt_bundle *out, char *err, uint32_t err_len)
 {
     if (len < MT_BUNDLE_HEADER_BYTES)
-        return fail(ERR, MT_BUNDLE_ERR_HEADER, "truncated: %u bytes, the header needs %u",
+        return fail(ERR, MT_ERR_BUNDLE_HEADER, "truncated: %u bytes, the header needs %u",
                     (unsigned)len, (unsigned)MT_BUNDLE_HEADER_BYTES);
     if (memcmp(buf, "MTBF", 4) != 0)
-        return fail(ERR, MT_BUNDLE_ERR_HEADER, "bad magic: not a microtrain bundle");
+        return fail(ERR, MT_ERR_BUNDLE_HEADER, "bad magic: not a microtrain bundle");
     uint32_t stored = rd32(buf + 16), computed = mt_crc32(0, buf, 16);
     if (stored != computed)
-        return fail(ERR, MT_BUNDLE_ERR_HEADER, "header: CRC mismatch (stored 0x%08x, computed 0x%08x)",
+        return fail(ERR, MT_ERR_BUNDLE_HEADER, "header: CRC mismatch (stored 0x%08x, computed 0x%08x)",
                     (unsigned)stored, (unsigned)computed);
     out->major = rd16(buf + 4);
     out->minor = rd16(buf + 6);
     if (out->major != MT_BUNDLE_MAJOR)
-        return fail(ERR, MT_BUNDLE_ERR_VERSION, "unsupported format version %u.%u (this reader: %u.x)",
+        return fail(ERR, MT_ERR_BUNDLE_VERSION, "unsupported format version %u.%u (this reader: %u.x)",
                     (unsigned)out->major, (unsigned)out->minor, (unsigned)MT_BUNDLE_MAJOR);
     *count = rd32(buf + 8);
     *total = rd32(buf + 12);
     if (*total < MT_BUNDLE_HEADER_BYTES || *total % 4u)
-        return fail(ERR, MT_BUNDLE_ERR_HEADER, "header: bad total length %u", (unsigned)*total);
+        return fail(ERR, MT_ERR_BUNDLE_HEADER, "header: bad total length %u", (unsigned)*total);
     if (*total > len)
-        return fail(ERR, MT_BUNDLE_ERR_HEADER, "truncated: header says %u bytes, buffer has %u",
+        return fail(ERR, MT_ERR_BUNDLE_HEADER, "truncated: header says %u bytes, buffer has %u",
                     (unsigned)*total, (unsigned)len);
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 /* Tags print safely in messages even when they are garbage. */
@@ -177,19 +176,19 @@ static int file_section(section_table *table, const uint8_t *tag, const uint8_t 
     printable_tag(tag, text);
     for (int i = 0; i < 4; i++)
         if (tag[i] < 0x20 || tag[i] >= 0x7F)
-            return fail(ERR, MT_BUNDLE_ERR_SECTION, "section '%s': tag is not printable ASCII", text);
+            return fail(ERR, MT_ERR_BUNDLE_SECTION, "section '%s': tag is not printable ASCII", text);
     int id = known_section(tag);
     if (id < 0) {
-        if (tag[0] >= 'a' && tag[0] <= 'z') return MT_BUNDLE_OK;
+        if (tag[0] >= 'a' && tag[0] <= 'z') return MT_OK;
         if (tag[0] >= 'A' && tag[0] <= 'Z')
-            return fail(ERR, MT_BUNDLE_ERR_SECTION, "section '%s': unknown mandatory section", text);
-        return fail(ERR, MT_BUNDLE_ERR_SECTION, "section '%s': tag must start with a letter", text);
+            return fail(ERR, MT_ERR_BUNDLE_SECTION, "section '%s': unknown mandatory section", text);
+        return fail(ERR, MT_ERR_BUNDLE_SECTION, "section '%s': tag must start with a letter", text);
     }
     if (table->payload[id])
-        return fail(ERR, MT_BUNDLE_ERR_SECTION, "section %s: appears more than once", section_tags[id]);
+        return fail(ERR, MT_ERR_BUNDLE_SECTION, "section %s: appears more than once", section_tags[id]);
     table->payload[id] = payload;
     table->length[id] = length;
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 /* The section CRC covers tag, length and the padded payload, so every byte
@@ -198,7 +197,7 @@ static int check_section(const uint8_t *buf, uint32_t pos, uint32_t total, uint3
                          uint32_t *next, section_table *table, char *err, uint32_t err_len)
 {
     if ((uint64_t)pos + MT_BUNDLE_SECTION_HEADER_BYTES > total)
-        return fail(ERR, MT_BUNDLE_ERR_SECTION, "section %u at offset %u: header runs past the end",
+        return fail(ERR, MT_ERR_BUNDLE_SECTION, "section %u at offset %u: header runs past the end",
                     (unsigned)index, (unsigned)pos);
     const uint8_t *head = buf + pos;
     uint32_t length = rd32(head + 4);
@@ -206,12 +205,12 @@ static int check_section(const uint8_t *buf, uint32_t pos, uint32_t total, uint3
     char text[5];
     printable_tag(head, text);
     if (length > 0xFFFFFFFCu || end > total)
-        return fail(ERR, MT_BUNDLE_ERR_SECTION, "section %u '%s' at offset %u: %u bytes run past the end",
+        return fail(ERR, MT_ERR_BUNDLE_SECTION, "section %u '%s' at offset %u: %u bytes run past the end",
                     (unsigned)index, text, (unsigned)pos, (unsigned)length);
     const uint8_t *payload = head + MT_BUNDLE_SECTION_HEADER_BYTES;
     uint32_t computed = mt_crc32(mt_crc32(0, head, 8), payload, padded(length));
     if (computed != rd32(head + 8))
-        return fail(ERR, MT_BUNDLE_ERR_SECTION, "section %s: CRC mismatch (stored 0x%08x, computed 0x%08x)",
+        return fail(ERR, MT_ERR_BUNDLE_SECTION, "section %s: CRC mismatch (stored 0x%08x, computed 0x%08x)",
                     text, (unsigned)rd32(head + 8), (unsigned)computed);
     *next = (uint32_t)end;
     return file_section(table, head, payload, length, ERR);
@@ -223,15 +222,15 @@ static int scan_sections(const uint8_t *buf, uint32_t total, uint32_t count, sec
     uint32_t pos = MT_BUNDLE_HEADER_BYTES;
     for (uint32_t i = 0; i < count; i++) {
         int status = check_section(buf, pos, total, i, &pos, table, ERR);
-        if (status != MT_BUNDLE_OK) return status;
+        if (status != MT_OK) return status;
     }
     if (pos != total)
-        return fail(ERR, MT_BUNDLE_ERR_SECTION, "%u sections end at byte %u but the header says %u",
+        return fail(ERR, MT_ERR_BUNDLE_SECTION, "%u sections end at byte %u but the header says %u",
                     (unsigned)count, (unsigned)pos, (unsigned)total);
     for (int id = 0; id < SEC_COUNT; id++)
         if (section_required[id] && !table->payload[id])
-            return fail(ERR, MT_BUNDLE_ERR_SECTION, "section %s: missing", section_tags[id]);
-    return MT_BUNDLE_OK;
+            return fail(ERR, MT_ERR_BUNDLE_SECTION, "section %s: missing", section_tags[id]);
+    return MT_OK;
 }
 
 /* ---- PROG, TENS, OPS ---- */
@@ -240,7 +239,7 @@ static int read_prog(const section_table *table, mt_bundle *out, char *err, uint
 {
     const uint8_t *p = table->payload[SEC_PROG];
     if (table->length[SEC_PROG] != MT_BUNDLE_PROG_BYTES)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section PROG: %u bytes, expected %u",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section PROG: %u bytes, expected %u",
                     (unsigned)table->length[SEC_PROG], (unsigned)MT_BUNDLE_PROG_BYTES);
     mt_program *prog = &out->program;
     prog->n_ops = rd32(p + 0);
@@ -257,18 +256,18 @@ static int read_prog(const section_table *table, mt_bundle *out, char *err, uint
     out->flash_bytes = rd32(p + 44);
     out->kernel_abi = rd32(p + 48);
     if (out->kernel_abi != MT_KERNEL_ABI_VERSION)
-        return fail(ERR, MT_BUNDLE_ERR_VERSION, "PROG: kernel ABI %u, this runtime implements %u",
+        return fail(ERR, MT_ERR_BUNDLE_VERSION, "PROG: kernel ABI %u, this runtime implements %u",
                     (unsigned)out->kernel_abi, (unsigned)MT_KERNEL_ABI_VERSION);
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int check_record_count(const char *tag, uint32_t length, uint32_t count, uint32_t size,
                               char *err, uint32_t err_len)
 {
     if ((uint64_t)count * size != length)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section %s: %u bytes, PROG says %u records of %u bytes",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section %s: %u bytes, PROG says %u records of %u bytes",
                     tag, (unsigned)length, (unsigned)count, (unsigned)size);
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int read_tensors(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
@@ -276,18 +275,18 @@ static int read_tensors(const section_table *table, mt_bundle *out, char *err, u
     mt_program *prog = &out->program;
     int status = check_record_count("TENS", table->length[SEC_TENS], prog->n_tensors,
                                     (uint32_t)sizeof(mt_tensor), ERR);
-    if (status != MT_BUNDLE_OK) return status;
+    if (status != MT_OK) return status;
     prog->tensors = (const mt_tensor *)(const void *)table->payload[SEC_TENS];
     for (uint32_t i = 0; i < prog->n_tensors; i++) {
         const mt_tensor *t = &prog->tensors[i];
         if (t->offset % 4u)
-            return fail(ERR, MT_BUNDLE_ERR_CONTENT, "tensor %u: offset %u is not 4-byte aligned",
+            return fail(ERR, MT_ERR_BUNDLE_CONTENT, "tensor %u: offset %u is not 4-byte aligned",
                         (unsigned)i, (unsigned)t->offset);
         if ((uint64_t)t->offset + t->nbytes > prog->arena_bytes)
-            return fail(ERR, MT_BUNDLE_ERR_CONTENT, "tensor %u: [%u, +%u) lies outside the %u-byte arena",
+            return fail(ERR, MT_ERR_BUNDLE_CONTENT, "tensor %u: [%u, +%u) lies outside the %u-byte arena",
                         (unsigned)i, (unsigned)t->offset, (unsigned)t->nbytes, (unsigned)prog->arena_bytes);
     }
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 /* Container-level op checks give exact messages; op semantics are then left
@@ -296,27 +295,27 @@ static int check_op(const mt_program *prog, uint32_t index, char *err, uint32_t 
 {
     const mt_op *op = &prog->ops[index];
     if (op->reserved != 0)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "op %u: reserved byte is %u, must be 0",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "op %u: reserved byte is %u, must be 0",
                     (unsigned)index, (unsigned)op->reserved);
     for (int slot = 0; slot < MT_OP_MAX_TENSORS; slot++) {
         int32_t id = op->t[slot];
         if (id != MT_NO_TENSOR && (id < 0 || (uint32_t)id >= prog->n_tensors))
-            return fail(ERR, MT_BUNDLE_ERR_CONTENT, "op %u: tensor id %d out of range (%u tensors)",
+            return fail(ERR, MT_ERR_BUNDLE_CONTENT, "op %u: tensor id %d out of range (%u tensors)",
                         (unsigned)index, (int)id, (unsigned)prog->n_tensors);
     }
     int status = mt_op_validate(prog, op);
     if (status != MT_OK)
-        return fail(ERR, MT_BUNDLE_ERR_PROGRAM, "op %u (kind %u, phase %u): %s",
+        return fail(ERR, MT_ERR_BUNDLE_PROGRAM, "op %u (kind %u, phase %u): %s",
                     (unsigned)index, (unsigned)op->kind, (unsigned)op->phase, mt_status_str((mt_status)status));
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int check_role(const mt_program *prog, const char *role, int32_t id, char *err, uint32_t err_len)
 {
     if (id < 0 || (uint32_t)id >= prog->n_tensors)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "PROG: %s tensor id %d out of range (%u tensors)",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "PROG: %s tensor id %d out of range (%u tensors)",
                     role, (int)id, (unsigned)prog->n_tensors);
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int read_ops(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
@@ -324,21 +323,21 @@ static int read_ops(const section_table *table, mt_bundle *out, char *err, uint3
     mt_program *prog = &out->program;
     int status = check_record_count("OPS ", table->length[SEC_OPS], prog->n_ops,
                                     (uint32_t)sizeof(mt_op), ERR);
-    if (status != MT_BUNDLE_OK) return status;
+    if (status != MT_OK) return status;
     prog->ops = (const mt_op *)(const void *)table->payload[SEC_OPS];
-    for (uint32_t i = 0; i < prog->n_ops && status == MT_BUNDLE_OK; i++)
+    for (uint32_t i = 0; i < prog->n_ops && status == MT_OK; i++)
         status = check_op(prog, i, ERR);
-    if (status == MT_BUNDLE_OK) status = check_role(prog, "input", prog->input, ERR);
-    if (status == MT_BUNDLE_OK) status = check_role(prog, "labels", prog->labels, ERR);
-    if (status == MT_BUNDLE_OK) status = check_role(prog, "metrics", prog->metrics, ERR);
-    if (status == MT_BUNDLE_OK) status = check_role(prog, "output", prog->output, ERR);
-    if (status != MT_BUNDLE_OK) return status;
+    if (status == MT_OK) status = check_role(prog, "input", prog->input, ERR);
+    if (status == MT_OK) status = check_role(prog, "labels", prog->labels, ERR);
+    if (status == MT_OK) status = check_role(prog, "metrics", prog->metrics, ERR);
+    if (status == MT_OK) status = check_role(prog, "output", prog->output, ERR);
+    if (status != MT_OK) return status;
     /* Every op passed on its own, so what is left is the role tensors' sizes. */
     status = mt_program_validate(prog);
     if (status != MT_OK)
-        return fail(ERR, MT_BUNDLE_ERR_PROGRAM, "program: input/labels/metrics/output tensors: %s",
+        return fail(ERR, MT_ERR_BUNDLE_PROGRAM, "program: input/labels/metrics/output tensors: %s",
                     mt_status_str((mt_status)status));
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 /* The loader copies whole samples, so input and labels must hold exactly
@@ -347,62 +346,65 @@ static int check_batch_shape(const mt_bundle *b, char *err, uint32_t err_len)
 {
     const mt_program *prog = &b->program;
     if (b->batch == 0 || b->x_numel == 0)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "PROG: batch %u and x_numel %u must be > 0",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "PROG: batch %u and x_numel %u must be > 0",
                     (unsigned)b->batch, (unsigned)b->x_numel);
     if (b->label_kind == MT_LABEL_INDEX ? b->y_bytes != 4u
         : b->label_kind != MT_LABEL_DENSE || b->y_bytes == 0 || b->y_bytes % 4u)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "PROG: label kind %u with %u label bytes per sample",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "PROG: label kind %u with %u label bytes per sample",
                     (unsigned)b->label_kind, (unsigned)b->y_bytes);
     uint32_t input_bytes = prog->tensors[prog->input].nbytes;
     if (product3(b->batch, b->x_numel, 4u) != input_bytes)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "PROG: input tensor has %u bytes, batch %u x %u floats needs %llu",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "PROG: input tensor has %u bytes, batch %u x %u floats needs %llu",
                     (unsigned)input_bytes, (unsigned)b->batch, (unsigned)b->x_numel,
                     (unsigned long long)product3(b->batch, b->x_numel, 4u));
     uint32_t label_bytes = prog->tensors[prog->labels].nbytes;
     if (product3(b->batch, b->y_bytes, 1u) != label_bytes)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "PROG: labels tensor has %u bytes, batch %u x %u bytes needs %llu",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "PROG: labels tensor has %u bytes, batch %u x %u bytes needs %llu",
                     (unsigned)label_bytes, (unsigned)b->batch, (unsigned)b->y_bytes,
                     (unsigned long long)product3(b->batch, b->y_bytes, 1u));
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 /* ---- SWAP, INIT, TRAN, DATA, MODL, NAME ---- */
 
-static int check_swap_event(const mt_bundle *b, uint32_t i, char *err, uint32_t err_len)
+/* The runtime's own check (mt_swap_check) decides; this adds the details. */
+static int swap_fault(const mt_bundle *b, const mt_swap_fault *fault, char *err, uint32_t err_len)
 {
-    const mt_swap_event *e = &b->swap_events[i];
-    if (e->op >= b->program.n_ops || e->when > MT_SWAP_AFTER_OP || e->action > MT_SWAP_WRITE)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "swap event %u: op %u, when %u, action %u not valid",
-                    (unsigned)i, (unsigned)e->op, (unsigned)e->when, (unsigned)e->action);
-    if ((uint64_t)e->arena_offset + e->nbytes > b->program.arena_bytes)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "swap event %u: [%u, +%u) lies outside the %u-byte arena",
-                    (unsigned)i, (unsigned)e->arena_offset, (unsigned)e->nbytes, (unsigned)b->program.arena_bytes);
-    if ((uint64_t)e->flash_offset + e->nbytes > b->flash_bytes)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "swap event %u: [%u, +%u) lies outside the %u-byte flash",
-                    (unsigned)i, (unsigned)e->flash_offset, (unsigned)e->nbytes, (unsigned)b->flash_bytes);
-    /* The runtime replays with one forward cursor: order is (op, when). */
-    if (i > 0) {
-        const mt_swap_event *prev = e - 1;
-        if (prev->op > e->op || (prev->op == e->op && prev->when > e->when))
-            return fail(ERR, MT_BUNDLE_ERR_CONTENT, "swap event %u: not sorted by (op, when)", (unsigned)i);
+    const mt_swap_event *e = &b->swap_events[fault->event];
+    unsigned i = (unsigned)fault->event;
+    switch (fault->problem) {
+    case MT_SWAP_PROBLEM_FIELDS:
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "swap event %u: op %u, when %u, action %u not valid",
+                    i, (unsigned)e->op, (unsigned)e->when, (unsigned)e->action);
+    case MT_SWAP_PROBLEM_ARENA:
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "swap event %u: [%u, +%u) lies outside the %u-byte arena",
+                    i, (unsigned)e->arena_offset, (unsigned)e->nbytes, (unsigned)b->program.arena_bytes);
+    case MT_SWAP_PROBLEM_STORAGE:
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "swap event %u: [%u, +%u) lies outside the %u-byte flash",
+                    i, (unsigned)e->flash_offset, (unsigned)e->nbytes, (unsigned)b->flash_bytes);
+    case MT_SWAP_PROBLEM_QUEUE:
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section SWAP: the schedule keeps %u reads queued, devices hold %u",
+                    (unsigned)fault->reads_queued, (unsigned)MT_SWAP_MAX_READS_QUEUED);
+    default:
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "swap event %u: %s", i, mt_swap_problem_str(fault->problem));
     }
-    return MT_BUNDLE_OK;
 }
 
 static int read_swap(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
 {
     uint32_t length = table->length[SEC_SWAP];
-    if (!table->payload[SEC_SWAP]) return MT_BUNDLE_OK;
+    if (!table->payload[SEC_SWAP]) return MT_OK;
     if (length % sizeof(mt_swap_event))
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section SWAP: %u bytes is not a whole number of %u-byte events",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section SWAP: %u bytes is not a whole number of %u-byte events",
                     (unsigned)length, (unsigned)sizeof(mt_swap_event));
     out->swap_events = (const mt_swap_event *)(const void *)table->payload[SEC_SWAP];
     out->n_swap_events = length / (uint32_t)sizeof(mt_swap_event);
-    for (uint32_t i = 0; i < out->n_swap_events; i++) {
-        int status = check_swap_event(out, i, ERR);
-        if (status != MT_BUNDLE_OK) return status;
-    }
-    return MT_BUNDLE_OK;
+    mt_swap_limits limits = {out->program.n_ops, out->program.arena_bytes, out->flash_bytes,
+                             MT_SWAP_MAX_READS_QUEUED};
+    mt_swap_fault fault;
+    if (mt_swap_check(out->swap_events, out->n_swap_events, &limits, &fault) != MT_OK)
+        return swap_fault(out, &fault, ERR);
+    return MT_OK;
 }
 
 static void decode_init(const uint8_t *p, mt_init_record *rec)
@@ -420,19 +422,19 @@ static int check_init_target(const mt_bundle *b, const mt_init_record *rec, uint
                              char *err, uint32_t err_len)
 {
     if (rec->tensor >= b->program.n_tensors || rec->where > MT_INIT_FLASH)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "init record %u: tensor %u, where %u not valid",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "init record %u: tensor %u, where %u not valid",
                     (unsigned)index, (unsigned)rec->tensor, (unsigned)rec->where);
     const mt_tensor *t = &b->program.tensors[rec->tensor];
     if (rec->nbytes != t->nbytes)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "init record %u: %u bytes, tensor %u has %u",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "init record %u: %u bytes, tensor %u has %u",
                     (unsigned)index, (unsigned)rec->nbytes, (unsigned)rec->tensor, (unsigned)t->nbytes);
     if (rec->where == MT_INIT_ARENA && rec->offset != t->offset)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "init record %u: arena offset %u, tensor %u is at %u",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "init record %u: arena offset %u, tensor %u is at %u",
                     (unsigned)index, (unsigned)rec->offset, (unsigned)rec->tensor, (unsigned)t->offset);
     if (rec->where == MT_INIT_FLASH && (uint64_t)rec->offset + rec->nbytes > b->flash_bytes)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "init record %u: [%u, +%u) lies outside the %u-byte flash",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "init record %u: [%u, +%u) lies outside the %u-byte flash",
                     (unsigned)index, (unsigned)rec->offset, (unsigned)rec->nbytes, (unsigned)b->flash_bytes);
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int read_init(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
@@ -443,18 +445,18 @@ static int read_init(const section_table *table, mt_bundle *out, char *err, uint
     while (pos < out->init_bytes) {
         uint32_t left = out->init_bytes - pos;
         if (left < MT_BUNDLE_INIT_HEADER_BYTES)
-            return fail(ERR, MT_BUNDLE_ERR_CONTENT, "init record %u: header truncated", (unsigned)out->n_init);
+            return fail(ERR, MT_ERR_BUNDLE_CONTENT, "init record %u: header truncated", (unsigned)out->n_init);
         mt_init_record rec;
         decode_init(out->init + pos, &rec);
         if ((uint64_t)padded(rec.nbytes) > left - MT_BUNDLE_INIT_HEADER_BYTES || rec.nbytes > 0xFFFFFFFCu)
-            return fail(ERR, MT_BUNDLE_ERR_CONTENT, "init record %u: %u bytes run past the section",
+            return fail(ERR, MT_ERR_BUNDLE_CONTENT, "init record %u: %u bytes run past the section",
                         (unsigned)out->n_init, (unsigned)rec.nbytes);
         int status = check_init_target(out, &rec, out->n_init, ERR);
-        if (status != MT_BUNDLE_OK) return status;
+        if (status != MT_OK) return status;
         pos += MT_BUNDLE_INIT_HEADER_BYTES + padded(rec.nbytes);
         out->n_init++;
     }
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 int mt_bundle_next_init(const mt_bundle *bundle, uint32_t *cursor, mt_init_record *rec)
@@ -469,7 +471,7 @@ static int read_train(const section_table *table, mt_bundle *out, char *err, uin
 {
     const uint8_t *p = table->payload[SEC_TRAN];
     if (table->length[SEC_TRAN] != MT_BUNDLE_TRAIN_BYTES)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section TRAN: %u bytes, expected %u",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section TRAN: %u bytes, expected %u",
                     (unsigned)table->length[SEC_TRAN], (unsigned)MT_BUNDLE_TRAIN_BYTES);
     out->train.epochs = rd32(p);
     out->train.iterations = rd32(p + 4);
@@ -477,23 +479,23 @@ static int read_train(const section_table *table, mt_bundle *out, char *err, uin
     out->train.shuffle_seed = rd32(p + 12);
     out->train.flags = rd32(p + 16);
     if (out->train.flags & ~(uint32_t)MT_TRAIN_KNOWN_FLAGS)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section TRAN: unknown flags 0x%08x",
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section TRAN: unknown flags 0x%08x",
                     (unsigned)out->train.flags);
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int read_data(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
 {
     const uint8_t *p = table->payload[SEC_DATA];
     uint32_t length = table->length[SEC_DATA];
-    if (!p) return MT_BUNDLE_OK;
+    if (!p) return MT_OK;
     if (length < 4u)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section DATA: %u bytes, too short", (unsigned)length);
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section DATA: %u bytes, too short", (unsigned)length);
     uint32_t n = rd32(p);
     uint64_t x_bytes = (uint64_t)out->x_numel * 4u;
     uint64_t sample_bytes = x_bytes + out->y_bytes;
     if (n == 0 || !fits(n, sample_bytes, length - 4u) || (uint64_t)n * sample_bytes != length - 4u)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT,
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT,
                     "section DATA: %u bytes do not hold %u samples of %u floats and %u label bytes",
                     (unsigned)length, (unsigned)n, (unsigned)out->x_numel, (unsigned)out->y_bytes);
     out->has_data = 1;
@@ -502,18 +504,18 @@ static int read_data(const section_table *table, mt_bundle *out, char *err, uint
     out->data.y_bytes = out->y_bytes;
     out->data.x = (const float *)(const void *)(p + 4);
     out->data.y = p + 4 + (size_t)n * x_bytes;
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 static int read_json(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
 {
     if (table->length[SEC_MODL] == 0)
-        return fail(ERR, MT_BUNDLE_ERR_CONTENT, "section MODL: empty");
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section MODL: empty");
     out->model_json = (const char *)table->payload[SEC_MODL];
     out->model_json_len = table->length[SEC_MODL];
     out->names_json = (const char *)table->payload[SEC_NAME];
     out->names_json_len = table->length[SEC_NAME];
-    return MT_BUNDLE_OK;
+    return MT_OK;
 }
 
 /* ---- entry point ---- */
@@ -524,29 +526,29 @@ static int open_checked(const uint8_t *buf, uint32_t len, mt_bundle *out, char *
     section_table table;
     memset(&table, 0, sizeof table);
     int status = check_header(buf, len, &total, &count, out, ERR);
-    if (status == MT_BUNDLE_OK) status = scan_sections(buf, total, count, &table, ERR);
-    if (status == MT_BUNDLE_OK) status = read_prog(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_tensors(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_ops(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = check_batch_shape(out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_swap(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_init(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_train(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_data(&table, out, ERR);
-    if (status == MT_BUNDLE_OK) status = read_json(&table, out, ERR);
+    if (status == MT_OK) status = scan_sections(buf, total, count, &table, ERR);
+    if (status == MT_OK) status = read_prog(&table, out, ERR);
+    if (status == MT_OK) status = read_tensors(&table, out, ERR);
+    if (status == MT_OK) status = read_ops(&table, out, ERR);
+    if (status == MT_OK) status = check_batch_shape(out, ERR);
+    if (status == MT_OK) status = read_swap(&table, out, ERR);
+    if (status == MT_OK) status = read_init(&table, out, ERR);
+    if (status == MT_OK) status = read_train(&table, out, ERR);
+    if (status == MT_OK) status = read_data(&table, out, ERR);
+    if (status == MT_OK) status = read_json(&table, out, ERR);
     return status;
 }
 
-int mt_bundle_open(const uint8_t *buf, uint32_t len, mt_bundle *out, char *err, uint32_t err_len)
+mt_status mt_bundle_open(const uint8_t *buf, uint32_t len, mt_bundle *out, char *err, uint32_t err_len)
 {
     if (err && err_len > 0) err[0] = '\0';
-    if (!out) return fail(ERR, MT_BUNDLE_ERR_ARGS, "no output struct");
+    if (!out) return fail(ERR, MT_ERR_BUNDLE_ARGS, "no output struct");
     memset(out, 0, sizeof *out);
     if (!buf || (uintptr_t)buf % 4u)
-        return fail(ERR, MT_BUNDLE_ERR_ARGS, "buffer must be non-NULL and 4-byte aligned");
+        return fail(ERR, MT_ERR_BUNDLE_ARGS, "buffer must be non-NULL and 4-byte aligned");
     if (!little_endian_cpu())
-        return fail(ERR, MT_BUNDLE_ERR_ARGS, "bundles are used in place and need a little-endian CPU");
+        return fail(ERR, MT_ERR_BUNDLE_ARGS, "bundles are used in place and need a little-endian CPU");
     int status = open_checked(buf, len, out, ERR);
-    if (status != MT_BUNDLE_OK) memset(out, 0, sizeof *out);
+    if (status != MT_OK) memset(out, 0, sizeof *out);
     return status;
 }

@@ -16,7 +16,7 @@
 #define MT_BUNDLE_MINOR 0
 /* Version of the op semantics in mt_program.h this runtime implements; a
  * bundle planned for other semantics is refused rather than misexecuted. */
-#define MT_KERNEL_ABI_VERSION 1
+#define MT_KERNEL_ABI_VERSION 2  /* 2: conv ops take an arena scratch slot */
 
 #define MT_BUNDLE_HEADER_BYTES 20u
 #define MT_BUNDLE_SECTION_HEADER_BYTES 12u
@@ -24,15 +24,6 @@
 #define MT_BUNDLE_TRAIN_BYTES 20u
 #define MT_BUNDLE_INIT_HEADER_BYTES 16u
 
-enum mt_bundle_status {
-    MT_BUNDLE_OK = 0,
-    MT_BUNDLE_ERR_ARGS = 1,      /* NULL or misaligned buffer, big-endian CPU */
-    MT_BUNDLE_ERR_HEADER = 2,    /* magic, header CRC, total length */
-    MT_BUNDLE_ERR_VERSION = 3,   /* format major or kernel ABI not supported */
-    MT_BUNDLE_ERR_SECTION = 4,   /* section bounds, CRC, tags, duplicates */
-    MT_BUNDLE_ERR_CONTENT = 5,   /* a section's payload is inconsistent */
-    MT_BUNDLE_ERR_PROGRAM = 6    /* mt_program_validate refused the program */
-};
 
 enum mt_init_where { MT_INIT_ARENA = 0, MT_INIT_FLASH = 1 };
 
@@ -83,9 +74,9 @@ typedef struct {
 } mt_bundle;
 
 /* Validates buf[0, len) completely and fills *out. buf must be 4-byte aligned
- * and outlive *out. On failure returns an mt_bundle_status, writes a message
+ * and outlive *out. On failure returns an MT_ERR_BUNDLE_* status, writes a message
  * naming the problem into err (if err_len > 0) and leaves *out unusable. */
-int mt_bundle_open(const uint8_t *buf, uint32_t len, mt_bundle *out, char *err, uint32_t err_len);
+mt_status mt_bundle_open(const uint8_t *buf, uint32_t len, mt_bundle *out, char *err, uint32_t err_len);
 
 /* Iterates INIT records of an opened bundle: start with *cursor = 0; returns
  * 1 and fills *rec while records remain, then 0. */

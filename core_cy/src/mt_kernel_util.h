@@ -31,6 +31,14 @@ static inline void mt_clip(int off, int stride, int in, int out, int *lo, int *h
  * off for these functions, SLP vectorizes each block across its independent
  * accumulators. A code-generation hint only: floating-point flags (no
  * contraction) are unchanged, so results are identical either way. */
+/* Keeps a helper's frame out of its caller's: on a microcontroller the stack
+ * a kernel needs is the deepest call chain, not the sum of every inlined path. */
+#if defined(__GNUC__)
+#define MT_NOINLINE __attribute__((noinline))
+#else
+#define MT_NOINLINE
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__)
 #define MT_BLOCK __attribute__((optimize("no-tree-loop-vectorize")))
 #else

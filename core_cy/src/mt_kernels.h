@@ -27,11 +27,17 @@ typedef struct {
     int groups;          /* c and oc divisible by groups; groups == c is depthwise */
 } mt_conv_shape;
 
+/* Scratch every conv kernel takes (from the arena, 4-byte aligned): a column
+ * tile of MT_CONV_TILE_FLOATS floats plus one chunk's weights and tap offsets. */
+#define MT_CONV_TILE_FLOATS 256
+#define MT_CONV_SCRATCH_BYTES ((MT_CONV_TILE_FLOATS + 16 * 4 + 16) * 4)
+
 void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
-                 const float *b /* may be NULL */, float *y);
+                 const float *b /* may be NULL */, float *y, void *scratch);
 void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
-                  float *dw, float *db /* may be NULL */);
-void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx);
+                  float *dw, float *db /* may be NULL */, void *scratch);
+void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
+                   void *scratch);
 
 /* ---- pooling ---- */
 typedef struct {
@@ -97,7 +103,7 @@ void mt_sgd_apply(float *w, const float *dw, float *mom /* NULL if momentum==0 *
                   int numel, float lr, float momentum);
 /* ++*step; m = b1 m + (1-b1) dw; v = b2 v + (1-b2) dw^2;
  * w -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
- * with the bias corrections computed in double, as PyTorch does. */
+ * with the bias corrections 1 - b^step in float (mt_one_minus_powf). */
 void mt_adam_apply(float *w, const float *dw, float *m, float *v, uint32_t *step,
                    int numel, float lr, float beta1, float beta2, float eps);
 

@@ -1,7 +1,7 @@
 /* Activations. y may equal x and dx may equal dy: every loop reads element
  * j before writing element j, and softmax reduces a row before writing it.
  * Derivatives use only the output y. */
-#include <math.h>
+#include "mt_math.h"
 #include "mt_kernels.h"
 #include "mt_kernel_util.h"
 #include "mt_program.h"
@@ -34,14 +34,14 @@ static void relu_deriv(const float *restrict y, const float *restrict dy,
 static float sigmoid(float x)
 {
     if (x >= 0.0f)
-        return 1.0f / (1.0f + expf(-x));
+        return 1.0f / (1.0f + mt_expf(-x));
     {
-        float e = expf(x);
+        float e = mt_expf(x);
         return e / (1.0f + e);
     }
 }
 
-/* tanh from expf only (tanhf is outside the allowed libm subset). For
+/* tanh from mt_expf only (the core uses no libm transcendental). For
  * |x| < 0.5 the series avoids the cancellation in 1 - exp(-2|x|); its
  * truncation error there is below 1e-8 relative. */
 static float tanh_f(float x)
@@ -53,7 +53,7 @@ static float tanh_f(float x)
               + z * (62.0f / 2835.0f + z * (-1382.0f / 155925.0f
               + z * (21844.0f / 6081075.0f + z * (-929569.0f / 638512875.0f)))))));
     } else {
-        float e = expf(-2.0f * a);
+        float e = mt_expf(-2.0f * a);
         r = (1.0f - e) / (1.0f + e);
     }
     return x < 0.0f ? -r : r;
@@ -68,7 +68,7 @@ static void softmax_row(const float *x, float *y, int n)
         if (x[j] > m)
             m = x[j];
     for (j = 0; j < n; j++) {
-        y[j] = expf(x[j] - m);
+        y[j] = mt_expf(x[j] - m);
         sum += y[j];
     }
     inv = 1.0f / sum;

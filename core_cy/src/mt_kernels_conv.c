@@ -1,5 +1,6 @@
 /* Direct 2-D convolution without im2col of whole planes: no scratch memory
- * beyond one 1 KB local tile.
+ * beyond one MT_CONV_SCRATCH_BYTES tile from the arena (planned by the host like
+ * any tensor), so the kernels' own stack stays small on a microcontroller.
  *
  * Forward (and the stride-1 input derivative, a correlation of dy with the
  * flipped, transposed filters) work on tiles of consecutive output pixels of
@@ -29,7 +30,7 @@
 #include "mt_program.h"
 
 
-#define TILE 256   /* floats in the local column buffer (1 KB) */
+#define TILE MT_CONV_TILE_FLOATS   /* floats in the column buffer */
 #define MCH 16     /* (channel, tap) pairs per forward chunk */
 #define GW 12      /* (channel, tap) columns per gradient chunk */
 
@@ -59,7 +60,7 @@ static void deriv_row1(float *restrict dx, int st, const float *restrict d, floa
 }
 
 /* Scatters nb output-derivative planes dy[k] through taps wt[k] into dxp. */
-static void deriv_plane(const mt_conv_shape *s, float *dxp, const float *const *wt,
+MT_NOINLINE static void deriv_plane(const mt_conv_shape *s, float *dxp, const float *const *wt,
                         const float *const *dy, int nb)
 {
     int oy, ky, kx, lo, hi, ylo, yhi;
@@ -92,7 +93,7 @@ static void deriv_plane(const mt_conv_shape *s, float *dxp, const float *const *
     }
 }
 
-static void deriv_scatter(const mt_conv_shape *shape, const float *dy, const float *w, float *dx)
+MT_NOINLINE static void deriv_scatter(const mt_conv_shape *shape, const float *dy, const float *w, float *dx)
 {
     mt_conv_shape s = *shape;
     int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
@@ -144,7 +145,7 @@ static void fwd_row1(float *restrict y, const float *restrict x, int st, float a
 
 /* Accumulates input plane xp into nb (1 or 4) output planes y[k] with the
  * filter taps wt[k] (each kh*kw, already offset to this input channel). */
-static void fwd_plane(const mt_conv_shape *s, const float *xp, const float *const *wt,
+MT_NOINLINE static void fwd_plane(const mt_conv_shape *s, const float *xp, const float *const *wt,
                       float *const *y, int nb)
 {
     int oy, ky, kx, lo, hi, ylo, yhi;
@@ -173,7 +174,7 @@ static void fwd_plane(const mt_conv_shape *s, const float *xp, const float *cons
 
 /* NB: per output element the terms still arrive in (ci, ky, kx) order, since
  * ky/oy interchange only reorders independent rows. */
-static void fwd_rows(const mt_conv_shape *shape, const float *x, const float *w,
+MT_NOINLINE static void fwd_rows(const mt_conv_shape *shape, const float *x, const float *w,
                  const float *b, float *y)
 {
     mt_conv_shape s = *shape;
@@ -221,7 +222,7 @@ typedef struct {
             s3[k] += v * d3[i + k]; \
         }
 
-static void grad_row4(lanes4 *acc, const float *restrict x, int st,
+MT_NOINLINE static void grad_row4(lanes4 *acc, const float *restrict x, int st,
                       const float *restrict d0, const float *restrict d1,
                       const float *restrict d2, const float *restrict d3, int n)
 {
@@ -274,30 +275,30 @@ static float fold(const float *l)
     return ((l[0] + l[1]) + (l[2] + l[3])) + l[4];
 }
 
-/* dw_k[tap] += sum over the plane of x * dy_k for one input channel plane. */
-static void grad_plane(const mt_conv_shape *s, const float *xp, float *const *dw,
-                       const float *const *dy, int nb)
+/* dw_k[tap] += sum over the plane of x * dy_k for one input channel plane;
+ * the lanes live in the arena scratch. */
+MT_NOINLINE static void grad_plane(const mt_conv_shape *s, const float *xp, float *const *dw,
+                       const float *const *dy, int nb, lanes4 *lanes)
 {
     int ky, kx, oy, lo, hi, ylo, yhi, k;
     for (ky = 0; ky < s->kh; ky++) {
         mt_clip(ky - s->ph, s->sh, s->h, s->oh, &ylo, &yhi);
         for (kx = 0; kx < s->kw; kx++) {
             int off = kx - s->pw, t = ky * s->kw + kx;
-            lanes4 acc;
-            memset(&acc, 0, sizeof acc);
+            memset(lanes, 0, sizeof *lanes);
             mt_clip(off, s->sw, s->w, s->ow, &lo, &hi);
             for (oy = ylo; oy < yhi; oy++) {
                 const float *xs = xp + (long)(oy * s->sh + ky - s->ph) * s->w
                                   + (long)lo * s->sw + off;
                 long yo = (long)oy * s->ow + lo;
                 if (nb == 4)
-                    grad_row4(&acc, xs, s->sw, dy[0] + yo, dy[1] + yo, dy[2] + yo,
+                    grad_row4(lanes, xs, s->sw, dy[0] + yo, dy[1] + yo, dy[2] + yo,
                               dy[3] + yo, hi - lo);
                 else
-                    grad_row1(acc.l[0], xs, s->sw, dy[0] + yo, hi - lo);
+                    grad_row1(lanes->l[0], xs, s->sw, dy[0] + yo, hi - lo);
             }
             for (k = 0; k < nb; k++)
-                dw[k][t] += fold(acc.l[k]);
+                dw[k][t] += fold(lanes->l[k]);
         }
     }
 }
@@ -315,8 +316,8 @@ static float plane_sum(const float *p, long n)
     return fold(l);
 }
 
-static void grad_rows(const mt_conv_shape *shape, const float *x, const float *dy,
-                  float *dw, float *db)
+MT_NOINLINE static void grad_rows(const mt_conv_shape *shape, const float *x, const float *dy,
+                  float *dw, float *db, lanes4 *lanes)
 {
     mt_conv_shape s = *shape;
     int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
@@ -340,7 +341,7 @@ static void grad_rows(const mt_conv_shape *shape, const float *x, const float *d
                 const float *xp = x + ((long)n * s.c + (long)g * cpg + ci) * pin;
                 for (k = 0; k < nb; k++)
                     wt[k] = dw + ((long)(o + k) * cpg + ci) * kk;
-                grad_plane(&s, xp, wt, dp, nb);
+                grad_plane(&s, xp, wt, dp, nb, lanes);
             }
         }
     }
@@ -411,94 +412,141 @@ typedef struct {
     int flip;
 } wmap;
 
-/* dst (dc channels, pre-initialized) += correlation of src (sc channels). */
-static void correlate(const geom *G, int n, int groups, const float *src, int sc,
-                      float *dst, int dc, const wmap *W)
+/* The arena scratch (MT_CONV_SCRATCH_BYTES): the gathered column tile, then
+ * one chunk's weights for up to 4 produced channels and its tap offsets. */
+typedef struct {
+    float tile[TILE];
+    float chunk_weights[MCH * 4];
+    int32_t tap_offset[MCH];
+} conv_scratch;
+
+typedef char conv_scratch_fits[sizeof(conv_scratch) <= MT_CONV_SCRATCH_BYTES &&
+                               sizeof(lanes4) <= MT_CONV_SCRATCH_BYTES ? 1 : -1];
+
+/* What every tile of one correlation shares. */
+typedef struct {
+    const geom *G;
+    const wmap *W;
+    int src_per_group, dst_per_group, taps;
+    int pairs, chunk_pairs;      /* (source channel, tap) pairs per group; per chunk */
+    long src_plane, dst_plane;
+    int direct;                  /* 1x1 stride-1 unpadded: read source planes in place */
+    long tile_pixels;            /* produced pixels per tile */
+} corr_plan;
+
+static corr_plan plan_correlation(const geom *G, const wmap *W, int groups, int sc, int dc)
 {
-    float B[TILE];
-    float wl[MCH * 4];
-    long woff[MCH];
-    int cin = sc / groups, cout = dc / groups, kk = G->kh * G->kw;
-    int mt = cin * kk, mc_max = mt < MCH ? mt : MCH;
-    long pin = (long)G->ih * G->iw, pout = (long)G->oh * G->ow;
-    int direct = kk == 1 && G->sh == 1 && G->sw == 1 && G->ph == 0 && G->pw == 0 &&
-                 G->oh == G->ih && G->ow == G->iw;
-    long qmax = direct ? pout : (long)((TILE / mc_max) & ~7);
-    int s, g;
-    for (s = 0; s < n; s++) {
-        for (g = 0; g < groups; g++) {
-            const float *sg = src + ((long)s * sc + (long)g * cin) * pin;
-            float *dg = dst + ((long)s * dc + (long)g * cout) * pout;
-            const float *wgp = W->w + (long)g * W->wg;
-            long q0;
-            for (q0 = 0; q0 < pout; q0 += qmax) {
-                int cnt = (int)(pout - q0 < qmax ? pout - q0 : qmax);
-                int m0, oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow);
-                for (m0 = 0; m0 < mt; m0 += mc_max) {
-                    int mc = mt - m0 < mc_max ? mt - m0 : mc_max, mm, oo, R;
-                    int ii = m0 / kk, t = m0 % kk, ky = t / G->kw, kx = t % G->kw;
-                    const float *S;
-                    long ls;
-                    /* (channel, tap) of each pair in the chunk, no divisions */
-                    for (mm = 0; mm < mc; mm++) {
-                        woff[mm] = (long)ii * W->wsi + (W->flip ? kk - 1 - t : t);
-                        if (!direct)
-                            col_row(B + (long)mm * cnt, 1, sg + (long)ii * pin, G, ky, kx,
-                                    oy0, ox0, cnt);
-                        t++;
-                        if (++kx == G->kw) {
-                            kx = 0;
-                            ky++;
-                        }
-                        if (t == kk) {
-                            t = ky = 0;
-                            ii++;
-                        }
-                    }
-                    if (direct) {
-                        S = sg + (long)m0 * pin + q0;
-                        ls = pin;
-                    } else {
-                        S = B;
-                        ls = cnt;
-                    }
-                    for (oo = 0; oo < cout; oo += R) {
-                        float *D = dg + (long)oo * pout + q0;
-                        int r, j;
-                        R = oo + 4 <= cout ? 4 : oo + 2 <= cout ? 2 : 1;
-                        for (r = 0; r < R; r++) {
-                            const float *wr = wgp + (long)(oo + r) * W->wso;
-                            for (mm = 0; mm < mc; mm++)
-                                wl[mm * R + r] = wr[woff[mm]];
-                        }
-                        j = 0;
-                        if (R == 4) {
-                            for (; j + 8 <= cnt; j += 8)
-                                mt_block_4x8(D + j, pout, S + j, ls, wl, 4, 1, mc, 1);
-                            for (; j + 4 <= cnt; j += 4)
-                                mt_block_4x4(D + j, pout, S + j, ls, wl, 4, 1, mc, 1);
-                            for (; j < cnt; j++)
-                                mt_block_4x1(D + j, pout, S + j, ls, wl, 4, 1, mc, 1);
-                        } else if (R == 2) {
-                            for (; j + 8 <= cnt; j += 8)
-                                mt_block_2x8(D + j, pout, S + j, ls, wl, 2, 1, mc, 1);
-                            for (; j + 4 <= cnt; j += 4)
-                                mt_block_2x4(D + j, pout, S + j, ls, wl, 2, 1, mc, 1);
-                            for (; j < cnt; j++)
-                                mt_block_2x1(D + j, pout, S + j, ls, wl, 2, 1, mc, 1);
-                        } else {
-                            for (; j + 8 <= cnt; j += 8)
-                                mt_block_1x8(D + j, pout, S + j, ls, wl, 1, 1, mc, 1);
-                            for (; j + 4 <= cnt; j += 4)
-                                mt_block_1x4(D + j, pout, S + j, ls, wl, 1, 1, mc, 1);
-                            for (; j < cnt; j++)
-                                mt_block_1x1(D + j, pout, S + j, ls, wl, 1, 1, mc, 1);
-                        }
-                    }
-                }
-            }
+    corr_plan P;
+    P.G = G;
+    P.W = W;
+    P.src_per_group = sc / groups;
+    P.dst_per_group = dc / groups;
+    P.taps = G->kh * G->kw;
+    P.pairs = P.src_per_group * P.taps;
+    P.chunk_pairs = P.pairs < MCH ? P.pairs : MCH;
+    P.src_plane = (long)G->ih * G->iw;
+    P.dst_plane = (long)G->oh * G->ow;
+    P.direct = P.taps == 1 && G->sh == 1 && G->sw == 1 && G->ph == 0 && G->pw == 0 &&
+               G->oh == G->ih && G->ow == G->iw;
+    P.tile_pixels = P.direct ? P.dst_plane : (long)((TILE / P.chunk_pairs) & ~7);
+    return P;
+}
+
+/* Tap offsets of the chunk's pairs [first_pair, first_pair + n_pairs) and,
+ * unless direct, their source columns for the tile's `count` pixels from q0. */
+static void gather_chunk(const corr_plan *P, const float *src_group, int first_pair, int n_pairs,
+                         long q0, int count, conv_scratch *scratch)
+{
+    const geom *G = P->G;
+    int channel = first_pair / P->taps, tap = first_pair % P->taps;
+    int ky = tap / G->kw, kx = tap % G->kw, pair;
+    int oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow);
+    for (pair = 0; pair < n_pairs; pair++) {
+        scratch->tap_offset[pair] = (int32_t)(channel * P->W->wsi +
+                                              (P->W->flip ? P->taps - 1 - tap : tap));
+        if (!P->direct)
+            col_row(scratch->tile + (long)pair * count, 1, src_group + (long)channel * P->src_plane,
+                    G, ky, kx, oy0, ox0, count);
+        tap++;
+        if (++kx == G->kw) {
+            kx = 0;
+            ky++;
+        }
+        if (tap == P->taps) {
+            tap = ky = 0;
+            channel++;
         }
     }
+}
+
+/* chunk_weights[pair * rows + r] = weight of produced channel first_out + r for each pair. */
+static void load_chunk_weights(const corr_plan *P, const float *w_group, int first_out, int rows,
+                               int n_pairs, conv_scratch *scratch)
+{
+    int r, pair;
+    for (r = 0; r < rows; r++) {
+        const float *filter = w_group + (long)(first_out + r) * P->W->wso;
+        for (pair = 0; pair < n_pairs; pair++)
+            scratch->chunk_weights[pair * rows + r] = filter[scratch->tap_offset[pair]];
+    }
+}
+
+/* dst rows (rows of them, ld apart) += weights x columns, 8, 4, then 1 pixel at a time. */
+static void accumulate_rows(float *dst, long ld, const float *cols, long cols_stride,
+                            const float *weights, int rows, int n_pairs, int count)
+{
+    int j = 0;
+    if (rows == 4) {
+        for (; j + 8 <= count; j += 8) mt_block_4x8(dst + j, ld, cols + j, cols_stride, weights, 4, 1, n_pairs, 1);
+        for (; j + 4 <= count; j += 4) mt_block_4x4(dst + j, ld, cols + j, cols_stride, weights, 4, 1, n_pairs, 1);
+        for (; j < count; j++) mt_block_4x1(dst + j, ld, cols + j, cols_stride, weights, 4, 1, n_pairs, 1);
+    } else if (rows == 2) {
+        for (; j + 8 <= count; j += 8) mt_block_2x8(dst + j, ld, cols + j, cols_stride, weights, 2, 1, n_pairs, 1);
+        for (; j + 4 <= count; j += 4) mt_block_2x4(dst + j, ld, cols + j, cols_stride, weights, 2, 1, n_pairs, 1);
+        for (; j < count; j++) mt_block_2x1(dst + j, ld, cols + j, cols_stride, weights, 2, 1, n_pairs, 1);
+    } else {
+        for (; j + 8 <= count; j += 8) mt_block_1x8(dst + j, ld, cols + j, cols_stride, weights, 1, 1, n_pairs, 1);
+        for (; j + 4 <= count; j += 4) mt_block_1x4(dst + j, ld, cols + j, cols_stride, weights, 1, 1, n_pairs, 1);
+        for (; j < count; j++) mt_block_1x1(dst + j, ld, cols + j, cols_stride, weights, 1, 1, n_pairs, 1);
+    }
+}
+
+/* One tile of `count` produced pixels from q0, summed chunk by chunk of pairs. */
+static void correlate_tile(const corr_plan *P, const float *src_group, float *dst_group,
+                           const float *w_group, long q0, int count, conv_scratch *scratch)
+{
+    int first_pair, first_out, rows;
+    for (first_pair = 0; first_pair < P->pairs; first_pair += P->chunk_pairs) {
+        int n_pairs = P->pairs - first_pair < P->chunk_pairs ? P->pairs - first_pair : P->chunk_pairs;
+        const float *cols = P->direct ? src_group + (long)first_pair * P->src_plane + q0 : scratch->tile;
+        long cols_stride = P->direct ? P->src_plane : count;
+        gather_chunk(P, src_group, first_pair, n_pairs, q0, count, scratch);
+        for (first_out = 0; first_out < P->dst_per_group; first_out += rows) {
+            rows = first_out + 4 <= P->dst_per_group ? 4 : first_out + 2 <= P->dst_per_group ? 2 : 1;
+            load_chunk_weights(P, w_group, first_out, rows, n_pairs, scratch);
+            accumulate_rows(dst_group + (long)first_out * P->dst_plane + q0, P->dst_plane, cols,
+                            cols_stride, scratch->chunk_weights, rows, n_pairs, count);
+        }
+    }
+}
+
+/* dst (dc channels, pre-initialized) += correlation of src (sc channels). */
+static void correlate(const geom *G, int n, int groups, const float *src, int sc,
+                      float *dst, int dc, const wmap *W, conv_scratch *scratch)
+{
+    corr_plan P = plan_correlation(G, W, groups, sc, dc);
+    int sample, group;
+    long q0;
+    for (sample = 0; sample < n; sample++)
+        for (group = 0; group < groups; group++) {
+            const float *src_group = src + ((long)sample * sc + (long)group * P.src_per_group) * P.src_plane;
+            float *dst_group = dst + ((long)sample * dc + (long)group * P.dst_per_group) * P.dst_plane;
+            for (q0 = 0; q0 < P.dst_plane; q0 += P.tile_pixels) {
+                long left = P.dst_plane - q0;
+                correlate_tile(&P, src_group, dst_group, W->w + (long)group * W->wg, q0,
+                               (int)(left < P.tile_pixels ? left : P.tile_pixels), scratch);
+            }
+        }
 }
 
 static geom fwd_geom(const mt_conv_shape *s)
@@ -511,7 +559,7 @@ static geom fwd_geom(const mt_conv_shape *s)
 }
 
 void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
-                 const float *b, float *y)
+                 const float *b, float *y, void *scratch)
 {
     geom G = fwd_geom(s);
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
@@ -534,10 +582,11 @@ void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
     W.wso = (long)cpg * kk;
     W.wsi = kk;
     W.flip = 0;
-    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W);
+    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W, (conv_scratch *)scratch);
 }
 
-void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx)
+void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
+                   void *scratch)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     geom G;
@@ -559,7 +608,7 @@ void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, floa
     W.wso = kk;
     W.wsi = (long)cpg * kk;
     W.flip = 1;
-    correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W);
+    correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, (conv_scratch *)scratch);
 }
 
 /* ---- weight gradient ---- */
@@ -591,16 +640,16 @@ GBLOCK(gb_4, 4)
 GBLOCK(gb_1, 1)
 
 void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
-                  float *dw, float *db)
+                  float *dw, float *db, void *scratch)
 {
-    float B[TILE];
+    float *B = ((conv_scratch *)scratch)->tile;
     geom G = fwd_geom(s);
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     int mt = cpg * kk, qmax = TILE / GW;
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
     int n, g, o;
     if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
-        grad_rows(s, x, dy, dw, db);
+        grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
         return;
     }
     memset(dw, 0, sizeof(float) * (size_t)s->oc * (size_t)mt);

@@ -3,7 +3,7 @@
  * f == 1) or dense float rows (MT_LABEL_DENSE). An index outside [0, f)
  * (f > 1) is treated as an all-zero target row rather than read out of
  * bounds. Row sums run left to right; the batch sum adds rows in order. */
-#include <math.h>
+#include "mt_math.h"
 #include "mt_kernels.h"
 #include "mt_program.h"
 
@@ -95,10 +95,10 @@ float mt_loss_ce_softmax_fwd(const float *z, const void *t, int label, int n, in
             if (zr[j] > m)
                 m = zr[j];
         for (j = 0; j < f; j++) {
-            pr[j] = expf(zr[j] - m);
+            pr[j] = mt_expf(zr[j] - m);
             sum += pr[j];
         }
-        lsum = logf(sum);
+        lsum = mt_logf(sum);
         inv = 1.0f / sum;
         for (j = 0; j < f; j++)
             pr[j] *= inv;
@@ -148,22 +148,22 @@ void mt_loss_ce_softmax_deriv(const float *p, const void *t, int label, int n, i
 
 /* ---- sigmoid (binary) cross entropy with logits, mean over n*f ---- */
 
-/* log(1 + u) for u in [0, 1] accurate for tiny u (log1pf is outside the
- * allowed libm subset): log(w) * u / (w - 1) with w = 1 + u rounded. */
+/* log(1 + u) for u in [0, 1] accurate for tiny u (the core uses no libm
+ * transcendental): log(w) * u / (w - 1) with w = 1 + u rounded. */
 static float log1p_small(float u)
 {
     float w = 1.0f + u;
     if (w == 1.0f)
         return u;
-    return logf(w) * (u / (w - 1.0f));
+    return mt_logf(w) * (u / (w - 1.0f));
 }
 
 static float sigmoid(float x)
 {
     if (x >= 0.0f)
-        return 1.0f / (1.0f + expf(-x));
+        return 1.0f / (1.0f + mt_expf(-x));
     {
-        float e = expf(x);
+        float e = mt_expf(x);
         return e / (1.0f + e);
     }
 }
@@ -180,7 +180,7 @@ float mt_loss_ce_sigmoid_fwd(const float *z, const void *t, int label, int n, in
             float zi = z[i], ti = target_at(t, label, r, j, f);
             float az = zi < 0.0f ? -zi : zi;
             /* max(z,0) - z*t + log1p(exp(-|z|)): never overflows */
-            row += ((zi > 0.0f ? zi : 0.0f) - zi * ti) + log1p_small(expf(-az));
+            row += ((zi > 0.0f ? zi : 0.0f) - zi * ti) + log1p_small(mt_expf(-az));
             p[i] = sigmoid(zi);
         }
         total += row;

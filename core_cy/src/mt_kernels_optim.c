@@ -1,6 +1,8 @@
 /* Optimizers with PyTorch semantics (torch.optim, non-foreach path).
- * Scalars are computed in double, the element-wise update in float. */
+ * Everything is float: Adam's bias corrections 1 - beta^step come from
+ * mt_one_minus_powf (no cancellation, no double, same bits on every target). */
 #include <math.h>
+#include "mt_math.h"
 #include "mt_kernels.h"
 #include "mt_program.h"
 
@@ -23,20 +25,17 @@ void mt_sgd_apply(float *w, const float *dw, float *mom, int numel, float lr, fl
 void mt_adam_apply(float *w, const float *dw, float *m, float *v, uint32_t *step,
                    int numel, float lr, float beta1, float beta2, float eps)
 {
-    double t, bc1, bc2_sqrt;
-    float step_size, bc2s, b1c = 1.0f - beta1, b2c = 1.0f - beta2;
+    float b1c = 1.0f - beta1, b2c = 1.0f - beta2;
+    float step_size, bias2_sqrt;
     int i;
     ++*step;
-    t = (double)*step;
-    bc1 = 1.0 - pow((double)beta1, t);
-    bc2_sqrt = sqrt(1.0 - pow((double)beta2, t));
-    step_size = (float)((double)lr / bc1);
-    bc2s = (float)bc2_sqrt;
+    step_size = lr / mt_one_minus_powf(beta1, *step);
+    bias2_sqrt = sqrtf(mt_one_minus_powf(beta2, *step));
     for (i = 0; i < numel; i++) {
         float g = dw[i], denom;
         m[i] = beta1 * m[i] + b1c * g;
         v[i] = beta2 * v[i] + b2c * g * g;
-        denom = sqrtf(v[i]) / bc2s + eps;
+        denom = sqrtf(v[i]) / bias2_sqrt + eps;
         w[i] -= step_size * (m[i] / denom);
     }
 }

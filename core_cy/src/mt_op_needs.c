@@ -1,6 +1,7 @@
 /* Size rules per op family. Sizes are computed in 64 bits and saturate, so
  * hostile params can never wrap around to a small size. */
 #include "mt_op_needs.h"
+#include "mt_kernels.h"
 
 #define F32 4u
 /* Products saturate far above any arena (<= 4 GiB). */
@@ -78,6 +79,7 @@ mt_status mt_conv_needs(const mt_op *op, mt_op_needs *needs)
     uint64_t b = mul(p[4], F32);
     uint64_t y = mul(mul4(p[0], p[4], p[11], p[12]), F32);
     weighted_needs(needs, op->kind, x, w, b, y);
+    needs->need[needs->n_slots++] = MT_CONV_SCRATCH_BYTES; /* the scratch slot comes last */
     return MT_OK;
 }
 

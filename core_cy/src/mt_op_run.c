@@ -49,21 +49,21 @@ MT_RUN_FN(mt_run_conv_fwd)
 {
     mt_conv_shape shape = conv_shape(op->p);
     IGNORE_MODE;
-    mt_conv_fwd(&shape, slot[0], slot[1], slot[2], slot[3]);
+    mt_conv_fwd(&shape, slot[0], slot[1], slot[2], slot[3], slot[4]);
 }
 
 MT_RUN_FN(mt_run_conv_grad)
 {
     mt_conv_shape shape = conv_shape(op->p);
     IGNORE_MODE;
-    mt_conv_grad(&shape, slot[0], slot[1], slot[2], slot[3]);
+    mt_conv_grad(&shape, slot[0], slot[1], slot[2], slot[3], slot[4]);
 }
 
 MT_RUN_FN(mt_run_conv_deriv)
 {
     mt_conv_shape shape = conv_shape(op->p);
     IGNORE_MODE;
-    mt_conv_deriv(&shape, slot[0], slot[1], slot[2]);
+    mt_conv_deriv(&shape, slot[0], slot[1], slot[2], slot[3]);
 }
 
 MT_RUN_FN(mt_run_maxpool_fwd)

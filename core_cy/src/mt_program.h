@@ -46,10 +46,12 @@ enum mt_op_kind {
 
     /* 2-D convolution, NCHW, weight (OC, C/G, KH, KW), groups G.
        p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, G]
-       PH/PW are top/left padding; bottom/right padding is implied by OH/OW. */
-    MT_OP_CONV_FWD = 10,   /* t = [X, W, B?, Y] */
-    MT_OP_CONV_GRAD = 11,  /* t = [X, dY, dW, dB?] */
-    MT_OP_CONV_DERIV = 12, /* t = [dY, W, dX] */
+       PH/PW are top/left padding; bottom/right padding is implied by OH/OW.
+       S is the kernel's scratch: MT_CONV_SCRATCH_BYTES of the arena, planned
+       like any tensor (live only during the op). */
+    MT_OP_CONV_FWD = 10,   /* t = [X, W, B?, Y, S] */
+    MT_OP_CONV_GRAD = 11,  /* t = [X, dY, dW, dB?, S] */
+    MT_OP_CONV_DERIV = 12, /* t = [dY, W, dX, S] */
 
     /* pooling, NCHW. p = [N, C, H, W, KH, KW, SH, SW, PH, PW, OH, OW]
        average pooling counts padding in the divisor (PyTorch default). */

@@ -25,6 +25,48 @@ typedef struct {
     uint32_t nbytes;
 } mt_swap_event;
 
+/* Reads a schedule may keep queued (started, not yet released): a read's slot
+ * is released once it and every earlier read were waited for (first in, first
+ * out). Every storage backend holds at least this many; the bundle reader
+ * refuses schedules that need more. */
+#define MT_SWAP_MAX_READS_QUEUED 256u
+
+/* What is wrong with a schedule (mt_swap_check). */
+typedef enum {
+    MT_SWAP_PROBLEM_NONE = 0,
+    MT_SWAP_PROBLEM_FIELDS,     /* op index, when or action out of range */
+    MT_SWAP_PROBLEM_ARENA,      /* bytes outside the arena */
+    MT_SWAP_PROBLEM_STORAGE,    /* bytes outside the storage */
+    MT_SWAP_PROBLEM_ORDER,      /* not sorted by (op, when) */
+    MT_SWAP_PROBLEM_TAG_REUSED, /* a read started with a tag whose read was not waited for */
+    MT_SWAP_PROBLEM_UNWAITED,   /* a read never waited for within the iteration */
+    MT_SWAP_PROBLEM_UNMATCHED,  /* a wait for a tag with no read pending */
+    MT_SWAP_PROBLEM_QUEUE       /* more reads queued than the storage holds */
+} mt_swap_problem;
+
+typedef struct {
+    uint32_t n_ops;
+    uint32_t arena_bytes;
+    uint32_t storage_bytes;
+    uint32_t max_reads_queued;  /* the backend's capacity (MT_SWAP_MAX_READS_QUEUED or more) */
+} mt_swap_limits;
+
+typedef struct {
+    mt_swap_problem problem;
+    uint32_t event;          /* index of the offending event */
+    uint32_t reads_queued;   /* reads the schedule keeps queued at most */
+} mt_swap_fault;
+
+/* Checks a whole schedule against the limits: what the bundle reader accepts
+ * and what the runtime can replay are decided here only. Returns MT_OK, or
+ * MT_ERR_BAD_SWAP with *fault naming the problem. No allocation; time grows
+ * with events x (events between a read's start and its wait). */
+mt_status mt_swap_check(const mt_swap_event *events, uint32_t n_events,
+                        const mt_swap_limits *limits, mt_swap_fault *fault);
+
+/* One line describing a problem, e.g. for "swap event 3: <text>". */
+const char *mt_swap_problem_str(mt_swap_problem problem);
+
 /* Storage backend. A synchronous driver does the copy in read_start and
  * returns at once from read_wait. Return 0 on success. */
 typedef struct {

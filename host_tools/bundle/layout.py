@@ -1,21 +1,25 @@
-"""Byte layout of a .mtb bundle (docs/bundle-format.md), the single Python
-definition of it. Record dtypes mirror the C structs the device uses in place;
-tests/test_bundle.py checks them against sizeof/offsetof from the C compiler."""
+"""Byte layout of a .mtb bundle (docs/bundle-format.md). The record dtypes,
+versions and numbered constants come from the C headers through core_cy (the
+dtypes are built from the C structs' offsetof/sizeof), so the device's layout
+is defined once; this module adds only the container's struct formats, which
+are checked against the C sizes on import."""
 import struct
 
 import numpy as np
 
-MAGIC = b"MTBF"
-FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
-# Op semantics of mt_program.h the planner targets (MT_KERNEL_ABI_VERSION in C).
-KERNEL_ABI_VERSION = 1
+from core_cy import CONSTANTS
+from core_cy._core import (BUNDLE_CONSTANTS, BUNDLE_FORMAT_VERSION, BUNDLE_OP_DTYPE,
+                           BUNDLE_SWAP_EVENT_DTYPE, BUNDLE_TENSOR_DTYPE)
+from core_cy._core import KERNEL_ABI_VERSION  # noqa: F401  (re-exported)
 
-NO_TENSOR = -1
-LABEL_INDEX, LABEL_DENSE = 0, 1
-WHERE_ARENA, WHERE_FLASH = 0, 1
-TRAIN_SHUFFLE = 1 << 0
-TRAIN_EVAL_EPOCH = 1 << 1
+MAGIC = b"MTBF"
+FORMAT_MAJOR, FORMAT_MINOR = BUNDLE_FORMAT_VERSION
+
+NO_TENSOR = CONSTANTS["NO_TENSOR"]
+LABEL_INDEX, LABEL_DENSE = CONSTANTS["LABEL_INDEX"], CONSTANTS["LABEL_DENSE"]
+WHERE_ARENA, WHERE_FLASH = BUNDLE_CONSTANTS["WHERE_ARENA"], BUNDLE_CONSTANTS["WHERE_FLASH"]
+TRAIN_SHUFFLE = BUNDLE_CONSTANTS["TRAIN_SHUFFLE"]
+TRAIN_EVAL_EPOCH = BUNDLE_CONSTANTS["TRAIN_EVAL_EPOCH"]
 
 # magic, major, minor, section count, total length; then a CRC of these 16 bytes.
 FILE_HEADER = struct.Struct("<4sHHII")
@@ -30,16 +34,23 @@ DATA_HEADER = struct.Struct("<I")
 TAG_PROG, TAG_OPS, TAG_TENS, TAG_SWAP = b"PROG", b"OPS ", b"TENS", b"SWAP"
 TAG_INIT, TAG_TRAIN, TAG_DATA, TAG_MODEL, TAG_NAMES = b"INIT", b"TRAN", b"DATA", b"MODL", b"NAME"
 
-# mt_op: kind u16, phase u8, reserved u8, int32 t[8], int32 p[16], float f[4].
-OP_DTYPE = np.dtype([
-    ("kind", "<u2"), ("phase", "u1"), ("reserved", "u1"),
-    ("t", "<i4", (8,)), ("p", "<i4", (16,)), ("f", "<f4", (4,)),
-])
-TENSOR_DTYPE = np.dtype([("offset", "<u4"), ("nbytes", "<u4")])
-SWAP_EVENT_DTYPE = np.dtype([
-    ("op", "<u4"), ("when", "u1"), ("action", "u1"), ("tag", "<u2"),
-    ("arena_offset", "<u4"), ("flash_offset", "<u4"), ("nbytes", "<u4"),
-])
+OP_DTYPE = BUNDLE_OP_DTYPE                  # mt_op
+TENSOR_DTYPE = BUNDLE_TENSOR_DTYPE          # mt_tensor
+SWAP_EVENT_DTYPE = BUNDLE_SWAP_EVENT_DTYPE  # mt_swap_event
+
+
+def _check_sizes():
+    c = BUNDLE_CONSTANTS
+    pairs = {"file header": (FILE_HEADER.size + CRC.size, c["HEADER_BYTES"]),
+             "section header": (SECTION_HEADER.size + CRC.size, c["SECTION_HEADER_BYTES"]),
+             "PROG": (PROG.size, c["PROG_BYTES"]), "TRAN": (TRAIN.size, c["TRAIN_BYTES"]),
+             "INIT header": (INIT_HEADER.size, c["INIT_HEADER_BYTES"])}
+    for name, (python_bytes, c_bytes) in pairs.items():
+        if python_bytes != c_bytes:
+            raise ImportError(f"bundle {name}: {python_bytes} bytes here, {c_bytes} in mt_bundle.h")
+
+
+_check_sizes()
 
 
 def padded(length: int) -> int:

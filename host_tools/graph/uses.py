@@ -1,24 +1,14 @@
 """Which op reads and which op writes each tensor: what swap decisions need
 (a tensor written since it was last stored is dirty; a dead value is never moved)."""
+from core_cy._core import OP_TABLE
 from host_tools.swap import TensorUse
 
-# op kind -> tensor slots the op writes without reading first
-WRITES = {
-    "FC_FWD": {3}, "FC_GRAD": {2, 3}, "FC_DERIV": {2},
-    "CONV_FWD": {3}, "CONV_GRAD": {2, 3}, "CONV_DERIV": {2},
-    "MAXPOOL_FWD": {1, 2}, "MAXPOOL_DERIV": {2}, "AVGPOOL_FWD": {1}, "AVGPOOL_DERIV": {1},
-    "ACT_FWD": {1}, "ACT_DERIV": {2},
-    "BN_FWD": {5, 6, 7}, "BN_GRAD": {4, 5}, "BN_DERIV": {5},
-    "ADD": {0}, "COPY": {1}, "DROPOUT_FWD": {1, 2}, "DROPOUT_DERIV": {2},
-    "LOSS_MSE_FWD": set(), "LOSS_CE_SOFTMAX_FWD": {2}, "LOSS_CE_SIGMOID_FWD": {2},
-    "LOSS_MSE_DERIV": {2}, "LOSS_CE_SOFTMAX_DERIV": {2}, "LOSS_CE_SIGMOID_DERIV": {2},
-    "SGD_APPLY": set(), "ADAM_APPLY": set(),
-}
-# op kind -> slots read and then written (running statistics, RNG, metrics, weights)
-UPDATES = {
-    "BN_FWD": {3, 4}, "DROPOUT_FWD": {3}, "LOSS_MSE_FWD": {2}, "LOSS_CE_SOFTMAX_FWD": {3},
-    "LOSS_CE_SIGMOID_FWD": {3}, "SGD_APPLY": {0, 2}, "ADAM_APPLY": {0, 2, 3, 4},
-}
+# From the C op table: slots an op writes without reading first, and slots
+# it reads and then writes (running statistics, RNG, metrics, weights).
+WRITES = {kind: {slot for slot, role in enumerate(row["roles"]) if role == "w"}
+          for kind, row in OP_TABLE.items()}
+UPDATES = {kind: {slot for slot, role in enumerate(row["roles"]) if role == "rw"}
+           for kind, row in OP_TABLE.items()}
 
 
 def tensor_uses(graph):

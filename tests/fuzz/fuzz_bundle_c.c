@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     volatile uint32_t sink = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) repair_crcs(buf, (uint32_t)size);
-        if (mt_bundle_open(buf, (uint32_t)size, &bundle, err, sizeof err) == MT_BUNDLE_OK)
+        if (mt_bundle_open(buf, (uint32_t)size, &bundle, err, sizeof err) == MT_OK)
             sink += touch(&bundle);
         else if (err[0] == '\0')
             abort(); /* every refusal must say why */

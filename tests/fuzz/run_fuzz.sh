@@ -16,9 +16,9 @@ SRC=$REPO/core_cy/src
 mkdir -p "$OUT/corpus_c" "$OUT/corpus_py" "$HERE/regressions"
 
 echo "== C reader: libFuzzer + ASan + UBSan ($OUT)"
-# mt_validate.c holds mt_op_validate/mt_program_validate, the reader's only dependency.
+# The reader validates through the op table, which names every kernel: link the whole core.
 "$CC" -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$SRC" "$HERE/fuzz_bundle_c.c" "$SRC/mt_bundle.c" "$SRC/mt_validate.c" -o "$OUT/fuzz_bundle_c"
+    -I"$SRC" "$HERE/fuzz_bundle_c.c" "$SRC"/*.c -lm -o "$OUT/fuzz_bundle_c"
 "$OUT/fuzz_bundle_c" "$OUT/corpus_c" "$HERE/corpus" -max_total_time="$SECONDS_EACH" \
     -artifact_prefix="$HERE/regressions/c-" 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -n 20
 

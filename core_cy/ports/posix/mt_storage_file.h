@@ -10,7 +10,7 @@
 
 /* Requests the FIFO ring holds: a slot frees once every earlier read was waited
  * for, so a long prefetch holds slots behind it (SwapRuntime checks schedules). */
-#define MT_FILE_QUEUE_CAP 256
+#define MT_FILE_QUEUE_CAP MT_SWAP_MAX_READS_QUEUED
 
 typedef struct {
     uint32_t flash_offset;

@@ -1,6 +1,7 @@
 """conv2d and depthwise_conv2d (groups == channels), nn.Conv2d layout."""
 import math
 
+from core_cy import CONSTANTS
 from host_tools.graph.builder import CALC_DERIV, CALC_GRAD, FORWARD
 from host_tools.graph.shapes import conv_filters, conv_geometry
 
@@ -23,18 +24,27 @@ def params(b, node):
         b.parameter(node, "bias", (filters,), ("uniform", bound), node.trainable)
 
 
+def _scratch(b, node, phase):
+    """The kernel's working tile: a tensor used by this one op only, so the
+    planner lets every conv op share the same bytes."""
+    return b.tensor(f"{node.name}:scratch_{phase}", (CONSTANTS["CONV_SCRATCH_BYTES"] // 4,),
+                    "scratch")
+
+
 def forward(b, node, x, y):
     p = b.params[node.name]
-    b.op("CONV_FWD", FORWARD, [x, p["weight"], p.get("bias", -1), y], _params_list(b, node),
-         layer=node.name)
+    b.op("CONV_FWD", FORWARD, [x, p["weight"], p.get("bias", -1), y, _scratch(b, node, "fwd")],
+         _params_list(b, node), layer=node.name)
 
 
 def calc_grad(b, node, x, dy):
     g = b.grads[node.name]
-    b.op("CONV_GRAD", CALC_GRAD, [x, dy, g["weight"], g.get("bias", -1)], _params_list(b, node),
-         layer=node.name)
+    b.op("CONV_GRAD", CALC_GRAD,
+         [x, dy, g["weight"], g.get("bias", -1), _scratch(b, node, "grad")],
+         _params_list(b, node), layer=node.name)
 
 
 def calc_deriv(b, node, dy, dxs):
-    b.op("CONV_DERIV", CALC_DERIV, [dy, b.params[node.name]["weight"], dxs[0]],
+    b.op("CONV_DERIV", CALC_DERIV,
+         [dy, b.params[node.name]["weight"], dxs[0], _scratch(b, node, "deriv")],
          _params_list(b, node), layer=node.name)
