@@ -283,7 +283,7 @@ static uint8_t check_bundle(char *text, uint32_t text_len)
         snprintf(text, text_len, "invalid bundle: larger than this board's flash window");
         return REJECT_INVALID_BUNDLE;
     }
-    if (mt_bundle_open(bytes, len, &view, err, sizeof(err)) != MT_BUNDLE_OK) {
+    if (mt_bundle_open(bytes, len, &view, err, sizeof(err)) != MT_OK) {
         snprintf(text, text_len, "invalid bundle: %s", err);
         return REJECT_INVALID_BUNDLE;
     }

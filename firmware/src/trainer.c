@@ -45,7 +45,7 @@ int trainer_load(trainer *t, const uint8_t *bytes, uint32_t len, char *err, uint
 {
     memset(t, 0, sizeof(*t));
     t->swap_file.handle = -1;
-    if (mt_bundle_open(bytes, len, &t->bundle, err, err_len) != MT_BUNDLE_OK) return -1;
+    if (mt_bundle_open(bytes, len, &t->bundle, err, err_len) != MT_OK) return -1;
     t->bundle_bytes = bytes;
     t->bundle_len = len;
     t->bundle_crc = mt_crc32(0, bytes, len);
