@@ -1,7 +1,8 @@
 """The firmware under QEMU driven by the unchanged host tools: flash -> train
--> pull gives the host's weights; a power cut mid-training resumes to the same
-weights; a bundle too big for the 224 KiB arena is refused in one line and the
-old bundle stays. Cortex-M3 (soft float) and M4F (hard float) agree bit for bit."""
+-> pull gives the host's `microtrain train` weights bit for bit (digits MLP on
+Cortex-M4F and M3, digits CNN with and without swap); a power cut mid-training
+resumes to the same weights; a bundle too big for the 224 KiB arena is refused
+in one line and the old bundle stays."""
 
 import os
 import re
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from board import checkpoint
+from core_cy._core import KERNEL_ABI_VERSION
 from host_tools.cli import main
 from host_tools.data import digits
 from host_tools.device.targets import BAREMETAL_FLASH_BYTES, BAREMETAL_RAM_BYTES
@@ -24,7 +26,6 @@ from tests.firmware_fixtures import boot, client
 REPO = Path(__file__).resolve().parents[1]
 MLP = REPO / "examples" / "digits_mlp.ini"
 CNN = REPO / "examples" / "digits_cnn.ini"
-CORE_HAS_OWN_MATHS = (REPO / "core_cy" / "src" / "mt_math.h").exists()
 SEED, EPOCHS, N_SAMPLES = 7, 2, 320
 
 
@@ -75,45 +76,26 @@ def test_hello_reports_the_firmware_ram_and_flash(m4f_run):
     assert info["ram_bytes"] == BAREMETAL_RAM_BYTES
     assert info["flash_bytes"] == BAREMETAL_FLASH_BYTES
     assert info["device_name"] == "microtrain-qemu-m4f"
-    assert info["kernel_version"] == "abi1"
+    assert info["kernel_version"] == "abi%d" % KERNEL_ABI_VERSION
 
 
-def test_board_weights_track_the_host_run(work, m4f_run):
-    host, pulled = np.load(work / "host.npz"), m4f_run[1]
-    assert sorted(host.files) == sorted(pulled.files)
-    for key in host.files:
-        assert host[key].dtype == pulled[key].dtype and host[key].shape == pulled[key].shape
-        np.testing.assert_allclose(pulled[key], host[key], rtol=0, atol=1e-5, err_msg=key)
+def assert_bit_identical(expected, got):
+    assert sorted(expected.files) == sorted(got.files)
+    for key in expected.files:
+        assert expected[key].dtype == got[key].dtype and expected[key].shape == got[key].shape
+        assert expected[key].tobytes() == got[key].tobytes(), key
+
+
+def test_board_weights_equal_the_host_run_bit_for_bit(work, m4f_run):
+    assert_bit_identical(np.load(work / "host.npz"), m4f_run[1])
     rows = (work / "m4f" / "log.csv").read_text().splitlines()
     assert rows[-1].split(",")[1] == "FINISHED"
 
 
-@pytest.mark.xfail(not CORE_HAS_OWN_MATHS, strict=True,
-                   reason="newlib's fdlibm expf/logf/pow differ from glibc's in the last bits "
-                          "until the core has its own deterministic maths (mt_math)")
-def test_board_weights_equal_the_host_run_bit_for_bit(work, m4f_run):
-    host, pulled = np.load(work / "host.npz"), m4f_run[1]
-    for key in host.files:
-        assert host[key].tobytes() == pulled[key].tobytes(), key
-
-
-@pytest.fixture(scope="module")
-def m3_run(work):
-    return train_on_board("baremetal-m3", work, work / "m3", work / "m3.npz")
-
-
-def test_cortex_m3_soft_float_tracks_m4f_hard_float(m3_run, m4f_run):
-    assert m3_run[0]["device_name"] == "microtrain-qemu-m3"
-    for key in m4f_run[1].files:
-        np.testing.assert_allclose(m3_run[1][key], m4f_run[1][key], rtol=0, atol=1e-5, err_msg=key)
-
-
-@pytest.mark.xfail(not CORE_HAS_OWN_MATHS, strict=True,
-                   reason="newlib's M4F expf/logf use fused multiply-add, its M3 ones do not, "
-                          "until the core has its own deterministic maths (mt_math)")
-def test_cortex_m3_soft_float_equals_m4f_hard_float_bit_for_bit(m3_run, m4f_run):
-    for key in m4f_run[1].files:
-        assert m3_run[1][key].tobytes() == m4f_run[1][key].tobytes(), key
+def test_cortex_m3_soft_float_equals_the_host_run_bit_for_bit(work):
+    info, m3 = train_on_board("baremetal-m3", work, work / "m3", work / "m3.npz")
+    assert info["device_name"] == "microtrain-qemu-m3"
+    assert_bit_identical(np.load(work / "host.npz"), m3)
 
 
 def latest_checkpoint(port):
@@ -150,10 +132,9 @@ def test_power_cut_during_training_resumes_to_the_same_weights(work, tmp_path):
             board.stop()
     resumed = [line for line in log.read_text().splitlines() if "resumed training at iteration" in line]
     assert len(resumed) == 1 and " of 120" in resumed[0] and "iteration 0 " not in resumed[0], resumed
-    _, whole = train_on_board("baremetal-m4f", work, tmp_path / "whole", tmp_path / "whole.npz", bundle)
-    cut = np.load(tmp_path / "cut.npz")
-    for key in whole.files:
-        assert cut[key].tobytes() == whole[key].tobytes(), key
+    assert main(["train", str(MLP), "--data", str(work / "data.npz"), "--seed", str(SEED), "--epochs",
+                 str(epochs), "--quiet", "--dump-weights", str(tmp_path / "host.npz")]) == 0
+    assert_bit_identical(np.load(tmp_path / "host.npz"), np.load(tmp_path / "cut.npz"))
 
 
 def load_bundle(path):
@@ -186,7 +167,7 @@ def test_bundle_too_big_for_the_ram_is_refused_and_the_old_one_kept(work, tmp_pa
 
 
 @pytest.mark.parametrize("batch, swaps", [(8, False), (16, True)])
-def test_digits_cnn_trains_in_256k_with_and_without_swap(work, tmp_path, batch, swaps):
+def test_digits_cnn_in_256k_equals_the_host_bit_for_bit_with_and_without_swap(work, tmp_path, batch, swaps):
     """Batch 16 needs 251 KiB of arena: planned for the board it swaps to flash."""
     common = ["--seed", str(SEED), "--epochs", "1", "--batch", str(batch)]
     bundle = tmp_path / "cnn.mtb"
@@ -196,9 +177,4 @@ def test_digits_cnn_trains_in_256k_with_and_without_swap(work, tmp_path, batch, 
                  "--dump-weights", str(tmp_path / "host.npz")]) == 0
     _, pulled = train_on_board("baremetal-m4f", work, tmp_path / "board", tmp_path / "board.npz", bundle)
     assert (tmp_path / "board" / "flash.bin").exists() == swaps   # the swap store in flash
-    host = np.load(tmp_path / "host.npz")
-    for key in host.files:
-        if CORE_HAS_OWN_MATHS:
-            assert pulled[key].tobytes() == host[key].tobytes(), key
-        else:  # newlib's expf/logf: see test_board_weights_equal_the_host_run_bit_for_bit
-            np.testing.assert_allclose(pulled[key], host[key], rtol=0, atol=1e-5, err_msg=key)
+    assert_bit_identical(np.load(tmp_path / "host.npz"), pulled)
