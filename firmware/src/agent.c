@@ -7,8 +7,9 @@
 #include "flash.h"
 #include "link.h"
 #include "mt_status.h"
-#include "model_params.h"
+#include "downloads.h"
 #include "order.h"
+#include "reply_error.h"
 #include "run.h"
 #include "semihost.h"
 #include "stack_usage.h"
@@ -17,18 +18,12 @@
 #include "wire.h"
 
 #define PROGRESS_MS 200u
-#define IO_BYTES 256u
 
 #if defined(__ARM_FP)
 #define DEVICE_NAME AGENT_NAME_M4F
 #else
 #define DEVICE_NAME AGENT_NAME_M3
 #endif
-
-typedef struct {
-    int ready;
-    uint32_t total, crc;
-} snapshot;
 
 static struct {
     link_state link;
@@ -37,11 +32,9 @@ static struct {
     int loaded, running, host_listening;
     run_state run;
     uint32_t data_crc, last_progress_ms, order_epoch;
-    snapshot downloads[3];   /* by WHAT_* */
+    downloads_state downloads;
     int32_t order[TRAINER_MAX_SAMPLES];
 } A;
-
-static const char *const SNAPSHOT_FILES[3] = {"", "dl_weights.tmp", "dl_checkpoint.tmp"};
 
 /* ---- events ---------------------------------------------------------------- */
 
@@ -72,19 +65,6 @@ static void log_text(uint8_t level, const char *fmt, ...)
 }
 
 static void log_error(const char *text) { log_text(LOG_ERROR, "%s", text); }
-
-static void reply_error(const link_msg *msg, uint16_t code, const char *fmt, ...)
-{
-    uint8_t out[FRAME_MAX_PAYLOAD];
-    va_list args;
-    va_start(args, fmt);
-    int n = vsnprintf((char *)out + 2, sizeof(out) - 2, fmt, args);
-    va_end(args);
-    if (n < 0) n = 0;
-    if (n > (int)sizeof(out) - 3) n = sizeof(out) - 3;
-    put_u16(out, code);
-    if (link_is_request(msg)) link_reply(&A.link, msg, MSG_ERROR, out, 2u + (uint32_t)n);
-}
 
 static void progress(uint8_t state)
 {
@@ -244,20 +224,12 @@ static void load_bundle(void)
     A.loaded = 1;
 }
 
-static void forget_downloads(void)
-{
-    for (int i = 1; i < 3; i++) {
-        A.downloads[i].ready = 0;
-        flash_remove(SNAPSHOT_FILES[i]);
-    }
-}
-
 static void boot(void)
 {
     stop_running();
     flash_remove(FLASH_UPLOAD_TEMP);
     flash_remove("ckpt.tmp");
-    forget_downloads();
+    downloads_forget(&A.downloads);
     load_bundle();
     restore(1);
 }
@@ -325,98 +297,11 @@ static uint8_t accept_upload(uint8_t kind, char *text, uint32_t text_len)
         return REJECT_STORAGE;
     }
     if (kind == KIND_BUNDLE) {
-        forget_downloads();
+        downloads_forget(&A.downloads);
         load_bundle();
         restore(0);
     }
     return UPLOAD_ACCEPTED;
-}
-
-/* ---- downloads ---------------------------------------------------------------- */
-
-static int snapshot_weights(flash_file *f, uint32_t *off, uint32_t *crc)
-{
-    uint32_t ids[MODEL_MAX_PARAMS];
-    uint8_t buf[IO_BYTES];
-    int32_t n = model_param_ids(A.t.bundle.model_json, A.t.bundle.model_json_len, ids, MODEL_MAX_PARAMS);
-    if (n < 0) return -1;
-    for (int32_t i = 0; i < n; i++) {
-        uint32_t nbytes = trainer_tensor_bytes(&A.t, ids[i]);
-        put_u32(buf, ids[i]);
-        put_u32(buf + 4, nbytes);
-        if (flash_pwrite(f, *off, buf, 8) != 0) return -1;
-        *crc = mt_crc32(*crc, buf, 8);
-        *off += 8;
-        for (uint32_t at = 0; at < nbytes; at += IO_BYTES) {
-            uint32_t k = nbytes - at < IO_BYTES ? nbytes - at : IO_BYTES;
-            if (trainer_tensor_io(&A.t, ids[i], at, buf, k, 0) != 0 || flash_pwrite(f, *off, buf, k) != 0)
-                return -1;
-            *crc = mt_crc32(*crc, buf, k);
-            *off += k;
-        }
-    }
-    return 0;
-}
-
-static int snapshot_checkpoint(flash_file *f, uint32_t *off, uint32_t *crc)
-{
-    checkpoint_info info;
-    flash_file src;
-    uint8_t buf[IO_BYTES];
-    const char *slot = checkpoint_newest(A.t.bundle_crc, &info);
-    if (!slot || flash_open(&src, slot) != 0) return 1;
-    int32_t len = flash_length(&src);
-    int status = len < 0 ? -1 : 0;
-    while (status == 0 && *off < (uint32_t)len) {
-        uint32_t k = (uint32_t)len - *off < IO_BYTES ? (uint32_t)len - *off : IO_BYTES;
-        status = flash_pread(&src, *off, buf, k) == 0 && flash_pwrite(f, *off, buf, k) == 0 ? 0 : -1;
-        *crc = mt_crc32(*crc, buf, k);
-        *off += k;
-    }
-    flash_close(&src);
-    return status;
-}
-
-/* One moment's blob in a flash file, so a download during training stays consistent. */
-static int take_snapshot(uint8_t what)
-{
-    flash_file f;
-    uint32_t off = 0, crc = 0;
-    if (flash_create(&f, SNAPSHOT_FILES[what]) != 0) return -1;
-    int status = what == WHAT_WEIGHTS ? snapshot_weights(&f, &off, &crc) : snapshot_checkpoint(&f, &off, &crc);
-    flash_close(&f);
-    A.downloads[what].ready = status == 0;
-    A.downloads[what].total = off;
-    A.downloads[what].crc = crc;
-    return status;
-}
-
-static void download(const link_msg *msg)
-{
-    uint8_t what = msg->payload[0];
-    uint32_t offset = get_u32(msg->payload + 1), max_len = get_u16(msg->payload + 5);
-    if (!A.loaded) return reply_error(msg, ERR_NOT_FOUND, "no bundle: upload one first");
-    if (what != WHAT_WEIGHTS && what != WHAT_CHECKPOINT)
-        return reply_error(msg, ERR_NOT_FOUND, "nothing to download for what=%u", what);
-    if (offset == 0 || !A.downloads[what].ready) {
-        int status = take_snapshot(what);
-        if (status > 0) return reply_error(msg, ERR_NOT_FOUND, "no checkpoint of the current bundle");
-        if (status < 0) return reply_error(msg, ERR_STORAGE, "cannot snapshot what=%u", what);
-    }
-    snapshot *s = &A.downloads[what];
-    uint8_t out[FRAME_MAX_PAYLOAD];
-    flash_file f;
-    if (offset > s->total) offset = s->total;
-    uint32_t n = max_len && max_len < MAX_DATA ? max_len : MAX_DATA;
-    if (n > s->total - offset) n = s->total - offset;
-    out[0] = what;
-    put_u32(out + 1, s->total);
-    put_u32(out + 5, s->crc);
-    put_u32(out + 9, offset);
-    int ok = flash_open(&f, SNAPSHOT_FILES[what]) == 0 && flash_pread(&f, offset, out + 13, n) == 0;
-    flash_close(&f);
-    if (!ok) return reply_error(msg, ERR_STORAGE, "cannot read the snapshot");
-    link_reply(&A.link, msg, MSG_DATA, out, 13u + n);
 }
 
 /* ---- requests ----------------------------------------------------------------- */
@@ -446,14 +331,14 @@ static void train_start(const link_msg *msg)
     char err[160];
     uint16_t code;
     uint32_t per_epoch, total, epochs, data_crc;
-    if (!A.loaded) return reply_error(msg, ERR_NOT_FOUND, "no bundle: upload one first");
-    if (A.running) return reply_error(msg, ERR_BAD_STATE, "training is running: send TRAIN_STOP first");
+    if (!A.loaded) return reply_error(&A.link, msg, ERR_NOT_FOUND, "no bundle: upload one first");
+    if (A.running) return reply_error(&A.link, msg, ERR_BAD_STATE, "training is running: send TRAIN_STOP first");
     const mt_train_settings *s = &A.t.bundle.train;
     uint32_t n = prepare_data(&data_crc, &code, err, sizeof(err));
-    if (!n) return reply_error(msg, code, "%s", err);
+    if (!n) return reply_error(&A.link, msg, code, "%s", err);
     if (run_plan(s->epochs, s->iterations, n, A.t.bundle.batch, get_u16(msg->payload),
                  get_u32(msg->payload + 2), &per_epoch, &total, &epochs, err, sizeof(err)) != 0)
-        return reply_error(msg, ERR_BAD_STATE, "%s", err);
+        return reply_error(&A.link, msg, ERR_BAD_STATE, "%s", err);
     uint32_t every = get_u32(msg->payload + 6);
     trainer_reset(&A.t);
     A.data_crc = data_crc;
@@ -462,7 +347,7 @@ static void train_start(const link_msg *msg)
     start_run();
     if (write_checkpoint(STATE_RUNNING) != 0) {  /* the run survives a power cut from now on */
         stop_running();
-        return reply_error(msg, ERR_STORAGE, "cannot write checkpoint");
+        return reply_error(&A.link, msg, ERR_STORAGE, "cannot write checkpoint");
     }
     link_reply(&A.link, msg, MSG_OK, 0, 0);
 }
@@ -472,24 +357,24 @@ static void dispatch(const link_msg *msg)
     if (uploads_handle(&A.upload, &A.link, msg, accept_upload, log_error)) return;
     switch (msg->type) {
     case MSG_HELLO:
-        if (msg->len != 2) return reply_error(msg, ERR_BAD_PAYLOAD, "bad HELLO payload");
+        if (msg->len != 2) return reply_error(&A.link, msg, ERR_BAD_PAYLOAD, "bad HELLO payload");
         return hello(msg);
     case MSG_RESET:
         link_reply(&A.link, msg, MSG_OK, 0, 0);
         uploads_abandon(&A.upload);
         return boot();
     case MSG_TRAIN_START:
-        if (msg->len != 10) return reply_error(msg, ERR_BAD_PAYLOAD, "bad TRAIN_START payload");
+        if (msg->len != 10) return reply_error(&A.link, msg, ERR_BAD_PAYLOAD, "bad TRAIN_START payload");
         return train_start(msg);
     case MSG_TRAIN_STOP:
         link_reply(&A.link, msg, MSG_OK, 0, 0);
         if (A.running) end_run(STATE_STOPPED);
         return;
     case MSG_DOWNLOAD:
-        if (msg->len != 7) return reply_error(msg, ERR_BAD_PAYLOAD, "bad DOWNLOAD payload");
-        return download(msg);
+        if (msg->len != 7) return reply_error(&A.link, msg, ERR_BAD_PAYLOAD, "bad DOWNLOAD payload");
+        return downloads_serve(&A.downloads, &A.link, A.loaded ? &A.t : 0, msg);
     default:
-        return reply_error(msg, ERR_UNKNOWN_MESSAGE, "unknown message 0x%02x", msg->type);
+        return reply_error(&A.link, msg, ERR_UNKNOWN_MESSAGE, "unknown message 0x%02x", msg->type);
     }
 }
 

@@ -1,6 +1,7 @@
 #include <string.h>
 #include "uploads.h"
 #include "mt_bundle.h"
+#include "reply_error.h"
 #include "wire.h"
 
 void uploads_init(upload_state *up)
@@ -14,15 +15,6 @@ void uploads_abandon(upload_state *up)
     flash_close(&up->file);
     flash_remove(FLASH_UPLOAD_TEMP);
     uploads_init(up);
-}
-
-static void bad_payload(link_state *link, const link_msg *msg)
-{
-    uint8_t out[2 + 32];
-    static const char text[] = "bad upload payload";
-    put_u16(out, ERR_BAD_PAYLOAD);
-    memcpy(out + 2, text, sizeof(text) - 1);
-    if (link_is_request(msg)) link_reply(link, msg, MSG_ERROR, out, 2 + sizeof(text) - 1);
 }
 
 static void begin(upload_state *up, link_state *link, const link_msg *msg)
@@ -103,15 +95,15 @@ int uploads_handle(upload_state *up, link_state *link, const link_msg *msg, uplo
 {
     switch (msg->type) {
     case MSG_UPLOAD_BEGIN:
-        if (msg->len != 9) bad_payload(link, msg);
+        if (msg->len != 9) reply_error(link, msg, ERR_BAD_PAYLOAD, "bad upload payload");
         else begin(up, link, msg);
         return 1;
     case MSG_UPLOAD_CHUNK:
-        if (msg->len < 4) bad_payload(link, msg);
+        if (msg->len < 4) reply_error(link, msg, ERR_BAD_PAYLOAD, "bad upload payload");
         else chunk(up, msg);
         return 1;
     case MSG_UPLOAD_END:
-        if (msg->len != 1) bad_payload(link, msg);
+        if (msg->len != 1) reply_error(link, msg, ERR_BAD_PAYLOAD, "bad upload payload");
         else end(up, link, msg, accept, log_error);
         return 1;
     default:
