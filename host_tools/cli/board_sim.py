@@ -7,6 +7,8 @@ from pathlib import Path
 
 from host_tools.cli.arguments import byte_count, device_name
 from host_tools.device import sim_registry
+from host_tools.device.targets import TARGET_NAMES
+from host_tools.errors import UserError
 
 
 def register(commands):
@@ -21,6 +23,9 @@ def register(commands):
                         help="RAM the board reports (e.g. 256K; default 64 MiB)")
     parser.add_argument("--name", type=device_name,
                         help="device name, 1..64 bytes (default microtrain-sim)")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
+                        help="linux (default: the CPython agent) or a bare-metal firmware "
+                             "under QEMU (built offline with PlatformIO if needed)")
     parser.set_defaults(run=run)
 
 
@@ -30,12 +35,19 @@ def run(args):
         storage = Path(args.storage or scratch)
         storage.mkdir(parents=True, exist_ok=True)  # a bad path fails here, in one line
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
-        port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
-                                    stderr=subprocess.PIPE)
-        record = sim_registry.register(port, storage, args.name or "microtrain-sim")
+        if args.target == "linux":
+            port, sim = start_board_sim(storage, ram_limit=args.ram_limit, name=args.name,
+                                        stderr=subprocess.PIPE)
+        else:  # the firmware has its RAM from its linker script and its name built in
+            if args.ram_limit or args.name:
+                raise UserError("--ram-limit and --name apply to --target linux only")
+            from host_tools.device.qemu_board import start_qemu_board
+            port, sim = start_qemu_board(args.target, storage, stderr=subprocess.PIPE)
+        record = sim_registry.register(port, storage, args.name or ("microtrain-sim" if args.target == "linux" else args.target))
         print(f"board-sim: port {port}  storage {storage}", flush=True)
         try:
-            for line in sim.process.stderr:  # until the agent exits or Ctrl-C
+            log = sim.process.stderr if args.target == "linux" else sim.process.stdout
+            for line in log:  # until the agent exits or Ctrl-C
                 print(line.decode("utf-8", "replace").rstrip(), file=sys.stderr, flush=True)
             print(f"board-sim: agent exited with status {sim.wait()}", file=sys.stderr)
             return 1

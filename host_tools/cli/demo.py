@@ -1,6 +1,7 @@
 """microtrain demo: pretrain, plan, flash an emulated board, personalise it to
 one user's handwriting and show the accuracy before and after."""
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer
+from host_tools.device.targets import TARGET_NAMES
 
 
 def register(commands):
@@ -17,11 +18,14 @@ def register(commands):
                         help="personalisation epochs on the board (1..65535, default 30)")
     parser.add_argument("--pretrain-epochs", type=integer(1, U16_MAX), default=15, metavar="N",
                         help="pretraining epochs on the host (1..65535, default 15)")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
+                        help="the emulated board: linux (default) or a bare-metal firmware "
+                             "under QEMU (baremetal-m4f, baremetal-m3)")
     parser.set_defaults(run=run)
 
 
 def run(args):
     from host_tools.device.demo import Demo
     Demo(args.workdir, live=not args.no_live, user=args.user,
-         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs).run()
+         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs, target=args.target).run()
     return 0

@@ -11,6 +11,7 @@ from host_tools.cli.common import (add_budget_arguments, add_model_arguments, bu
 from host_tools.data import load_data
 from host_tools.errors import UserError
 from host_tools.planning.min_ram import find_min_ram
+from host_tools.device.targets import RAM_BYTES, TARGET_NAMES
 from host_tools.report.explain import explain
 from host_tools.report.memory import format_figures, memory_figures
 from host_tools.weights import load_weights_npz
@@ -41,10 +42,15 @@ def register(commands):
                         help="weight init and shuffle seed (0..4294967295, default 0)")
     parser.add_argument("--init-weights", metavar="W.npz",
                         help="start the device from these weights (e.g. pretrained on the host)")
+    parser.add_argument("--target", choices=TARGET_NAMES[1:],
+                        help="plan under that board's RAM (e.g. baremetal-m4f: 224 KiB for the "
+                             "arena), swapping to flash when the arena does not fit")
     parser.set_defaults(run=run)
 
 
 def run(args):
+    if args.target and not args.ram_budget and not args.min_ram:
+        args.ram_budget = RAM_BYTES[args.target]
     spec = load_spec(args)
     data = load_data(args.data) if args.data else None
     graph = build_graph(spec, data.y if data else None)

@@ -32,8 +32,10 @@ STEPS = 8
 
 
 class Demo:
-    def __init__(self, workdir, live=True, user=3, pretrain_epochs=15, epochs=30, seed=0):
+    def __init__(self, workdir, live=True, user=3, pretrain_epochs=15, epochs=30, seed=0,
+                 target="linux"):
         self.workdir = Path(workdir)
+        self.target = target
         self.live, self.user, self.seed = live, user, seed
         self.pretrain_epochs, self.epochs = pretrain_epochs, epochs
         self.step_number = 0
@@ -53,7 +55,7 @@ class Demo:
         pretrained = self._pretrain(program)
         bundle = self._make_bundle(program, pretrained)
         personal = user_data(self.user)
-        with _emulated_board(self.workdir / "board") as port:
+        with _emulated_board(self.workdir / "board", self.target) as port:
             personalised = self._on_board(port, bundle, program, pretrained, personal)
         before = evaluate(program, pretrained, personal)
         after = evaluate(program, personalised, personal)
@@ -136,14 +138,15 @@ class _emulated_board:
     """board.sim's emulated board (agent process behind a pty) for a with block
     -> its port; the agent's own log goes to DIR/agent.log."""
 
-    def __init__(self, storage):
+    def __init__(self, storage, target="linux"):
         self.storage = Path(storage)
+        self.target = target
 
     def __enter__(self):
-        from board.sim import start_board_sim
+        from host_tools.device.targets import start_board
         self.storage.mkdir(parents=True, exist_ok=True)
         self.log = open(self.storage.parent / "agent.log", "w")
-        port, self.sim = start_board_sim(self.storage, stderr=self.log)
+        port, self.sim = start_board(self.target, self.storage, stderr=self.log)
         return port
 
     def __exit__(self, *exc):

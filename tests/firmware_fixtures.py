@@ -1,0 +1,44 @@
+"""Shared by tests/test_firmware_*.py: build each firmware once per session
+(failing, not skipping, with the Debian packages to install when the
+toolchain or QEMU is missing), boot it, talk to it."""
+
+import subprocess
+import time
+
+import pytest
+
+from host_tools.device.client import BoardClient
+from host_tools.errors import UserError
+
+_BUILT = {}
+
+
+def firmware(target):
+    """Path of the target's ELF, built on first use in this session."""
+    if target not in _BUILT:
+        from host_tools.device.qemu_board import build_firmware
+        try:
+            _BUILT[target] = build_firmware(target)
+        except UserError as error:
+            pytest.fail(str(error), pytrace=False)
+    return _BUILT[target]
+
+
+def boot(target, storage, stderr=subprocess.DEVNULL):
+    """-> (port, QemuBoard) with the session's firmware; stderr gets its console lines."""
+    from host_tools.device.qemu_board import start_qemu_board
+    return start_qemu_board(target, storage, stderr=stderr, elf=firmware(target))
+
+
+def client(port, seconds=20.0):
+    """A BoardClient that has had its HELLO answered."""
+    deadline = time.monotonic() + seconds
+    while True:
+        board = BoardClient(port)
+        try:
+            board.hello()
+            return board
+        except UserError:
+            board.close()
+            if time.monotonic() > deadline:
+                raise
