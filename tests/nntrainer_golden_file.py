@@ -2,12 +2,17 @@
 and models_test_utils.cpp): int32 iteration count, then per iteration the
 tensors inputs, labels, every parameter (NNTrainer order and layout: FC
 weight as (in, out)) and outputs, each as int32 element count + float32 data."""
+import os
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
-TARBALL = Path("/work/shared/peers/nntrainer/unittest_models_v2.tar.gz")
+# NNTrainer's recorded goldens (Apache-2.0) live beside the checkout, in
+# ../shared/peers/nntrainer/, not in the repository; MICROTRAIN_NNTRAINER_GOLDENS overrides.
+TARBALL = Path(os.environ.get(
+    "MICROTRAIN_NNTRAINER_GOLDENS",
+    Path(__file__).resolve().parents[2] / "shared" / "peers" / "nntrainer" / "unittest_models_v2.tar.gz"))
 
 
 def golden_names():

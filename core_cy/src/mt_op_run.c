@@ -282,7 +282,7 @@ MT_RUN_FN(mt_run_decay_grad)
 MT_RUN_FN(mt_run_l2norm_loss)
 {
     IGNORE_MODE;
-    add_metrics(slot[1], mt_l2norm_loss(slot[0], op->p[0], op->f[0]), 0.0f);
+    add_metrics(op, slot[1], mt_l2norm_loss(slot[0], op->p[0], op->f[0]), 0.0f);
 }
 
 MT_RUN_FN(mt_run_concat)

@@ -17,7 +17,23 @@ def split_batch(spec):
     if micro > batch or batch % micro:
         raise UserError(f"micro_batch={micro} must divide batch_size={batch}",
                         f"{spec.source} [Model] micro_batch")
+    if micro < batch:
+        _refuse_per_pass_terms(spec)
     return micro, batch // micro
+
+
+# Regularizer and decay ops add their term once per pass: over K passes the
+# accumulated gradient would hold it K times, unlike PyTorch's accumulation.
+PER_PASS_TERMS = ("weight_regularizer", "weight_decay", "bias_decay")
+
+
+def _refuse_per_pass_terms(spec):
+    for layer in spec.layers:
+        for key in PER_PASS_TERMS:
+            value = layer.props.get(key)
+            if value not in (None, 0, 0.0, "none"):
+                raise UserError(f"{key} cannot be combined with micro_batch yet (it would be "
+                                f"applied once per micro-batch)", f"{spec.source} [{layer.name}]")
 
 
 def accumulate_gradients(graph, passes):
