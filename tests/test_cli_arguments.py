@@ -30,23 +30,24 @@ FLAGS = st.just(None)   # an option without a value
 OPTIONS = {
     "train": ["--batch", "--planner", "--data", "--epochs", "--iterations", "--init-weights",
               "--dump-weights", "--seed", "--no-shuffle", "--log-csv", "--plot", "--quiet",
-              "--ram-budget", "--lookahead", "--swap-file"],
+              "--ram-budget", "--lookahead", "--swap-file", "--micro-batch"],
     "plan": ["--batch", "--planner", "--ram-budget", "--lookahead", "--explain", "--json",
              "--timeline", "-o", "--data", "--epochs", "--checkpoint-every", "--seed",
-             "--init-weights"],
+             "--init-weights", "--micro-batch", "--min-ram", "--target"],
+    "convert": [],
     "flash": ["--port"],
     "samples": ["--port", "--quiet"],
     "monitor": ["--port", "--csv", "--png", "--start", "--epochs", "--checkpoint-every",
                 "--idle-timeout", "--no-live"],
     "pull": ["--port", "--bundle", "-o"],
     "ports": [],
-    "demo": ["--workdir", "--no-live", "--user", "--epochs", "--pretrain-epochs"],
-    "board-sim": ["--storage", "--ram-limit", "--name"],
+    "demo": ["--workdir", "--no-live", "--user", "--epochs", "--pretrain-epochs", "--target"],
+    "board-sim": ["--storage", "--ram-limit", "--name", "--target"],
 }
-SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live"}
+SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live", "--min-ram"}
 # The last word wins in argparse: these make an accepted command fail fast.
 TRAPS = {
-    "train": [MISSING + ".ini"], "plan": [MISSING + ".ini"],
+    "train": [MISSING + ".ini"], "plan": [MISSING + ".ini"], "convert": [MISSING + ".ini"],
     "flash": ["--port", BAD_PORT, MISSING + ".mtb"],
     "samples": ["--port", BAD_PORT, MISSING + ".npz"],
     "monitor": ["--port", BAD_PORT], "pull": ["--port", BAD_PORT, "--bundle", MISSING],
