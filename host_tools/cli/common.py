@@ -44,10 +44,7 @@ def plan_program(args, graph):
 
 def load_spec(args, quiet=False):
     """quiet: the caller reports spec.warnings (keys accepted but ignored) itself."""
-    try:
-        spec = load_model(args.model)
-    except UnicodeDecodeError as error:
-        raise UserError(f"not a UTF-8 text file (byte {error.start})", args.model) from None
+    spec = load_model(args.model)
     for warning in [] if quiet else spec.warnings:
         print(f"microtrain: warning: {warning}", file=sys.stderr)
     if getattr(args, "batch", None) is not None:
