@@ -11,7 +11,7 @@ import pytest
 
 from host_tools.device.qemu_board import FIRMWARE_DIR
 from host_tools.device.targets import BAREMETAL_RAM_BYTES
-from tests.firmware_fixtures import firmware
+from firmware_fixtures import firmware
 
 TARGETS = ("baremetal-m4f", "baremetal-m3")
 SRAM_START, SRAM_BYTES = 0x20000000, 256 * 1024

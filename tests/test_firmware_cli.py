@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.firmware_fixtures import client, firmware
+from firmware_fixtures import client, firmware
 
 REPO = Path(__file__).resolve().parents[1]
 

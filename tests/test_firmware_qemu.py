@@ -21,7 +21,7 @@ from host_tools.data import digits
 from host_tools.device.targets import BAREMETAL_FLASH_BYTES, BAREMETAL_RAM_BYTES
 from host_tools.errors import UserError
 from protocol import messages as m
-from tests.firmware_fixtures import boot, client
+from firmware_fixtures import boot, client
 
 REPO = Path(__file__).resolve().parents[1]
 MLP = REPO / "examples" / "digits_mlp.ini"
