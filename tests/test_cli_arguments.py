@@ -42,6 +42,7 @@ OPTIONS = {
     "ports": [],
     "demo": ["--workdir", "--no-live", "--user", "--epochs", "--pretrain-epochs"],
     "board-sim": ["--storage", "--ram-limit", "--name"],
+    "convert": ["--batch", "--micro-batch", "--planner"],
 }
 SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live"}
 # The last word wins in argparse: these make an accepted command fail fast.
@@ -51,6 +52,7 @@ TRAPS = {
     "samples": ["--port", BAD_PORT, MISSING + ".npz"],
     "monitor": ["--port", BAD_PORT], "pull": ["--port", BAD_PORT, "--bundle", MISSING],
     "ports": [], "demo": ["--workdir", BAD_DIR], "board-sim": ["--storage", BAD_DIR],
+    "convert": [MISSING + ".ini"],
 }
 
 

@@ -49,8 +49,10 @@ def parse_ini_text(text, where):
 
 def read_ini(path):
     try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not a text file"
-        raise UserError(f"cannot read model file: {reason}", str(path)) from None
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"cannot read model file: not a UTF-8 text file (byte {error.start})",
+                        str(path)) from None
+    except OSError as error:
+        raise UserError(f"cannot read model file: {error.strerror}", str(path)) from None
     return parse_ini_text(text, str(path))
