@@ -129,7 +129,7 @@ class Agent:
         self.data_crc = data_crc
         self._start(Run(info["per_epoch"], info["target_iterations"], info["target_epochs"],
                         info["checkpoint_every"], n_samples, settings.shuffle_seed,
-                        bool(settings.flags & 1), iteration=info["iteration"]))
+                        bool(settings.flags & self.engine.TRAIN_SHUFFLE), iteration=info["iteration"]))
         self._log(m.LOG_INFO, "resumed training at iteration %d of %d" % (self.run.iteration, self.run.total))
 
     # ---- the loop ------------------------------------------------------------
@@ -206,7 +206,7 @@ class Agent:
         self.data_crc = data_crc
         self.parked = None
         run = Run(per_epoch, total, epochs, fields["checkpoint_every"] or settings.checkpoint_interval,
-                  n_samples, settings.shuffle_seed, bool(settings.flags & 1))
+                  n_samples, settings.shuffle_seed, bool(settings.flags & self.engine.TRAIN_SHUFFLE))
         self._start(run)
         try:
             self._checkpoint(m.STATE_RUNNING)  # the run survives a power cut from now on
@@ -381,25 +381,34 @@ class Agent:
         except (RuntimeError, ValueError, OSError) as error:
             return self._fail("training failed at iteration %d: %s" % (run.iteration + 1, error))
         epoch_end = run.record(n_iter, loss, correct, trainer.view.batch, started)
+        held_out = self._held_out() if epoch_end else None
         if run.done:
-            return self._end_run(m.STATE_FINISHED)
+            return self._end_run(m.STATE_FINISHED, held_out)
         if run.checkpoint_due:
             try:
                 self._checkpoint(m.STATE_RUNNING)
             except OSError as error:
                 return self._fail("cannot write checkpoint: %s" % error)
         if epoch_end or now() - self._last_progress >= PROGRESS_SECONDS:
-            self._progress(m.STATE_RUNNING)
+            self._progress(m.STATE_RUNNING, held_out)
         if epoch_end:
             run.new_epoch()
 
-    def _end_run(self, state):
+    def _held_out(self):
+        """Accuracy on the bundle's test section at an epoch's end, or None."""
+        try:
+            return self.trainer.test_accuracy()
+        except (RuntimeError, ValueError, OSError) as error:
+            self._log(m.LOG_WARNING, "held-out evaluation failed: %s" % error)
+            return None
+
+    def _end_run(self, state, held_out=None):
         """Checkpoint, then the final PROGRESS (FINISHED or STOPPED)."""
         try:
             self._checkpoint(state)
         except OSError as error:
             return self._fail("cannot write checkpoint: %s" % error)
-        self._progress(state)
+        self._progress(state, held_out)
         self._stop_running()
 
     def _fail(self, text):
@@ -416,7 +425,7 @@ class Agent:
                           "per_epoch": run.per_epoch, "checkpoint_every": run.checkpoint_every,
                           "state": state}, tensors)
 
-    def _progress(self, state):
+    def _progress(self, state, held_out=None):
         run = self.run
         if run is None:
             return
@@ -427,7 +436,7 @@ class Agent:
             m.PROGRESS, state=state, epoch=min(run.shown_epoch, 0xFFFF), iteration=run.iteration,
             total_iterations=run.total, loss=loss, accuracy=accuracy, samples_per_s=rate,
             arena_bytes=self.trainer.view.arena_bytes, swap_read_bytes=read & files.MAX_U32,
-            swap_written_bytes=written & files.MAX_U32))
+            swap_written_bytes=written & files.MAX_U32, test_accuracy=held_out))
 
     # ---- events and logging --------------------------------------------------
 

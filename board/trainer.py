@@ -14,11 +14,13 @@ import struct
 import numpy as np
 
 from core_cy import BundleError, read_bundle  # noqa: F401
-from core_cy._core import KERNEL_ABI_VERSION
+from core_cy._core import BUNDLE_CONSTANTS, KERNEL_ABI_VERSION
+from core_cy.accuracy import accuracy
 from core_cy.runtime import ARENA, FLASH, Runtime
 
 KERNEL_VERSION = "abi%d" % KERNEL_ABI_VERSION   # INFO.kernel_version
-WHERE_FLASH = 1
+WHERE_FLASH = BUNDLE_CONSTANTS["WHERE_FLASH"]        # INIT record: the tensor's home is flash
+TRAIN_SHUFFLE = BUNDLE_CONSTANTS["TRAIN_SHUFFLE"]    # TRAN flag: reshuffle every epoch
 
 
 def inspect_bundle(data):
@@ -99,6 +101,17 @@ class Trainer:
             self._order_key = order
         losses, corrects = self.runtime.train(self.x, self.y, self._order, first_batch, n_iter)
         return float(losses.sum(dtype=np.float64)), float(corrects.sum(dtype=np.float64))
+
+    def test_accuracy(self):
+        """Held-out accuracy of the current weights on the bundle's test section
+        (forward only, eval mode), or None when the bundle has none."""
+        test = self.view.test_dataset
+        if test is None:
+            return None
+        x = np.ascontiguousarray(test.x, dtype=np.float32)
+        y = np.ascontiguousarray(test.y).view(np.uint8).reshape(len(x), self.view.y_bytes)
+        outputs = self.runtime.predict(x, y, self.view.output, self.view.batch)
+        return accuracy(outputs, test.y)
 
     def swap_bytes(self):
         """(read, written) bytes moved between arena and flash so far."""

@@ -33,6 +33,8 @@ cdef extern from "src/mt_bundle.h":
         mt_train_settings train
         int has_data
         mt_dataset data
+        int has_test
+        mt_dataset test
         const char *model_json
         uint32_t model_json_len
         const char *names_json
@@ -115,7 +117,8 @@ class BundleError(ValueError):
 BundleView = _namedtuple("BundleView", [
     "major", "minor", "n_ops", "n_tensors", "arena_bytes", "input", "labels", "metrics",
     "output", "batch", "x_numel", "label_kind", "y_bytes", "flash_bytes", "kernel_abi",
-    "ops", "tensors", "swap_events", "init", "train", "dataset", "model", "names"])
+    "ops", "tensors", "swap_events", "init", "train", "dataset", "model", "names",
+    "test_dataset"], defaults=(None,))
 BundleInitRecord = _namedtuple("BundleInitRecord", ["tensor", "where", "offset", "data"])
 BundleTrainSettings = _namedtuple("BundleTrainSettings", [
     "epochs", "iterations", "checkpoint_interval", "shuffle_seed", "flags"])
@@ -147,15 +150,13 @@ cdef list _init_records(const mt_bundle *b):
     return records
 
 
-cdef object _dataset(buf, const uint8_t *base, const mt_bundle *b):
-    if not b.has_data:
-        return None
-    cdef uint32_t n = b.data.n_samples
-    x = _records(buf, base, b.data.x, n * b.x_numel, np.dtype("<f4")).reshape(n, b.x_numel)
+cdef object _dataset(buf, const uint8_t *base, const mt_bundle *b, const mt_dataset *d):
+    cdef uint32_t n = d.n_samples
+    x = _records(buf, base, d.x, n * b.x_numel, np.dtype("<f4")).reshape(n, b.x_numel)
     if b.label_kind == MT_LABEL_INDEX:
-        y = _records(buf, base, b.data.y, n, np.dtype("<i4"))
+        y = _records(buf, base, d.y, n, np.dtype("<i4"))
     else:
-        y = _records(buf, base, b.data.y, n * (b.y_bytes // 4), np.dtype("<f4")).reshape(n, b.y_bytes // 4)
+        y = _records(buf, base, d.y, n * (b.y_bytes // 4), np.dtype("<f4")).reshape(n, b.y_bytes // 4)
     return BundleDataset(x, y)
 
 
@@ -208,4 +209,5 @@ def read_bundle(data):
         swap, _init_records(&b),
         BundleTrainSettings(b.train.epochs, b.train.iterations, b.train.checkpoint_interval,
                             b.train.shuffle_seed, b.train.flags),
-        _dataset(buf, base, &b), model, names)
+        _dataset(buf, base, &b, &b.data) if b.has_data else None, model, names,
+        _dataset(buf, base, &b, &b.test) if b.has_test else None)

@@ -91,6 +91,18 @@ class Runtime:
         if self.swap is not None:
             self.swap.finish()  # replay the skipped backward's events
 
+    def predict(self, x, y, output, batch):
+        """Forward (eval mode) over every sample in order -> the output tensor's
+        rows as float32 (n, k); a partial last batch is run whole and cut."""
+        n = len(x)
+        order = np.arange(n, dtype=np.int32)
+        offset, nbytes = (int(v) for v in self.tensors[output])
+        rows = []
+        for index in range(-(-n // batch)):
+            self.forward(x, y, order, index)
+            rows.append(self.arena[offset:offset + nbytes].view(np.float32).reshape(batch, -1).copy())
+        return np.concatenate(rows)[:n]
+
     @property
     def swap_bytes(self):
         """(read, written) bytes moved between arena and flash so far."""

@@ -67,13 +67,7 @@ class Session:
 
     def predict(self, x, y):
         """Forward (eval mode) over all samples; returns the output rows."""
-        batch, n = self.graph.batch, len(x)
-        order = np.arange(n, dtype=np.int32)
-        rows = []
-        for index in range(-(-n // batch)):
-            self.runtime.forward(x, y, order, index)
-            rows.append(self.view(self.graph.output).reshape(batch, -1).copy())
-        return np.concatenate(rows)[:n]
+        return self.runtime.predict(x, y, self.graph.output, self.graph.batch)
 
     @property
     def swap_bytes(self):

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from board.order import epoch_order
+from core_cy.accuracy import accuracy as held_out_accuracy
 from host_tools.data import encode
 from host_tools.device.progress import Progress
 
@@ -36,13 +37,7 @@ def batch_orders(n_samples, shuffle, seed, epoch):
 
 
 def accuracy(session, x, y_labels, y_encoded):
-    outputs = session.predict(x, y_encoded)
-    if outputs.shape[1] == 1:
-        predicted = (outputs[:, 0] > 0.5).astype(np.int64)
-    else:
-        predicted = outputs.argmax(axis=1)
-    truth = y_labels if y_labels.ndim == 1 else y_labels.argmax(axis=1)
-    return float((predicted == truth).mean())
+    return held_out_accuracy(session.predict(x, y_encoded), y_labels)
 
 
 def _plan_epochs(n_samples, batch, epochs, iterations):

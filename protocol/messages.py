@@ -80,7 +80,8 @@ LAYOUTS = {
     TRAIN_STOP: (),
     PROGRESS: (("state", "B"), ("epoch", "H"), ("iteration", "I"), ("total_iterations", "I"),
                ("loss", "f"), ("accuracy", "f"), ("samples_per_s", "f"),
-               ("arena_bytes", "I"), ("swap_read_bytes", "I"), ("swap_written_bytes", "I")),
+               ("arena_bytes", "I"), ("swap_read_bytes", "I"), ("swap_written_bytes", "I"),
+               ("test_accuracy", "f?")),   # "?": optional, last; sent at epoch ends with test data
     LOG: (("level", "B"), ("text", "text")),
     DOWNLOAD: (("what", "B"), ("offset", "I"), ("max_length", "H")),
     DATA: (("what", "B"), ("total_size", "I"), ("crc32", "I"), ("offset", "I"),
@@ -93,6 +94,7 @@ NAMES = {HELLO: "HELLO", INFO: "INFO", OK: "OK", ERROR: "ERROR", RESET: "RESET",
          TRAIN_START: "TRAIN_START", TRAIN_STOP: "TRAIN_STOP", PROGRESS: "PROGRESS", LOG: "LOG",
          DOWNLOAD: "DOWNLOAD", DATA: "DATA"}
 
+OPTIONAL = "?"               # layout kind suffix: a trailing field a message may leave out
 INFO_FIXED_BYTES = 12        # INFO without its two strings' bytes (but their length bytes)
 UPLOAD_CHUNK_OVERHEAD = 4     # offset field in front of the data
 DATA_OVERHEAD = 13            # what, total_size, crc32, offset
@@ -116,7 +118,11 @@ def name_of(msg_type):
 def encode(msg_type, **fields):
     out = bytearray()
     for name, kind in LAYOUTS[msg_type]:
-        value = fields[name]
+        optional = kind.endswith(OPTIONAL)
+        value = fields.get(name) if optional else fields[name]
+        if optional and value is None:   # a trailing field left out
+            break
+        kind = kind.rstrip(OPTIONAL)
         if kind == "str":
             raw = value.encode("utf-8")[:255]
             out.append(len(raw))
@@ -150,6 +156,11 @@ def decode(msg_type, payload):
 
 
 def _decode_field(fields, name, kind, payload, offset):
+    if kind.endswith(OPTIONAL):
+        if offset == len(payload):   # sent by a peer that leaves it out, or has no value
+            fields[name] = None
+            return offset
+        kind = kind.rstrip(OPTIONAL)
     if kind == "str":
         length = payload[offset]
         raw = bytes(payload[offset + 1:offset + 1 + length])

@@ -5,7 +5,7 @@ epochs die on their CRASH_AT-th iteration; every other bundle trains normally.""
 import os
 import signal
 
-from board.trainer import KERNEL_VERSION, BundleError, inspect_bundle  # noqa: F401
+from board.trainer import KERNEL_VERSION, TRAIN_SHUFFLE, BundleError, inspect_bundle  # noqa: F401
 from board import trainer as real
 
 CRASH_EPOCHS = 13

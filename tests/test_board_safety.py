@@ -7,7 +7,8 @@ and keeps its link sane.
   byte for byte; a bundle whose swap event tags are 1000 and up (issue 8,
   item 2) is accepted only because it runs;
 - a run that kills the agent every time it trains is resumed at most twice,
-  then parked (LOG warning at HELLO); a good bundle then flashes and trains;
+  then parked (LOG warning at HELLO), which `monitor` and `flash` show in one
+  line; a good bundle then flashes (clearing it) and trains;
 - a request sent while the board was dead is not acted on after it boots; a
   230-byte --name is cut to fit INFO; a second program on the port is told
   "port busy".
@@ -116,7 +117,7 @@ def test_a_bundle_that_cannot_run_is_refused_and_nothing_is_touched(board, files
 
 
 def test_a_run_that_kills_the_board_is_resumed_twice_then_parked(board, files, tmp_path,
-                                                                   monkeypatch):
+                                                                   monkeypatch, capsys):
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     monkeypatch.setenv("PYTHONPATH", tests_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
     crashing = files["root"] / "crashing.mtb"
@@ -137,7 +138,27 @@ def test_a_run_that_kills_the_board_is_resumed_twice_then_parked(board, files, t
     assert sim.poll() is None
     assert (tmp_path / "agent.log").read_text().count("resumed training at iteration 0") == 2
 
-    upload(host.link, m.KIND_BUNDLE, files["with_data"])   # a good bundle flashes and trains
+    host.transport.close()   # the CLI opens the port itself, exclusively
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # flash remembers the bundle
+    good = files["root"] / "good.mtb"
+    good.write_bytes(files["with_data"])
+    capsys.readouterr()
+    assert microtrain(["monitor", "--port", sim.port_path, "--no-live",
+                       "--csv", str(tmp_path / "p.csv"), "--png", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("microtrain: error: board ") and "training parked: the run stopped " \
+        "abnormally after each of 2 resumes" in err and "--start trains again" in err, err
+    assert len(err.splitlines()) == 1
+    assert microtrain(["flash", "--port", sim.port_path, str(good)]) == 0   # a good bundle flashes
+    out = capsys.readouterr().out.splitlines()
+    parked_lines = [line for line in out if "training parked" in line]
+    assert len(parked_lines) == 1 and parked_lines[0].startswith("board "), out
+    assert out[-1].endswith("the parked run is cleared, the new bundle replaces it"), out
+    assert microtrain(["flash", "--port", sim.port_path, str(good)]) == 0   # and it is cleared
+    assert "training parked" not in capsys.readouterr().out
+
+    host = Host(sim.port_path)   # ... and trains
+    host.hello()
     host.train()
     assert host.wait_for_end()["state"] == m.STATE_FINISHED
     assert_same_weights(host.weights(files["with_data"]), host_weights(files, 2))

@@ -34,7 +34,6 @@ OPTIONS = {
     "plan": ["--batch", "--planner", "--ram-budget", "--lookahead", "--explain", "--json",
              "--timeline", "-o", "--data", "--epochs", "--checkpoint-every", "--seed",
              "--init-weights", "--micro-batch", "--min-ram", "--target"],
-    "convert": [],
     "flash": ["--port"],
     "samples": ["--port", "--quiet"],
     "monitor": ["--port", "--csv", "--png", "--start", "--epochs", "--checkpoint-every",
@@ -43,6 +42,7 @@ OPTIONS = {
     "ports": [],
     "demo": ["--workdir", "--no-live", "--user", "--epochs", "--pretrain-epochs", "--target"],
     "board-sim": ["--storage", "--ram-limit", "--name", "--target"],
+    "convert": ["--batch", "--micro-batch", "--planner"],
 }
 SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live", "--min-ram"}
 # The last word wins in argparse: these make an accepted command fail fast.

@@ -304,7 +304,7 @@ SAMPLES = {
     m.TRAIN_START: dict(epochs=3, iterations=0, checkpoint_every=100),
     m.PROGRESS: dict(state=m.STATE_RUNNING, epoch=2, iteration=150, total_iterations=300,
                      loss=0.25, accuracy=0.875, samples_per_s=512.0, arena_bytes=65536,
-                     swap_read_bytes=1 << 20, swap_written_bytes=1 << 19),
+                     swap_read_bytes=1 << 20, swap_written_bytes=1 << 19, test_accuracy=0.625),
     m.LOG: dict(level=m.LOG_WARNING, text="arena 93% full"),
     m.DOWNLOAD: dict(what=m.WHAT_CHECKPOINT, offset=227, max_length=227),
     m.DATA: dict(what=m.WHAT_WEIGHTS, total_size=9999, crc32=42, offset=0, data=b"\x00\x01"),

@@ -11,11 +11,12 @@ typedef char mt_tensor_is_8_bytes[sizeof(mt_tensor) == 8 ? 1 : -1];
 typedef char mt_swap_event_is_20_bytes[sizeof(mt_swap_event) == 20 ? 1 : -1];
 
 enum section_id { SEC_PROG, SEC_OPS, SEC_TENS, SEC_SWAP, SEC_INIT, SEC_TRAN, SEC_DATA,
-                  SEC_MODL, SEC_NAME, SEC_COUNT };
+                  SEC_MODL, SEC_NAME, SEC_TEST, SEC_COUNT };
 
 static const char section_tags[SEC_COUNT][5] = {
-    "PROG", "OPS ", "TENS", "SWAP", "INIT", "TRAN", "DATA", "MODL", "NAME"};
-static const uint8_t section_required[SEC_COUNT] = {1, 1, 1, 0, 1, 1, 0, 1, 0};
+    "PROG", "OPS ", "TENS", "SWAP", "INIT", "TRAN", "DATA", "MODL", "NAME", "test"};
+/* "test" (held-out samples) is lowercase: optional, so older readers skip it */
+static const uint8_t section_required[SEC_COUNT] = {1, 1, 1, 0, 1, 1, 0, 1, 0, 0};
 
 typedef struct {
     const uint8_t *payload[SEC_COUNT];  /* NULL: section absent */
@@ -484,27 +485,42 @@ static int read_train(const section_table *table, mt_bundle *out, char *err, uin
     return MT_OK;
 }
 
-static int read_data(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
+/* DATA and test share one layout: u32 n_samples, then x (f32) and y blocks. */
+static int read_samples(const section_table *table, int id, mt_bundle *out, mt_dataset *set,
+                        char *err, uint32_t err_len)
 {
-    const uint8_t *p = table->payload[SEC_DATA];
-    uint32_t length = table->length[SEC_DATA];
-    if (!p) return MT_OK;
+    const uint8_t *p = table->payload[id];
+    uint32_t length = table->length[id];
+    const char *tag = section_tags[id];
     if (length < 4u)
-        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section DATA: %u bytes, too short", (unsigned)length);
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section %s: %u bytes, too short", tag, (unsigned)length);
     uint32_t n = rd32(p);
     uint64_t x_bytes = (uint64_t)out->x_numel * 4u;
     uint64_t sample_bytes = x_bytes + out->y_bytes;
     if (n == 0 || !fits(n, sample_bytes, length - 4u) || (uint64_t)n * sample_bytes != length - 4u)
         return fail(ERR, MT_ERR_BUNDLE_CONTENT,
-                    "section DATA: %u bytes do not hold %u samples of %u floats and %u label bytes",
-                    (unsigned)length, (unsigned)n, (unsigned)out->x_numel, (unsigned)out->y_bytes);
-    out->has_data = 1;
-    out->data.n_samples = n;
-    out->data.x_numel = out->x_numel;
-    out->data.y_bytes = out->y_bytes;
-    out->data.x = (const float *)(const void *)(p + 4);
-    out->data.y = p + 4 + (size_t)n * x_bytes;
+                    "section %s: %u bytes do not hold %u samples of %u floats and %u label bytes",
+                    tag, (unsigned)length, (unsigned)n, (unsigned)out->x_numel, (unsigned)out->y_bytes);
+    set->n_samples = n;
+    set->x_numel = out->x_numel;
+    set->y_bytes = out->y_bytes;
+    set->x = (const float *)(const void *)(p + 4);
+    set->y = p + 4 + (size_t)n * x_bytes;
     return MT_OK;
+}
+
+static int read_data(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
+{
+    int status = MT_OK;
+    if (table->payload[SEC_DATA]) {
+        status = read_samples(table, SEC_DATA, out, &out->data, ERR);
+        out->has_data = status == MT_OK;
+    }
+    if (status == MT_OK && table->payload[SEC_TEST]) {
+        status = read_samples(table, SEC_TEST, out, &out->test, ERR);
+        out->has_test = status == MT_OK;
+    }
+    return status;
 }
 
 static int read_json(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)

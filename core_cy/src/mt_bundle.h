@@ -67,6 +67,8 @@ typedef struct {
     mt_train_settings train;
     int has_data;
     mt_dataset data;               /* x and y point into the buffer when has_data */
+    int has_test;
+    mt_dataset test;               /* held-out samples (optional "test" section) when has_test */
     const char *model_json;        /* UTF-8, not NUL-terminated */
     uint32_t model_json_len;
     const char *names_json;        /* NULL when there is no NAME section */

@@ -56,5 +56,6 @@ class BundleContent:
     init: list[InitRecord] = field(default_factory=list)
     train: TrainSettings = field(default_factory=TrainSettings)
     dataset: Optional[Dataset] = None
+    test_dataset: Optional[Dataset] = None     # held-out samples, evaluated after each epoch
     model: dict[str, Any] = field(default_factory=dict)
     names: Optional[list[str]] = None          # one per tensor

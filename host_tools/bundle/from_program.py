@@ -3,7 +3,7 @@
 import numpy as np
 
 from host_tools.bundle.content import BundleContent, Dataset, InitRecord, TrainSettings
-from host_tools.bundle.layout import TRAIN_SHUFFLE, WHERE_ARENA, WHERE_FLASH
+from host_tools.bundle.layout import LABEL_INDEX, TRAIN_SHUFFLE, WHERE_ARENA, WHERE_FLASH
 from host_tools.data import encode
 from host_tools.errors import UserError
 from host_tools.weights import initial_values, npz_params
@@ -37,6 +37,13 @@ def _init_records(program, values):
     return records
 
 
+def _dataset(graph, x, y, name):
+    """Samples encoded as the program's input and label tensors hold them."""
+    x, y = encode(x, y, graph, name)
+    return Dataset(x, y.view(np.int32).reshape(-1) if graph.label_kind == LABEL_INDEX
+                   else y.view(np.float32))
+
+
 def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=0,
                    shuffle=True, data=None, weights=None):
     """weights: optional {tensor id: array} replacing the seeded initial values."""
@@ -46,11 +53,11 @@ def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=
                         "without micro_batch / --micro-batch")
     values = initial_values(graph, seed)
     values.update(weights or {})
-    dataset = None
+    dataset = test_dataset = None
     if data is not None:
-        x, y = encode(data.x, data.y, graph, data.name)
-        dataset = Dataset(x, y.view(np.int32).reshape(-1) if graph.label_kind == 0
-                          else y.view(np.float32))
+        dataset = _dataset(graph, data.x, data.y, data.name)
+        if data.x_test is not None:
+            test_dataset = _dataset(graph, data.x_test, data.y_test, f"{data.name} (test)")
     sample_numel = graph.tensors[graph.input].numel // graph.batch
     y_bytes = graph.tensors[graph.labels].nbytes // graph.batch
     swap = program.swap
@@ -64,5 +71,5 @@ def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=
         train=TrainSettings(epochs=epochs, iterations=iterations,
                             checkpoint_interval=checkpoint_interval, shuffle_seed=seed,
                             flags=TRAIN_SHUFFLE if shuffle else 0),
-        dataset=dataset, model=model_description(program),
+        dataset=dataset, test_dataset=test_dataset, model=model_description(program),
         names=[t.name for t in graph.tensors])

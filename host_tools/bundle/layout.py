@@ -33,6 +33,7 @@ DATA_HEADER = struct.Struct("<I")
 
 TAG_PROG, TAG_OPS, TAG_TENS, TAG_SWAP = b"PROG", b"OPS ", b"TENS", b"SWAP"
 TAG_INIT, TAG_TRAIN, TAG_DATA, TAG_MODEL, TAG_NAMES = b"INIT", b"TRAN", b"DATA", b"MODL", b"NAME"
+TAG_TEST = b"test"   # lowercase: optional, readers before it skip it
 
 OP_DTYPE = BUNDLE_OP_DTYPE                  # mt_op
 TENSOR_DTYPE = BUNDLE_TENSOR_DTYPE          # mt_tensor

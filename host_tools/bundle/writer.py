@@ -98,6 +98,8 @@ def content_sections(c: BundleContent) -> list[Section]:
         if len(c.names) != len(c.tensors):
             raise ValueError(f"{len(c.names)} names for {len(c.tensors)} tensors")
         sections.append((layout.TAG_NAMES, _json(list(c.names))))
+    if c.test_dataset is not None:
+        sections.append((layout.TAG_TEST, _data_payload(c.test_dataset)))
     if c.dataset is not None:  # last: the biggest, and a reader may stream up to it
         sections.append((layout.TAG_DATA, _data_payload(c.dataset)))
     return sections

@@ -22,6 +22,12 @@ def describe(info, port):
             f"{info['flash_bytes']:,} bytes flash, kernel {info['kernel_version']}")
 
 
+def parked_line(client, port):
+    """One line for a board whose last run is parked (issue 8, no boot loop), or None."""
+    parked = client.parked
+    return f"board {client.name} on {port}: {parked}" if parked else None
+
+
 def flash_bundle(client, bundle, quiet=False):
     """Upload with a bar; prints the verdict line. Returns the UPLOAD_RESULT."""
     result, seconds = with_bar(lambda bar: client.flash(bundle, bar), "flash",
@@ -39,5 +45,10 @@ def run(args):
     bundle = load_bundle(args.bundle)        # a wrong file fails before the port is touched
     with BoardClient(args.port) as client:
         print(describe(client.hello(), args.port))
+        parked = parked_line(client, args.port)
+        if parked:
+            print(parked)
         flash_bundle(client, bundle)
+        if parked:
+            print(f"board {client.name}: the parked run is cleared, the new bundle replaces it")
     return 0

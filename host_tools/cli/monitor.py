@@ -1,7 +1,7 @@
 """microtrain monitor: watch a board train (progress bar and loss/accuracy
 curves in the terminal), then write a CSV log and a PNG of the curves."""
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file, seconds
-from host_tools.cli.flash import PORT_HELP
+from host_tools.cli.flash import PORT_HELP, parked_line
 from host_tools.device.client import BoardClient
 from host_tools.device.monitor import watch
 from host_tools.errors import UserError
@@ -38,6 +38,11 @@ def run(args):
     with BoardClient(args.port) as client:
         client.hello()
         since = len(client.events)
+        parked = parked_line(client, args.port)
+        if parked and not args.start:   # it will not train: say so now, not after --idle-timeout
+            raise UserError(f"{parked} (nothing is training; --start trains again)")
+        if parked:
+            print(parked + "; starting a new run")
         if args.start:
             client.start(epochs=args.epochs, checkpoint_every=args.checkpoint_every)
         log, interrupted = watch(client, since, args.csv, args.png, live=not args.no_live,

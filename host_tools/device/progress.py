@@ -48,7 +48,7 @@ def decode_event(message, started):
         return Progress(time.monotonic() - started, STATE_NAMES.get(f["state"], str(f["state"])),
                         f["epoch"], f["iteration"], f["total_iterations"], f["loss"],
                         f["accuracy"], f["samples_per_s"], f["arena_bytes"],
-                        f["swap_read_bytes"], f["swap_written_bytes"])
+                        f["swap_read_bytes"], f["swap_written_bytes"], f["test_accuracy"])
     if message.msg_type == m.LOG:
         f = m.decode(m.LOG, message.payload)
         return LogLine(f["level"], f["text"])

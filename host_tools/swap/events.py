@@ -6,18 +6,20 @@ from enum import IntEnum
 
 import numpy as np
 
-from host_tools.bundle.layout import SWAP_EVENT_DTYPE
+from host_tools.bundle.layout import BUNDLE_CONSTANTS, SWAP_EVENT_DTYPE
 
 
+# Values from mt_swap.h (enum mt_swap_when / mt_swap_action) through core_cy.
+# Events sort by them: BEFORE < AFTER, and READ_START < READ_WAIT < WRITE.
 class When(IntEnum):
-    BEFORE = 0
-    AFTER = 1
+    BEFORE = BUNDLE_CONSTANTS["SWAP_BEFORE_OP"]
+    AFTER = BUNDLE_CONSTANTS["SWAP_AFTER_OP"]
 
 
 class Action(IntEnum):
-    READ_START = 0
-    READ_WAIT = 1
-    WRITE = 2
+    READ_START = BUNDLE_CONSTANTS["SWAP_READ_START"]
+    READ_WAIT = BUNDLE_CONSTANTS["SWAP_READ_WAIT"]
+    WRITE = BUNDLE_CONSTANTS["SWAP_WRITE"]
 
 
 # Mirrors mt_swap_event field by field (20 bytes, no padding).
