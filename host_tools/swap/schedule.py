@@ -225,7 +225,8 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
     write_weight: how much a flash byte written costs against one read (flash wear, slower).
     pinned: tensors the host or executor touches between iterations (e.g. metrics, the
     prediction output); they are never swapped and stay resident to the last op.
-    Raises SwapInfeasible (with the smallest budget found to work) when the budget is too small.
+    Raises SwapInfeasible (with the smallest budget found to work) when the budget is too small;
+    every budget at or above that one gets a schedule.
     """
     check_uses(uses, n_ops)
     pinned = tuple(pinned)
@@ -240,7 +241,12 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
             pass
     fits = partial(_choose, uses, n_ops, planner=planner, alignment=alignment,
                    write_weight=write_weight, pinned=pinned)
-    raise SwapInfeasible(ram_budget, _smallest_budget(fits, floor, alignment), floor)
+    smallest = _smallest_budget(fits, floor, alignment)
+    if smallest <= ram_budget:
+        # The greedy is not monotone in the budget (its choices follow the excess above
+        # it): a schedule found for a smaller budget fits this one too.
+        return attempt(smallest)
+    raise SwapInfeasible(ram_budget, smallest, floor)
 
 
 def _works(fits, budget: int, exact: bool) -> bool:
