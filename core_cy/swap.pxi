@@ -149,12 +149,32 @@ cdef class FileStorage(_Storage):
             mt_storage_file_close(&self.file)
 
 
-def _check_events(events, uint32_t n_ops, size_t arena_bytes, _Storage storage):
-    """The C core's schedule check (mt_swap_check, as the bundle reader uses it)."""
+def _require_event_records(events):
     if events.dtype.itemsize != sizeof(mt_swap_event) or events.dtype.names != (
             "op", "when", "action", "tag", "arena_offset", "flash_offset", "nbytes"):
         raise ValueError("events must be a schedule's events_array() (%d-byte mt_swap_event records)"
                          % sizeof(mt_swap_event))
+
+
+def swap_reads_queued(events):
+    """Reads the schedule keeps queued at most, counted by mt_swap_check as the bundle
+    reader counts them (so the host can respect MT_SWAP_MAX_READS_QUEUED)."""
+    events = np.ascontiguousarray(events)
+    _require_event_records(events)
+    if len(events) == 0:
+        return 0
+    cdef const uint8_t[::1] event_bytes = events.view(np.uint8).reshape(-1)
+    cdef mt_swap_limits limits
+    limits.n_ops = limits.arena_bytes = limits.storage_bytes = limits.max_reads_queued = 0xFFFFFFFF
+    cdef mt_swap_fault fault
+    if mt_swap_check(<const mt_swap_event *>&event_bytes[0], len(events), &limits, &fault) != 0:
+        raise ValueError("swap event %d: %s" % (fault.event, mt_swap_problem_str(fault.problem).decode()))
+    return fault.reads_queued
+
+
+def _check_events(events, uint32_t n_ops, size_t arena_bytes, _Storage storage):
+    """The C core's schedule check (mt_swap_check, as the bundle reader uses it)."""
+    _require_event_records(events)
     if len(events) == 0:
         return
     cdef const uint8_t[::1] event_bytes = events.view(np.uint8).reshape(-1)

@@ -158,6 +158,7 @@ def swap_lib(tmp_path_factory):
                     "-o", str(out), *sources], check=True)
     lib = ctypes.CDLL(str(out))
     lib.mt_swap_before_op.argtypes = lib.mt_swap_after_op.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.mt_swap_iteration_start.argtypes = [ctypes.c_void_p]
     lib.mt_swap_init.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p]
     lib.mt_storage_ram_interface.restype = lib.mt_storage_file_interface.restype = Storage
     lib.mt_storage_ram_interface.argtypes = lib.mt_storage_file_interface.argtypes = [ctypes.c_void_p]
@@ -230,6 +231,7 @@ def replay(lib, uses, n_ops, schedule, backend, tmp_path, seed=0):
                      ctypes.byref(storage))
     try:
         for iteration in range(3):
+            assert lib.mt_swap_iteration_start(ctypes.byref(runtime)) == 0
             fake.iteration(lambda op: lib.mt_swap_before_op(ctypes.byref(runtime), op),
                            lambda op: lib.mt_swap_after_op(ctypes.byref(runtime), op))
             assert (runtime.bytes_read, runtime.bytes_written) == (

@@ -3,7 +3,7 @@ must either replay correctly (simulate) or report a budget that then works."""
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from host_tools.swap import (
@@ -210,7 +210,27 @@ def test_random_patterns_replay_or_report_a_working_budget(pattern, lookahead, p
     check_budgets(*pattern, lookahead, planner)
 
 
+# Found by Hypothesis: the greedy refused 184 B (and 190 B) yet reported 176 B as feasible.
+FRAGMENTED_AT_184 = ([
+    TensorUse(0, 100, (1, 10), (0,), False, True), TensorUse(1, 4, (0, 11), (), True, False),
+    TensorUse(3, 16, (2, 7), (1,), False, False), TensorUse(4, 40, (1, 8), (), True, False),
+    TensorUse(6, 40, (3, 4), (2,), False, False), TensorUse(7, 100, (2, 5), (), True, False),
+    TensorUse(9, 16, (3,), (), False, True)], 13)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(training_like(), st.sampled_from([0, 2, 4]), st.sampled_from(["best", "greedy"]))
+@example(FRAGMENTED_AT_184, 0, "greedy")
 def test_training_like_patterns_replay_or_report_a_working_budget(pattern, lookahead, planner):
     check_budgets(*pattern, lookahead, planner)
+
+
+def test_every_budget_from_the_reported_minimum_up_gets_a_schedule():
+    uses, n_ops = FRAGMENTED_AT_184
+    with pytest.raises(SwapInfeasible) as refused:
+        schedule_swap(uses, n_ops, 160, planner="greedy", lookahead=0)
+    assert refused.value.min_budget == 176
+    for budget in range(176, 257, 2):
+        schedule = schedule_swap(uses, n_ops, budget, planner="greedy", lookahead=0)
+        simulate(schedule, uses, n_ops)
+        assert schedule.peak_ram_bytes <= budget

@@ -33,6 +33,11 @@ static int run_hooked(const mt_program *prog, uint8_t *arena, uint32_t i, int mo
     return status;
 }
 
+static int start_hooked(const mt_hooks *hooks)
+{
+    return hooks && hooks->iteration_start ? hooks->iteration_start(hooks->ctx) : MT_OK;
+}
+
 static uint32_t passes(const mt_program *prog)
 {
     return prog->micro_batches > 1 ? prog->micro_batches : 1;
@@ -58,6 +63,8 @@ int mt_run_pass(const mt_program *prog, uint8_t *arena, uint32_t pass, const mt_
 {
     int last = pass + 1 >= passes(prog);
     if (pass == 0) zero_metrics(prog, arena);
+    int started = start_hooked(hooks);
+    if (started != MT_OK) return started;
     for (uint32_t i = 0; i < prog->n_ops; i++) {
         int skip = !last && prog->ops[i].phase == MT_PHASE_APPLY;
         int status = skip ? skip_hooked(i, hooks) : run_hooked(prog, arena, i, MT_MODE_TRAIN, hooks);
@@ -70,6 +77,8 @@ int mt_run(const mt_program *prog, uint8_t *arena, int mode, const mt_hooks *hoo
 {
     if (mode == MT_MODE_TRAIN) return mt_run_pass(prog, arena, passes(prog) - 1, hooks);
     zero_metrics(prog, arena);
+    int started = start_hooked(hooks);
+    if (started != MT_OK) return started;
     for (uint32_t i = 0; i < prog->n_ops; i++) {
         if (prog->ops[i].phase != MT_PHASE_FORWARD) continue;
         int status = run_hooked(prog, arena, i, mode, hooks);

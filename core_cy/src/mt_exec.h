@@ -20,10 +20,13 @@ typedef struct {
     uint32_t micro_batches; /* passes per iteration, gradients accumulated (0 or 1: one) */
 } mt_program;
 
-/* Optional per-op callbacks, e.g. the swap schedule: before_op runs before op i
- * (bring tensors into the arena), after_op after it (write back, evict).
- * A non-zero return aborts the iteration with that status. */
+/* Optional callbacks, e.g. the swap schedule: iteration_start runs when a run or
+ * pass begins (rewind: op 0 may be skipped, e.g. a backward op in EVAL),
+ * before_op before op i (bring tensors into the arena), after_op after it
+ * (write back, evict). A non-zero return aborts the iteration with that status.
+ * Any of them may be NULL. */
 typedef struct {
+    int (*iteration_start)(void *ctx);
     int (*before_op)(void *ctx, uint32_t op_index);
     int (*after_op)(void *ctx, uint32_t op_index);
     void *ctx;

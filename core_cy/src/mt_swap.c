@@ -19,6 +19,7 @@ void mt_swap_init(mt_swap_runtime *rt, const mt_swap_event *events, uint32_t n_e
 mt_hooks mt_swap_hooks(mt_swap_runtime *rt)
 {
     mt_hooks hooks;
+    hooks.iteration_start = mt_swap_iteration_start;
     hooks.before_op = mt_swap_before_op;
     hooks.after_op = mt_swap_after_op;
     hooks.ctx = rt;
@@ -61,13 +62,17 @@ static int replay_through(mt_swap_runtime *rt, uint32_t op, uint8_t when)
     return MT_OK;
 }
 
+int mt_swap_iteration_start(void *ctx)
+{
+    /* The previous iteration ended with all its events replayed (full TRAIN
+       run, or mt_swap_finish after a partial one): replay from the start. */
+    ((mt_swap_runtime *)ctx)->next = 0;
+    return MT_OK;
+}
+
 int mt_swap_before_op(void *ctx, uint32_t op_index)
 {
-    mt_swap_runtime *rt = (mt_swap_runtime *)ctx;
-    /* A new iteration: the previous one ended with all its events replayed
-       (full TRAIN run, or mt_swap_finish after a partial one). */
-    if (op_index == 0) rt->next = 0;
-    return replay_through(rt, op_index, MT_SWAP_BEFORE_OP);
+    return replay_through((mt_swap_runtime *)ctx, op_index, MT_SWAP_BEFORE_OP);
 }
 
 int mt_swap_after_op(void *ctx, uint32_t op_index)

@@ -93,10 +93,12 @@ typedef struct {
 void mt_swap_init(mt_swap_runtime *rt, const mt_swap_event *events, uint32_t n_events,
                   uint8_t *arena, const mt_storage *storage);
 
-/* Hooks for mt_run / mt_train_loop with ctx = rt. The cursor rewinds at op 0.
+/* Hooks for mt_run / mt_train_loop with ctx = rt. The cursor rewinds when a
+ * run or pass starts (mt_swap_iteration_start), whichever op runs first.
  * Events of ops the executor skipped (EVAL runs only the forward ops) are
  * replayed, in order, before the next op that does run. */
 mt_hooks mt_swap_hooks(mt_swap_runtime *rt);
+int mt_swap_iteration_start(void *ctx);
 int mt_swap_before_op(void *ctx, uint32_t op_index);
 int mt_swap_after_op(void *ctx, uint32_t op_index);
 

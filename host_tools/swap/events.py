@@ -6,7 +6,11 @@ from enum import IntEnum
 
 import numpy as np
 
+from core_cy._core import swap_reads_queued
 from host_tools.bundle.layout import BUNDLE_CONSTANTS, SWAP_EVENT_DTYPE
+
+# Reads a schedule may keep queued: the bundle reader refuses more (mt_swap.h).
+MAX_READS_QUEUED = BUNDLE_CONSTANTS["SWAP_MAX_READS_QUEUED"]
 
 
 # Values from mt_swap.h (enum mt_swap_when / mt_swap_action) through core_cy.
@@ -92,3 +96,8 @@ def events_array(events: list[SwapEvent]) -> np.ndarray:
         array[index] = (event.op, event.when, event.action, event.tag,
                         event.arena_offset, event.flash_offset, event.nbytes)
     return array
+
+
+def reads_queued(events: list[SwapEvent]) -> int:
+    """Reads queued at worst, counted by the C check the bundle reader runs."""
+    return swap_reads_queued(events_array(events))

@@ -20,14 +20,14 @@ from host_tools.planning import Buffer, Plan, plan_best, plan_with, validate
 from host_tools.planning.optimal import best_heuristic_plan
 
 from .choice import Choice
-from .events import Action, SwapEvent, Transfer, build_events, events_array, max_reads_in_flight
+from .events import (MAX_READS_QUEUED, Action, SwapEvent, Transfer, build_events, events_array,
+                     max_reads_in_flight, reads_queued)
 from .flash import flash_buffers, plan_flash
 from .infeasible import SwapInfeasible, operand_bound
 from .prefetch import prefetch_starts
 from .residency import Residency, Tensor
 from .uses import TensorUse, check_uses
 
-MAX_TAGS = 1 << 16
 EXACT_PROBES = 3   # bisection steps below the quick minimum with the exact planner
 
 
@@ -45,6 +45,7 @@ class SwapSchedule:
     homes: dict[int, str]                 # persistent tensor -> 'arena' | 'flash'
     swapped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # tensor -> swapped gap indices
     max_reads_in_flight: int = 0
+    reads_queued: int = 0                 # as the bundle reader counts them (first in, first out)
 
     @property
     def peak_ram_bytes(self) -> int:
@@ -161,19 +162,46 @@ def _flash_plan(tensors, residencies, homes, n_ops, plan_fn) -> Plan:
     return plan_flash(buffers + unused, plan_fn)
 
 
+def _prefetched(tensors, choice: Choice, plan: Plan, residencies, flash: Plan, lookahead: int,
+                alignment: int):
+    """Buffers widened for prefetch, the transfers and their events, and the reads queued."""
+    reads = [(tid, s.first_op) for tid, r in residencies.items() for s in r.segments if s.read_in]
+    buffers, starts = prefetch_starts(choice.buffers(), plan, reads, lookahead, alignment)
+    transfers = _transfers(tensors, residencies, starts)
+    events = build_events(transfers, plan.offsets, flash.offsets)
+    return buffers, transfers, events, reads_queued(events)
+
+
+def _within_queue(prefetched, lookahead: int):
+    """The longest lookahead up to `lookahead` whose schedule the bundle reader accepts
+    (at most MAX_READS_QUEUED reads queued). Prefetching less never grows the arena."""
+    best = prefetched(lookahead)
+    if best[3] <= MAX_READS_QUEUED:
+        return best
+    low, high = -1, lookahead          # high is known to queue too many
+    while high - low > 1:
+        middle = (low + high) // 2
+        trial = prefetched(middle)
+        if trial[3] <= MAX_READS_QUEUED:
+            low, best = middle, trial
+        else:
+            high = middle
+    if low < 0:
+        raise ValueError(f"an op needs {best[3]} reads queued at once; "
+                         f"devices hold {MAX_READS_QUEUED} (SWAP_MAX_READS_QUEUED)")
+    return best
+
+
 def _build(tensors: dict[int, Tensor], choice: Choice, plan: Plan, n_ops: int, lookahead: int,
            alignment: int, plan_fn) -> SwapSchedule:
     residencies = {tid: tensor.residency(choice.swapped[tid]) for tid, tensor in tensors.items()}
-    reads = [(tid, s.first_op) for tid, r in residencies.items() for s in r.segments if s.read_in]
-    buffers, starts = prefetch_starts(choice.buffers(), plan, reads, lookahead, alignment)
-    validate(buffers, plan, alignment)
     homes = _homes(tensors, choice)
     flash = _flash_plan(tensors, residencies, homes, n_ops, plan_fn)
-    transfers = _transfers(tensors, residencies, starts)
-    events = build_events(transfers, plan.offsets, flash.offsets)
+    prefetched = partial(_prefetched, tensors, choice, plan, residencies, flash, alignment=alignment)
+    buffers, transfers, events, queued = _within_queue(prefetched, lookahead)
+    validate(buffers, plan, alignment)
+    # Tags are 16-bit; reads in flight never exceed reads queued (<= MAX_READS_QUEUED).
     in_flight = max_reads_in_flight(events)
-    if in_flight > MAX_TAGS:
-        raise ValueError(f"{in_flight} reads in flight exceed the {MAX_TAGS} 16-bit tags")
     return SwapSchedule(
         n_ops=n_ops, alignment=alignment, buffers=tuple(buffers), plan=plan, events=tuple(events),
         flash_offsets=dict(flash.offsets), flash_bytes=flash.arena_bytes,
@@ -181,7 +209,7 @@ def _build(tensors: dict[int, Tensor], choice: Choice, plan: Plan, n_ops: int, l
         write_bytes_per_iteration=sum(t.nbytes for t in transfers if t.action == Action.WRITE),
         homes=homes, swapped={tid: tuple(sorted(tensors[tid].effective(gaps)))
                               for tid, gaps in choice.swapped.items() if gaps},
-        max_reads_in_flight=in_flight)
+        max_reads_in_flight=in_flight, reads_queued=queued)
 
 
 def _choose(uses: Sequence[TensorUse], n_ops: int, budget: int, planner: str, alignment: int,
@@ -225,7 +253,8 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
     write_weight: how much a flash byte written costs against one read (flash wear, slower).
     pinned: tensors the host or executor touches between iterations (e.g. metrics, the
     prediction output); they are never swapped and stay resident to the last op.
-    Raises SwapInfeasible (with the smallest budget found to work) when the budget is too small.
+    Raises SwapInfeasible (with the smallest budget found to work) when the budget is too small;
+    every budget at or above that one gets a schedule.
     """
     check_uses(uses, n_ops)
     pinned = tuple(pinned)
@@ -240,7 +269,12 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
             pass
     fits = partial(_choose, uses, n_ops, planner=planner, alignment=alignment,
                    write_weight=write_weight, pinned=pinned)
-    raise SwapInfeasible(ram_budget, _smallest_budget(fits, floor, alignment), floor)
+    smallest = _smallest_budget(fits, floor, alignment)
+    if smallest <= ram_budget:
+        # The greedy is not monotone in the budget (its choices follow the excess above
+        # it): a schedule found for a smaller budget fits this one too.
+        return attempt(smallest)
+    raise SwapInfeasible(ram_budget, smallest, floor)
 
 
 def _works(fits, budget: int, exact: bool) -> bool:

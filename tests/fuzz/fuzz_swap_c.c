@@ -94,7 +94,7 @@ static uint32_t decode(const uint8_t *data, size_t size, mt_swap_event *events)
 
 static void run_iteration(mt_swap_runtime *rt, strict_backend *b, uint32_t n_ops, uint32_t run_mask)
 {
-    int status = MT_OK;
+    int status = mt_swap_iteration_start(rt);
     for (uint32_t op = 0; op < n_ops && status == MT_OK; op++) {
         if (!((run_mask >> op) & 1u)) continue;  /* EVAL skips backward ops */
         status = mt_swap_before_op(rt, op);
