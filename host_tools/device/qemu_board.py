@@ -53,7 +53,7 @@ def build_firmware(target):
     check_tools()
     env = TARGETS[target][0]
     if shutil.which("pio") is None:
-        raise UserError("PlatformIO not found: pip install platformio scons")
+        raise UserError("PlatformIO not found: pip install 'microtrain[firmware]' (platformio, scons)")
     environ = dict(os.environ, PLATFORMIO_CORE_DIR=str(core_dir()),
                    PLATFORMIO_SETTING_ENABLE_TELEMETRY="No")
     if not (core_dir() / "packages" / "tool-scons" / "scons.py").exists():
