@@ -18,7 +18,7 @@ from host_tools.cli.common import build_graph, plan_program
 from host_tools.data import digits, load_data
 from host_tools.model.load import load_model
 from protocol import messages as m
-from tests.test_device_host import TINY_MLP, wait_until_up
+from test_device_host import TINY_MLP, wait_until_up
 
 EPOCHS = 3
 
