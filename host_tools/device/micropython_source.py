@@ -44,7 +44,7 @@ def micropython_tree():
     if tarball is None:
         raise UserError("MicroPython source not found: " + CLONE_HINT)
     tree = cache_dir() / ("micropython-%d.%d.%d" % VERSION)
-    with _locked(cache_dir() / "micropython.lock"):
+    with locked(cache_dir() / "micropython.lock"):
         if not (tree / "py" / "mpconfig.h").exists():
             _extract(tarball, tree)
     check_tree(tree, str(tree))
@@ -85,7 +85,7 @@ def tree_version(mpconfig_text):
 def mpy_cross(tree):
     """Path of mpy-cross, built once in the tree (where the ports' Makefiles look for it)."""
     binary = tree / "mpy-cross" / "build" / "mpy-cross"
-    with _locked(cache_dir() / "micropython.lock"):
+    with locked(cache_dir() / "micropython.lock"):
         if not binary.exists():
             progress("building mpy-cross in %s" % tree)
             run_make(["make", "-C", str(tree / "mpy-cross"), "-j2"], "mpy-cross build")
@@ -121,7 +121,7 @@ def _extract(tarball, tree):
 
 
 @contextlib.contextmanager
-def _locked(path):
+def locked(path):
     """Serialises extraction and builds between concurrent test sessions and helpers."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
