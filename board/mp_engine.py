@@ -60,8 +60,10 @@ class Dataset:
 
 
 class BundleView:
-    """What the agent reads of a validated bundle (the fields of core_cy's BundleView);
-    `bundle` is the C reader's object, `ops` and `swap_events` are the raw records."""
+    """What the agent reads of a validated bundle: the fields of core_cy's BundleView,
+    except that `ops`, `tensors` and `swap_events` are the raw C records (memoryviews)
+    and the data sets are Dataset slices rather than numpy arrays. `bundle` is the C
+    reader's object; `data` the buffer everything points into."""
 
     def __init__(self, bundle, data):
         self.bundle = bundle
@@ -73,6 +75,7 @@ class BundleView:
         self.init = [InitRecord(tensor, where, offset, whole[start:start + nbytes])
                      for tensor, where, offset, nbytes, start in bundle.init_records()]
         self.ops = _records(whole, bundle.ops())
+        self.tensors = _records(whole, bundle.tensors())
         self.swap_events = _records(whole, bundle.swap_events())
         self.dataset = self._dataset(whole, False)
         self.test_dataset = self._dataset(whole, True)

@@ -160,6 +160,16 @@ def test_a_damaged_bundle_raises_bundle_error_with_the_c_message(micropython_uni
     assert got == expected
 
 
+@pytest.mark.parametrize("name", ["mlp", "cnn_swap", "mlp_nodata"])
+def test_the_bundle_view_equals_the_cpython_one(micropython_unix, work, name):
+    """Header numbers, TRAN, INIT records, op / tensor / swap records, data sets, MODL, NAME."""
+    expected = on_cpython(work, "view_" + name, work[name], mode="load")["view"]
+    got = on_micropython(micropython_unix, work, "view_" + name, work[name], mode="load")["view"]
+    assert expected["init"] and expected["model"]["params"]
+    for key in sorted(expected):
+        assert got[key] == expected[key], key
+
+
 def test_a_misaligned_buffer_is_read_from_an_aligned_copy(micropython_unix, work):
     script = work["root"] / "misaligned.py"
     script.write_text(
