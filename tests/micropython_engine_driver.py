@@ -119,7 +119,10 @@ def main(engine_name, job_path):
     try:
         result = {"loaded": True, "arena_bytes": view.arena_bytes, "view": view_summary(view)}
         if job["mode"] == "train":
-            result.update(train(engine, job, trainer))
+            try:
+                result.update(train(engine, job, trainer))
+            except RuntimeError as error:  # the core's status, e.g. a label out of range
+                result["train_error"] = str(error)
         print(json.dumps(result))
     finally:
         trainer.close()

@@ -133,6 +133,46 @@ def test_uploaded_samples_train_bit_identically(micropython_unix, work):
     assert got["accuracies"] == [None, None]
 
 
+def test_a_core_error_while_training_carries_the_c_message(micropython_unix, work):
+    data = digits()
+    labels = data.y[:64].copy()
+    labels[37] = 10          # the digits MLP has 10 classes
+    bad = work["root"] / "bad_labels.bin"
+    bad.write_bytes(encode_samples(data.x[:64], labels))
+    expected = on_cpython(work, "bad_labels", work["mlp_nodata"], samples=str(bad), chunks=[2])
+    got = on_micropython(micropython_unix, work, "bad_labels", work["mlp_nodata"], samples=str(bad),
+                         chunks=[2])
+    assert expected["train_error"] == "train: sample index or label out of range"
+    assert got["train_error"] == expected["train_error"]
+
+
+def test_training_allocates_nothing_per_iteration(micropython_unix, work):
+    """The heap grows by the same few bytes (the result) for 2 iterations as for 300."""
+    script = work["root"] / "allocations.py"
+    script.write_text(
+        "import gc\n"
+        "from board import mp_engine\n"
+        "view = mp_engine.inspect_bundle(open(%r, 'rb').read())\n"
+        "trainer = mp_engine.Trainer(view, %r)\n"
+        "n = trainer.use_bundle_data()\n"
+        "order = list(range(n))\n"
+        "trainer.train(order, 0, 1)\n"
+        "def grown(n_iter):\n"
+        "    gc.collect()\n"
+        "    gc.disable()\n"
+        "    before = gc.mem_alloc()\n"
+        "    trainer.train(order, 0, n_iter)\n"
+        "    after = gc.mem_alloc()\n"
+        "    gc.enable()\n"
+        "    return after - before\n"
+        "print(grown(2), grown(300), grown(2))\n" % (str(work["mlp_batch4"]),
+                                                     str(work["root"] / "alloc.flash")))
+    done = run_micropython(micropython_unix, script)
+    assert done.returncode == 0, done.stderr
+    short, long, again = (int(word) for word in done.stdout.split())
+    assert long == short == again and short < 256
+
+
 def test_small_cnn_trains_bit_identically(micropython_unix, work):
     assert_same_training(micropython_unix, work, "cnn", chunks=[1, 7, 9, 130, 32], resume_after=0)
 
