@@ -69,7 +69,7 @@ def work(tmp_path_factory):
             "cnn": plan("cnn.mtb", CNN, "--data", "digits", "--batch", "8"),
             "cnn_swap": plan("cnn_swap.mtb", CNN, "--data", "digits", "--batch", "8",
                              "--ram-budget", CNN_SWAP_BUDGET),
-            "cnn_nodata": plan("cnn_nodata.mtb", CNN),
+            "mlp_huge_batch": plan("mlp_huge_batch.mtb", MLP, "--batch", "2048"),
             "wide": plan("wide.mtb", root / "wide.ini")}
 
 
@@ -225,9 +225,11 @@ def test_a_misaligned_buffer_is_read_from_an_aligned_copy(micropython_unix, work
 
 
 def test_an_arena_beyond_the_heap_is_a_clean_runtime_error(micropython_unix, work):
-    """The CNN's 165 KB arena in a 128 KB heap: the agent's 'cannot run on this board' path."""
-    got = on_micropython(micropython_unix, work, "big", work["cnn_nodata"], mode="load",
-                         heap_bytes=128 * 1024)
+    """A 61 KB bundle whose 1.7 MB arena (batch 2048) cannot come from a 512 KB heap:
+    the RuntimeError the agent reports as 'bundle cannot run on this board'."""
+    got = on_micropython(micropython_unix, work, "big", work["mlp_huge_batch"], mode="load",
+                         heap_bytes=512 * 1024)
     assert got["error"] == "RuntimeError"
-    arena = on_cpython(work, "big", work["cnn_nodata"], mode="load")["arena_bytes"]
+    arena = on_cpython(work, "big", work["mlp_huge_batch"], mode="load")["arena_bytes"]
+    assert arena > 1024 * 1024
     assert got["message"] == "not enough RAM for the arena: the bundle needs %d bytes" % arena
