@@ -10,9 +10,10 @@ Numpy-free and copy-free: the bundle is validated where it lies (a 4-byte
 aligned buffer, e.g. what a file's read() returns), its data sets, INIT values
 and JSON texts are memoryview slices of it; the arena is one bytearray (the
 MicroPython heap is the board's RAM); swapped tensors live in the flash file.
-Imports only what the MicroPython ports here have (json, struct, array).
+Imports only what the MicroPython ports here have (errno, json, struct, array).
 """
 
+import errno
 import json
 import struct
 from array import array
@@ -236,7 +237,9 @@ def _open_flash(path, size):
     """The swap store: `path` opened read-write (created if missing), at least `size` bytes."""
     try:
         flash = open(path, "r+b")
-    except OSError:
+    except OSError as error:
+        if error.args[0] != errno.ENOENT:  # never truncate a store that exists
+            raise
         flash = open(path, "w+b")
     try:
         if flash.seek(0, 2) < size:
