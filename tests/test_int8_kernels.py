@@ -29,9 +29,11 @@ def rand_g16(g, shape, exp_range=(-30, 5)):
     return int(g.integers(*exp_range)), g.integers(-32768, 32768, size=shape).astype(np.int16)
 
 
-def rq_tensor(g, out, hostile=False):
-    """Per-channel (M, sh) from realistic scale ratios; hostile adds out-of-range pairs."""
-    pairs = [ref.multiplier(float(m)) for m in np.exp(g.uniform(-12, 2, size=out))]
+def rq_tensor(g, out, acc_std, e, hostile=False):
+    """Per-channel (M, sh) that map sums of about acc_std to about a third of the
+    output range (some saturate); hostile adds out-of-range pairs."""
+    target = ref.INT_RANGE[e][1] / 3 / max(acc_std, 1.0)
+    pairs = [ref.multiplier(float(m)) for m in target * np.exp(g.uniform(-1.5, 1.5, size=out))]
     m = np.array([p[0] for p in pairs], np.int32)
     sh = np.array([p[1] for p in pairs], np.int32)
     if hostile:
@@ -51,7 +53,8 @@ def test_qfc_forward(n, i, o, e, bias):
     lo, hi = ref.WEIGHT_RANGE[e]
     x, w = rand_q(g, (n, i), e), rand_q(g, (o, i), e, lo, hi)
     b = g.integers(-2 ** 31, 2 ** 31 - 1, size=o).astype(np.int32) if bias else None
-    rq = rq_tensor(g, o, hostile=(o > 5))
+    acc_std = np.sqrt(i) * x.astype(np.float64).std() * w.astype(np.float64).std()
+    rq = rq_tensor(g, o, acc_std, e, hostile=(o > 5))
     zx, zy = (int(v) for v in rand_q(g, 2, e))
     prog = Program().tensor("X", x.nbytes).tensor("W", w.nbytes).tensor("B", 4 * o)
     prog.tensor("Y", n * o * e).tensor("RQ", rq.nbytes)
