@@ -10,27 +10,45 @@
 
 #define CHUNK 64
 
-/* ---- forward: y = sat(zy + requant(sum_i (x - zx) w + b, M[o], sh[o])) ---- */
+/* ---- forward: y = sat(zy + requant(sum_i (x - zx) w + b, M[o], sh[o])) ----
+ * computed as sum_i x w - zx sum_i w (the same integer), four samples per
+ * weight row so each weight load feeds four sums. */
 
 #define QFC_FWD(NAME, T, ACC, SAT)                                                   \
 static void NAME(const T *x, const T *w, const int32_t *b, T *y, const int32_t *rq, \
                  int n, int in, int out, int zx, int zy)                             \
 {                                                                                    \
-    const int32_t *mult = rq, *shift = rq + out;                                     \
-    for (int s = 0; s < n; s++) {                                                    \
-        const T *xr = x + (size_t)s * in;                                            \
-        for (int o = 0; o < out; o++) {                                              \
-            const T *wr = w + (size_t)o * in;                                        \
+    for (int o = 0; o < out; o++) {                                                  \
+        const T *wr = w + (size_t)o * in;                                            \
+        ACC wsum = 0;                                                                \
+        for (int i = 0; i < in; i++) wsum += wr[i];                                  \
+        int64_t base = (b ? b[o] : 0) - (int64_t)zx * wsum;                          \
+        int s = 0;                                                                   \
+        for (; s + 4 <= n; s += 4) {                                                 \
+            const T *x0 = x + (size_t)s * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in; \
+            ACC a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                      \
+            for (int i = 0; i < in; i++) {                                           \
+                ACC wv = wr[i];                                                      \
+                a0 += x0[i] * wv;                                                    \
+                a1 += x1[i] * wv;                                                    \
+                a2 += x2[i] * wv;                                                    \
+                a3 += x3[i] * wv;                                                    \
+            }                                                                        \
+            y[(size_t)s * out + o] = SAT(zy + mt_requant(base + a0, rq[o], rq[out + o]));       \
+            y[(size_t)(s + 1) * out + o] = SAT(zy + mt_requant(base + a1, rq[o], rq[out + o])); \
+            y[(size_t)(s + 2) * out + o] = SAT(zy + mt_requant(base + a2, rq[o], rq[out + o])); \
+            y[(size_t)(s + 3) * out + o] = SAT(zy + mt_requant(base + a3, rq[o], rq[out + o])); \
+        }                                                                            \
+        for (; s < n; s++) {                                                         \
+            const T *xr = x + (size_t)s * in;                                        \
             ACC acc = 0;                                                             \
-            for (int i = 0; i < in; i++)                                             \
-                acc += (ACC)(xr[i] - zx) * wr[i];                                    \
-            int64_t total = (int64_t)acc + (b ? b[o] : 0);                           \
-            y[(size_t)s * out + o] = SAT(zy + mt_requant(total, mult[o], shift[o])); \
+            for (int i = 0; i < in; i++) acc += xr[i] * (ACC)wr[i];                  \
+            y[(size_t)s * out + o] = SAT(zy + mt_requant(base + acc, rq[o], rq[out + o])); \
         }                                                                            \
     }                                                                                \
 }
 
-/* int8: |x - zx| <= 255, |w| <= 128, in <= 65536: the int32 sum cannot overflow */
+/* int8: |x w| <= 2^14, in <= 65536: int32 sums of x w and of w cannot overflow */
 QFC_FWD(fwd8, int8_t, int32_t, mt_sat8)
 QFC_FWD(fwd16, int16_t, int64_t, mt_sat16)
 
@@ -43,21 +61,29 @@ void mt_qfc_fwd(int e, const void *x, const void *w, const int32_t *b, void *y,
 
 /* ---- weight gradient: a[o,i] = sum_s dy[s,o] (x[s,i] - zx) ---- */
 
-/* Sums for columns [i0, i0 + len) of row o into acc. */
-#define QFC_GRAD_ROW(NAME, T)                                                        \
+/* Sums for columns [i0, i0 + len) of row o into acc. A product fits int32
+ * (|dy| <= 2^15, |x - zx| <= 65535); for int8 (|x - zx| <= 255, products below
+ * 2^23) up to 256 of them are summed in int32 (vectorizes) before widening. */
+#define QFC_GRAD_ROW(NAME, T, BLOCK)                                                 \
 static void NAME(const T *x, const int16_t *dy, int64_t *acc, int n, int in, int out, \
                  int zx, int o, int i0, int len)                                     \
 {                                                                                    \
+    int32_t part[CHUNK];                                                             \
     for (int k = 0; k < len; k++) acc[k] = 0;                                        \
-    for (int s = 0; s < n; s++) {                                                    \
-        int32_t d = dy[(size_t)s * out + o];                                         \
-        const T *xr = x + (size_t)s * in + i0;                                       \
-        for (int k = 0; k < len; k++) acc[k] += (int64_t)d * (xr[k] - zx);           \
+    for (int s0 = 0; s0 < n; s0 += BLOCK) {                                          \
+        int s1 = n - s0 < BLOCK ? n : s0 + BLOCK;                                    \
+        for (int k = 0; k < len; k++) part[k] = 0;                                   \
+        for (int s = s0; s < s1; s++) {                                              \
+            int32_t d = dy[(size_t)s * out + o];                                     \
+            const T *xr = x + (size_t)s * in + i0;                                   \
+            for (int k = 0; k < len; k++) part[k] += d * (xr[k] - zx);               \
+        }                                                                            \
+        for (int k = 0; k < len; k++) acc[k] += part[k];                             \
     }                                                                                \
 }
 
-QFC_GRAD_ROW(grad_row8, int8_t)
-QFC_GRAD_ROW(grad_row16, int16_t)
+QFC_GRAD_ROW(grad_row8, int8_t, 256)
+QFC_GRAD_ROW(grad_row16, int16_t, 1)
 
 static void grad_row(int e, const void *x, const int16_t *dy, int64_t *acc, int n, int in,
                      int out, int zx, int o, int i0, int len)
@@ -76,10 +102,14 @@ static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, 
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
             grad_row(e, x, dy, acc, n, in, out, zx, o, i0, len);
-            for (int k = 0; k < len; k++) {
-                uint64_t a = mt_abs64(acc[k]);
-                if (a > max_abs) max_abs = a;
-                if (dw) dw[(size_t)o * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
+            if (!dw) {
+                for (int k = 0; k < len; k++) {
+                    uint64_t a = mt_abs64(acc[k]);
+                    if (a > max_abs) max_abs = a;
+                }
+            } else {
+                for (int k = 0; k < len; k++)
+                    dw[(size_t)o * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
             }
         }
     return max_abs;
