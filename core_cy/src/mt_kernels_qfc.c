@@ -1,8 +1,8 @@
 /* Integer fully connected kernels (docs/int8.md): int8 or int16 activations
  * and weights, exact integer sums, requantized forward output, g16 gradients.
- * Integer sums are exact, so their order is free; g16 outputs take two passes
- * (the first finds the largest sum, the second recomputes and writes) so no
- * scratch is needed. Sums over inputs run in chunks of CHUNK columns whose
+ * Integer sums are exact, so their order is free. A g16 output's shift
+ * depends on its largest sum, so a pass writes with a guessed shift (the one
+ * the tensor held before) and is redone when the guess was wrong: no scratch. Sums over inputs run in chunks of CHUNK columns whose
  * accumulators live on the stack. */
 #include <stddef.h>
 #include "mt_kernels_q.h"
@@ -92,7 +92,7 @@ static void grad_row(int e, const void *x, const int16_t *dy, int64_t *acc, int 
     else grad_row16(x, dy, acc, n, in, out, zx, o, i0, len);
 }
 
-/* Pass 0 returns the largest |sum|; pass 1 writes the sums shifted by `shift`. */
+/* Writes the sums shifted by `shift`, returns the largest |sum|. */
 static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, int n,
                           int in, int out, int zx, int shift)
 {
@@ -102,17 +102,22 @@ static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, 
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
             grad_row(e, x, dy, acc, n, in, out, zx, o, i0, len);
-            if (!dw) {
-                for (int k = 0; k < len; k++) {
-                    uint64_t a = mt_abs64(acc[k]);
-                    if (a > max_abs) max_abs = a;
-                }
-            } else {
-                for (int k = 0; k < len; k++)
-                    dw[(size_t)o * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
+            for (int k = 0; k < len; k++) {
+                uint64_t a = mt_abs64(acc[k]);
+                if (a > max_abs) max_abs = a;
+                dw[(size_t)o * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
             }
         }
     return max_abs;
+}
+
+/* The g16 shift a previous call left in `g` (its exponent) relative to e_in,
+ * as a first guess: gradients change slowly, so one pass usually suffices. A
+ * wrong guess (or garbage) only costs the second pass; the result is the same. */
+static int guess_shift(const void *g, int64_t e_in)
+{
+    int64_t guess = (int64_t)mt_g16_exp(g) - e_in;
+    return guess < 0 || guess > 62 ? 0 : (int)guess;
 }
 
 static int64_t bias_sum(const int16_t *dy, int n, int out, int o)
@@ -140,8 +145,9 @@ void mt_qfc_grad(int e, const void *x, const void *dy, void *dw, void *db,
 {
     const int16_t *dyv = mt_g16_cvals(dy);
     int32_t e_dy = mt_g16_exp(dy);
-    int shift = mt_g16_shift(grad_pass(e, x, dyv, NULL, n, in, out, zx, 0));
-    grad_pass(e, x, dyv, mt_g16_vals(dw), n, in, out, zx, shift);
+    int guess = guess_shift(dw, e_dy);
+    int shift = mt_g16_shift(grad_pass(e, x, dyv, mt_g16_vals(dw), n, in, out, zx, guess));
+    if (shift != guess) grad_pass(e, x, dyv, mt_g16_vals(dw), n, in, out, zx, shift);
     mt_g16_set_exp(dw, (int64_t)e_dy + shift);
     if (db) bias_grad(dyv, e_dy, db, n, out);
 }
@@ -177,7 +183,7 @@ static uint64_t deriv_pass(int e, const int16_t *dy, const void *w, const int32_
             for (int k = 0; k < len; k++) {
                 uint64_t a = mt_abs64(acc[k]);
                 if (a > max_abs) max_abs = a;
-                if (dx) dx[(size_t)s * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
+                dx[(size_t)s * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
             }
         }
     return max_abs;
@@ -187,8 +193,9 @@ void mt_qfc_deriv(int e, const void *dy, const void *w, const int32_t *ws, void 
                   int n, int in, int out, int ws_exp)
 {
     const int16_t *dyv = mt_g16_cvals(dy);
-    int32_t e_dy = mt_g16_exp(dy);
-    int shift = mt_g16_shift(deriv_pass(e, dyv, w, ws, NULL, n, in, out, 0));
-    deriv_pass(e, dyv, w, ws, mt_g16_vals(dx), n, in, out, shift);
-    mt_g16_set_exp(dx, (int64_t)e_dy - ws_exp + shift);
+    int64_t e_sums = (int64_t)mt_g16_exp(dy) - ws_exp;
+    int guess = guess_shift(dx, e_sums);
+    int shift = mt_g16_shift(deriv_pass(e, dyv, w, ws, mt_g16_vals(dx), n, in, out, guess));
+    if (shift != guess) deriv_pass(e, dyv, w, ws, mt_g16_vals(dx), n, in, out, shift);
+    mt_g16_set_exp(dx, e_sums + shift);
 }
