@@ -14,7 +14,7 @@
  * computed as sum_i x w - zx sum_i w (the same integer), four samples per
  * weight row so each weight load feeds four sums. */
 
-#define QFC_FWD(NAME, T, ACC, SAT)                                                   \
+#define QFC_FWD(NAME, T, ACC, MUL, SAT)                                               \
 static void NAME(const T *x, const T *w, const int32_t *b, T *y, const int32_t *rq, \
                  int n, int in, int out, int zx, int zy)                             \
 {                                                                                    \
@@ -28,11 +28,11 @@ static void NAME(const T *x, const T *w, const int32_t *b, T *y, const int32_t *
             const T *x0 = x + (size_t)s * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in; \
             ACC a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                      \
             for (int i = 0; i < in; i++) {                                           \
-                ACC wv = wr[i];                                                      \
-                a0 += x0[i] * wv;                                                    \
-                a1 += x1[i] * wv;                                                    \
-                a2 += x2[i] * wv;                                                    \
-                a3 += x3[i] * wv;                                                    \
+                MUL wv = wr[i];                                                      \
+                a0 += (MUL)x0[i] * wv;                                               \
+                a1 += (MUL)x1[i] * wv;                                               \
+                a2 += (MUL)x2[i] * wv;                                               \
+                a3 += (MUL)x3[i] * wv;                                               \
             }                                                                        \
             y[(size_t)s * out + o] = SAT(zy + mt_requant(base + a0, rq[o], rq[out + o]));       \
             y[(size_t)(s + 1) * out + o] = SAT(zy + mt_requant(base + a1, rq[o], rq[out + o])); \
@@ -42,15 +42,15 @@ static void NAME(const T *x, const T *w, const int32_t *b, T *y, const int32_t *
         for (; s < n; s++) {                                                         \
             const T *xr = x + (size_t)s * in;                                        \
             ACC acc = 0;                                                             \
-            for (int i = 0; i < in; i++) acc += xr[i] * (ACC)wr[i];                  \
+            for (int i = 0; i < in; i++) acc += (MUL)xr[i] * (MUL)wr[i];             \
             y[(size_t)s * out + o] = SAT(zy + mt_requant(base + acc, rq[o], rq[out + o])); \
         }                                                                            \
     }                                                                                \
 }
 
 /* int8: |x w| <= 2^14, in <= 65536: int32 sums of x w and of w cannot overflow */
-QFC_FWD(fwd8, int8_t, int32_t, mt_sat8)
-QFC_FWD(fwd16, int16_t, int64_t, mt_sat16)
+QFC_FWD(fwd8, int8_t, int32_t, int16_t, mt_sat8)
+QFC_FWD(fwd16, int16_t, int64_t, int64_t, mt_sat16)
 
 void mt_qfc_fwd(int e, const void *x, const void *w, const int32_t *b, void *y,
                 const int32_t *rq, int n, int in, int out, int zx, int zy)
@@ -64,7 +64,7 @@ void mt_qfc_fwd(int e, const void *x, const void *w, const int32_t *b, void *y,
 /* Sums for columns [i0, i0 + len) of row o into acc. A product fits int32
  * (|dy| <= 2^15, |x - zx| <= 65535); for int8 (|x - zx| <= 255, products below
  * 2^23) up to 256 of them are summed in int32 (vectorizes) before widening. */
-#define QFC_GRAD_ROW(NAME, T, BLOCK)                                                 \
+#define QFC_GRAD_ROW(NAME, T, MUL, BLOCK)                                               \
 static void NAME(const T *x, const int16_t *dy, int64_t *acc, int n, int in, int out, \
                  int zx, int o, int i0, int len)                                     \
 {                                                                                    \
@@ -74,16 +74,17 @@ static void NAME(const T *x, const int16_t *dy, int64_t *acc, int n, int in, int
         int s1 = n - s0 < BLOCK ? n : s0 + BLOCK;                                    \
         for (int k = 0; k < len; k++) part[k] = 0;                                   \
         for (int s = s0; s < s1; s++) {                                              \
-            int32_t d = dy[(size_t)s * out + o];                                     \
+            MUL d = dy[(size_t)s * out + o];                                         \
             const T *xr = x + (size_t)s * in + i0;                                   \
-            for (int k = 0; k < len; k++) part[k] += d * (xr[k] - zx);               \
+            for (int k = 0; k < len; k++) part[k] += d * (MUL)(xr[k] - zx);          \
         }                                                                            \
         for (int k = 0; k < len; k++) acc[k] += part[k];                             \
     }                                                                                \
 }
 
-QFC_GRAD_ROW(grad_row8, int8_t, 256)
-QFC_GRAD_ROW(grad_row16, int16_t, 1)
+/* int8: int16 x int16 products (|x - zx| <= 255): SIMD widening multiplies */
+QFC_GRAD_ROW(grad_row8, int8_t, int16_t, 256)
+QFC_GRAD_ROW(grad_row16, int16_t, int32_t, 1)
 
 static void grad_row(int e, const void *x, const int16_t *dy, int64_t *acc, int n, int in,
                      int out, int zx, int o, int i0, int len)
