@@ -58,8 +58,11 @@ def sgd(e):
     p = Program()
     for name, nbytes in [("W", 12 * e), ("dW", g16_bytes(12)), ("LR", 8 * 3), ("RNG", 4), ("MOM", 48)]:
         p.tensor(name, nbytes)
+    p.tensor("M", 48).tensor("V", 48).tensor("STEP", 12)
     p.op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG", "MOM"], [12, e, 3, 32767])
-    return p.op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG"], [12, e, 3, 0])
+    p.op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG"], [12, e, 3, 0])
+    p.op("QADAM_APPLY", APPLY, ["W", "dW", "LR", "M", "V", "STEP", "RNG"], [12, e, 3, 0, 2 ** 30 - 1, 32767, -62])
+    return p.op("QADAM_APPLY", APPLY, ["W", "dW", "LR", "M", "V", "STEP", "RNG"], [12, e, 3, 966367642, 1072668082, 1, 62])
 
 
 def conv(e):
@@ -104,9 +107,11 @@ FILLS = {"random": None, "0x7f": 0x7F, "0x80": 0x80, "0xff": 0xFF, "zero": 0x00}
 @pytest.mark.parametrize("e", [1, 2])
 def test_hostile_arenas_are_safe(runner, tmp_path, build, e):
     prog = build(e)
-    if build is sgd and e == 2:
+    if build is sgd and e == 2:   # int32 biases
         prog = Program().tensor("W", 48).tensor("dW", g16_bytes(12)).tensor("LR", 24).tensor("RNG", 4)
-        prog.tensor("MOM", 48).op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG", "MOM"], [12, 4, 3, 1])
+        prog.tensor("MOM", 48).tensor("M", 48).tensor("V", 48).tensor("STEP", 12)
+        prog.op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG", "MOM"], [12, 4, 3, 1])
+        prog.op("QADAM_APPLY", APPLY, ["W", "dW", "LR", "M", "V", "STEP", "RNG"], [12, 4, 3, 5, 7, 0, 0])
     g = np.random.default_rng(zlib.crc32(build.__name__.encode()) + e)
     for fill, byte in FILLS.items():
         for trial in range(3 if byte is None else 1):
