@@ -11,8 +11,12 @@
 static void NAME(T *w, const int16_t *g, int32_t *mom, uint32_t *rng, int count,     \
                  int32_t m, int64_t shift, int32_t mu, int64_t lo, int64_t hi)        \
 {                                                                                     \
+    /* the usual case, shift in [0, 62] and M in range: |g M| < 2^30 in int32 */      \
+    int fast = shift >= 0 && shift <= 62 && m >= 0 && m <= 32767;                     \
+    mt_rshift rs = mt_rshift_by(fast ? (int)shift : 0);                               \
     for (int i = 0; i < count; i++) {                                                 \
-        int64_t delta = mt_requant(g[i], m, shift);                                   \
+        int64_t delta = fast ? mt_rshift_apply(rs, (int32_t)g[i] * m)                 \
+                             : mt_requant(g[i], m, shift);                            \
         int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)  \
                         : mt_sat32(delta);                                            \
         if (mom) mom[i] = v;                                                          \
