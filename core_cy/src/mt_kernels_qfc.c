@@ -93,10 +93,39 @@ static void grad_row(int e, const void *x, const int16_t *dy, int64_t *acc, int 
     else grad_row16(x, dy, acc, n, in, out, zx, o, i0, len);
 }
 
+/* int8 with n <= 256: every sum fits int32 (|sum| < 2^31, see grad_row8), so
+ * sums, maximum and rounding stay in 32 bits (cheap on Cortex-M). */
+static uint32_t grad_pass8_short(const int8_t *x, const int16_t *dy, int16_t *dw, int n,
+                                 int in, int out, int zx, int shift)
+{
+    int32_t part[CHUNK];
+    uint32_t max_abs = 0;
+    int64_t half = shift > 0 ? (int64_t)1 << (shift - 1) : 0;
+    for (int o = 0; o < out; o++)
+        for (int i0 = 0; i0 < in; i0 += CHUNK) {
+            int len = in - i0 < CHUNK ? in - i0 : CHUNK;
+            for (int k = 0; k < len; k++) part[k] = 0;
+            for (int s = 0; s < n; s++) {
+                int16_t d = dy[(size_t)s * out + o];
+                const int8_t *xr = x + (size_t)s * in + i0;
+                for (int k = 0; k < len; k++) part[k] += d * (int16_t)(xr[k] - zx);
+            }
+            for (int k = 0; k < len; k++) {
+                int32_t a = part[k];
+                uint32_t mag = a < 0 ? (uint32_t)0 - (uint32_t)a : (uint32_t)a;
+                if (mag > max_abs) max_abs = mag;
+                dw[(size_t)o * in + i0 + k] = mt_sat16(mt_floor_shift((int64_t)a + half, shift));
+            }
+        }
+    return max_abs;
+}
+
 /* Writes the sums shifted by `shift`, returns the largest |sum|. */
 static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, int n,
                           int in, int out, int zx, int shift)
 {
+    if (e == 1 && n <= 256)
+        return grad_pass8_short(x, dy, dw, n, in, out, zx, shift);
     int64_t acc[CHUNK];
     uint64_t max_abs = 0;
     mt_rshift rs = mt_rshift_by(shift);
