@@ -69,20 +69,34 @@ static uint32_t load4(const int8_t *p)
 /* sum_i x[i] w[i] for four rows of x against one weight row. */
 static void dot4_dsp(const int8_t *x0, int in, const int8_t *w, int32_t *acc)
 {
-    int32_t a[4] = {0, 0, 0, 0};
+    const int8_t *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int i = 0;
+#define DSP_ROW(A, X)                                                       \
+    do {                                                                    \
+        uint32_t xv = load4((X) + i);                                       \
+        A = __smlad(__sxtb16(xv), w02, A);                                  \
+        A = __smlad(__sxtb16((xv >> 8) | (xv << 24)), w13, A);              \
+    } while (0)
     for (; i + 4 <= in; i += 4) {
         uint32_t wv = load4(w + i);
         int16x2_t w02 = __sxtb16(wv), w13 = __sxtb16((wv >> 8) | (wv << 24));
-        for (int r = 0; r < 4; r++) {
-            uint32_t xv = load4(x0 + (long)r * in + i);
-            a[r] = __smlad(__sxtb16(xv), w02, a[r]);
-            a[r] = __smlad(__sxtb16((xv >> 8) | (xv << 24)), w13, a[r]);
-        }
+        DSP_ROW(a0, x0);
+        DSP_ROW(a1, x1);
+        DSP_ROW(a2, x2);
+        DSP_ROW(a3, x3);
     }
-    for (; i < in; i++)
-        for (int r = 0; r < 4; r++) a[r] += x0[(long)r * in + i] * w[i];
-    for (int r = 0; r < 4; r++) acc[r] = a[r];
+#undef DSP_ROW
+    for (; i < in; i++) {
+        a0 += x0[i] * w[i];
+        a1 += x1[i] * w[i];
+        a2 += x2[i] * w[i];
+        a3 += x3[i] * w[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 static void fwd8_dsp(const int8_t *x, const int8_t *w, const int32_t *b, int8_t *y,
