@@ -6,7 +6,8 @@ import sys
 from host_tools.bundle import write_bundle
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
-from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
+                                   add_precision_arguments, build_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.errors import UserError
@@ -23,6 +24,7 @@ def register(commands):
                                              "tensors into one static arena and report the "
                                              "lower bound and every planner's arena.")
     add_model_arguments(parser)
+    add_precision_arguments(parser)
     add_budget_arguments(parser)
     parser.add_argument("--explain", action="store_true",
                         help="print the execution order and every tensor's size and lifespan")

@@ -1,6 +1,7 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
-from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
+                                   add_precision_arguments, build_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.device.curves import save_png
@@ -16,6 +17,7 @@ def register(commands):
                                  description="Train MODEL on the host and report loss/accuracy "
                                              "per epoch.")
     add_model_arguments(parser)
+    add_precision_arguments(parser)
     parser.add_argument("--data", default="digits",
                         help="'digits' (scikit-learn, held-out split) or an npz with x, y "
                              "[, x_test, y_test] (default: digits)")
