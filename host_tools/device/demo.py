@@ -33,8 +33,9 @@ STEPS = 8
 
 class Demo:
     def __init__(self, workdir, live=True, user=3, pretrain_epochs=15, epochs=30, seed=0,
-                 target="linux"):
+                 target="linux", precision="float32", qas=True):
         self.workdir = Path(workdir)
+        self.precision, self.qas = precision, qas
         self.target = target
         self.live, self.user, self.seed = live, user, seed
         self.pretrain_epochs, self.epochs = pretrain_epochs, epochs
