@@ -109,21 +109,34 @@ def test_activation_params_hold_zero_exactly_and_span_the_range(low, high):
 
 
 @pytest.mark.parametrize("real", [0.5, 0.75, 1.0, 3e-4, 0.0123456789, 7.25, 2**-20 * 0.999999,
-                                  0.9999999999])
-def test_multiplier_is_the_nearest_q31_value(real):
-    m0, shift = scales.quantize_multiplier(real)
-    assert 2**30 <= m0 < 2**31
+                                  0.9999999999, 30000.0])
+def test_multiplier_is_the_nearest_15_bit_value(real):
+    m, shift = scales.quantize_multiplier(real)
+    assert 2**14 <= m < 2**15 and 0 <= shift <= 62
     exact = fractions.Fraction(real)
-    approx = fractions.Fraction(m0) * fractions.Fraction(2) ** (shift - 31)
-    assert abs(approx - exact) <= fractions.Fraction(2) ** (shift - 32)   # half an ulp of m0
+    approx = fractions.Fraction(m) / fractions.Fraction(2) ** shift
+    assert abs(approx - exact) <= fractions.Fraction(1, 2) / fractions.Fraction(2) ** shift
     mantissa, exponent = math.frexp(real)    # the independent route: Python's own frexp
-    expected = math.floor(mantissa * 2**31 + 0.5)
-    assert (m0, shift) == ((expected, exponent) if expected < 2**31 else (2**30, exponent + 1))
+    expected = math.floor(mantissa * 2**15 + 0.5)
+    assert (m, shift) == ((expected, 15 - exponent) if expected < 2**15 else (2**14, 14 - exponent))
 
 
-def test_multiplier_rejects_non_positive():
+@pytest.mark.parametrize("real", [0.0, -1.0, 2.0**16, 2.0**-49, float("nan")])
+def test_multiplier_outside_the_range_is_refused(real):
     with pytest.raises(ValueError):
-        scales.quantize_multiplier(0.0)
+        scales.quantize_multiplier(real)
+
+
+def test_negative_shift_only_on_request():
+    assert scales.quantize_multiplier(2.0**20, allow_negative_shift=True) == (2**14, -6)
+
+
+def test_weight_multipliers_share_one_exponent():
+    s_w = np.array([0.0123, 0.5, 0.031, 1e-6], np.float32)
+    m, exponent = scales.weight_multipliers(s_w)
+    assert m.max() < 2**15 and m.max() >= 2**14
+    for value, got in zip(s_w, m):
+        assert abs(got * 2.0**-exponent - float(value)) <= 2.0**-exponent / 2
 
 
 def test_bias_is_int32_at_the_accumulator_scale():
