@@ -1,0 +1,107 @@
+"""Integer ops per layer (docs/int8.md op kinds 100-110): activations are int8
+(int16 for fixed), gradients g16, weights int8/int16 with per-channel scales;
+every scale reaches the kernels as an integer multiplier computed here."""
+import numpy as np
+
+from host_tools.graph.builder import APPLY, CALC_DERIV, CALC_GRAD, FORWARD
+from host_tools.graph.nodes import numel
+from host_tools.graph.tensors import G16
+from host_tools.quantize import scales
+
+MOMENTUM_ONE = 2**15   # QSGD_APPLY's mu is Q15
+Q16 = 2.0**16          # QSGD steps are in Q16 units of a weight's integer
+
+
+def act_dtype(quant):
+    return "i8" if quant.element_bytes == 1 else "i16"
+
+
+def fc_dims(b, node):
+    n_in = node.in_shapes[0][-1]
+    return [b.batch * numel(node.in_shapes[0]) // n_in, n_in, node.shape[-1]]
+
+
+def _array(b, name, value, kind="state", dtype="i32"):
+    value = np.asarray(value)
+    return b.tensor(name, value.shape, kind, persistent=True, init=("array", value), dtype=dtype)
+
+
+def fc_params(b, node, quant):
+    """Weight, bias, the forward requantization RQ, the derivative's WS, and the
+    SGD multipliers (LR) of weight and bias, as persistent integer tensors."""
+    layer = quant.layers[node.name]
+    s_x, _ = quant.activation(node.inputs[0])
+    s_y, _ = quant.activation(node.name)
+    p = b.params.setdefault(node.name, {})
+    p["weight"] = _array(b, f"{node.name}:weight", layer.weight, "weight", act_dtype(quant))
+    p["bias"] = _array(b, f"{node.name}:bias", layer.bias, "weight")
+    b.grads[node.name] = {key: b.tensor(f"{node.name}:{key}/grad", b.tensors[p[key]].shape,
+                                        "gradient", dtype=G16) for key in ("weight", "bias")}
+    requant = np.float64(s_x) * layer.weight_scale.astype(np.float64) / np.float64(s_y)
+    p["requant"] = _array(b, f"{node.name}:requant", scales.channel_multipliers(requant))
+    ws, ws_exp = scales.weight_multipliers(layer.weight_scale)
+    p["weight_multipliers"] = _array(b, f"{node.name}:weight_multipliers", ws)
+    b.saved[node.name] = {"ws_exp": ws_exp}
+
+
+def rate_factors(quant, node, qas):
+    """Per unit learning rate, the SGD multiplier of each channel (docs/int8.md):
+    QAS undoes the s_w**2 error of the integer gradient; fixed always does."""
+    layer = quant.layers[node.name]
+    s_x = np.float64(quant.activation(node.inputs[0])[0])
+    s_w = layer.weight_scale.astype(np.float64)
+    s_b = layer.bias_scale.astype(np.float64)
+    if qas or quant.precision == "fixed":
+        return {"weight": s_x / s_w * Q16, "bias": 1.0 / s_b * Q16}
+    return {"weight": s_x * s_w * Q16, "bias": s_b * Q16}
+
+
+def fc_forward(b, node, quant, x, y):
+    p = b.params[node.name]
+    _, zx = quant.activation(node.inputs[0])
+    _, zy = quant.activation(node.name)
+    b.op("QFC_FWD", FORWARD, [x, p["weight"], p["bias"], y, p["requant"]],
+         [*fc_dims(b, node), quant.element_bytes, zx, zy], layer=node.name)
+
+
+def fc_grad(b, node, quant, x, dy):
+    g = b.grads[node.name]
+    _, zx = quant.activation(node.inputs[0])
+    b.op("QFC_GRAD", CALC_GRAD, [x, dy, g["weight"], g["bias"]],
+         [*fc_dims(b, node), quant.element_bytes, zx], layer=node.name)
+
+
+def fc_deriv(b, node, quant, dy, dx):
+    p = b.params[node.name]
+    b.op("QFC_DERIV", CALC_DERIV, [dy, p["weight"], p["weight_multipliers"], dx],
+         [*fc_dims(b, node), quant.element_bytes, b.saved[node.name]["ws_exp"]],
+         layer=node.name)
+
+
+def relu_forward(b, node, quant, x, y):
+    _, z = quant.activation(node.name)
+    b.op("QRELU_FWD", FORWARD, [x, y], [b.batch * numel(node.shape), quant.element_bytes, z],
+         layer=node.name)
+
+
+def relu_deriv(b, node, quant, y, dy, dx):
+    _, z = quant.activation(node.name)
+    b.op("QRELU_DERIV", CALC_DERIV, [y, dy, dx],
+         [b.batch * numel(node.shape), quant.element_bytes, z], layer=node.name)
+
+
+def sgd_apply(b, node, key, quant, factors, rng):
+    """One QSGD_APPLY per weight and bias; the LR tensor is rewritten when the rate changes."""
+    opt = b.optimizer
+    weight = b.params[node.name][key]
+    shape = b.tensors[weight].shape
+    rate = _array(b, f"{node.name}:{key}/lr",
+                  scales.channel_multipliers(opt.learning_rate * factors, True))
+    tensors = [weight, b.grads[node.name][key], rate, rng]
+    mu = int(min(scales.round_half_away(opt.momentum * MOMENTUM_ONE), MOMENTUM_ONE - 1))
+    if opt.momentum:
+        tensors.append(b.tensor(f"{node.name}:{key}/momentum", shape, "optimizer",
+                                persistent=True, dtype="i32"))
+    element = quant.element_bytes if key == "weight" else 4
+    b.op("QSGD_APPLY", APPLY, tensors, [numel(shape), element, shape[0], mu], layer=node.name)
+    return rate
