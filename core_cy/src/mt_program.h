@@ -132,7 +132,23 @@ enum mt_op_kind {
 
     /* NNTrainer regularization. p = [NUMEL], f = [constant] */
     MT_OP_DECAY_GRAD = 90,  /* t = [W, dW] : dW += c * W (l2norm gradient, weight decay) */
-    MT_OP_L2NORM_LOSS = 91  /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
+    MT_OP_L2NORM_LOSS = 91, /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
+
+    /* integer training (docs/int8.md has the arithmetic). E: element bytes of
+       the activations / weights, 1 (int8) or 2 (int16, precision "fixed").
+       Gradients are g16: int32 exponent then int16 values. RQ / LR hold
+       per-channel multipliers (int32 M[C] then shifts[C]). */
+    MT_OP_QFC_FWD = 100,   /* t = [X, W, B?, Y, RQ]   p = [N, IN, OUT, E, zx, zy] */
+    MT_OP_QFC_GRAD = 101,  /* t = [X, dY, dW, dB?]    p = [N, IN, OUT, E, zx] */
+    MT_OP_QFC_DERIV = 102, /* t = [dY, W, WS, dX]     p = [N, IN, OUT, E, ws_exp] */
+    MT_OP_QRELU_FWD = 103,   /* t = [X, Y]            p = [NUMEL, E, z] */
+    MT_OP_QRELU_DERIV = 104, /* t = [Y, dY, dX]       p = [NUMEL, E, z] */
+    MT_OP_QCE_SOFTMAX_FWD = 105,   /* t = [Z, T, P, METRICS]  p = [N, F, E, Mz, shz] */
+    MT_OP_QCE_SOFTMAX_DERIV = 106, /* t = [P, T, dZ]          p = [N, F] */
+    MT_OP_QSGD_APPLY = 107, /* t = [W, dW, LR, RNG, MOM?] p = [NUMEL, E (1, 2, 4), CH, mu Q15] */
+    MT_OP_QNARROW = 108,    /* t = [X int32, Y]  p = [NUMEL, E] */
+    MT_OP_QUANTIZE = 109,   /* t = [X float, Y]  p = [NUMEL, E, z]  f = [1/scale] */
+    MT_OP_DEQUANTIZE = 110  /* t = [X, Y float]  p = [NUMEL, E, z]  f = [scale] */
 };
 
 typedef struct {

@@ -1,0 +1,248 @@
+"""Independent reference of the integer training arithmetic in docs/int8.md.
+
+Written from the maths on that page, not from the C: every value is a Python
+integer (numpy object arrays), divisions are Python's floor division `//`, so
+nothing here depends on shift semantics, word sizes or overflow. Tables are
+rebuilt from their defining formulas. Gradients are returned as (exponent,
+int16 values)."""
+import math
+
+import numpy as np
+
+ACC_MAX = 2 ** 47 - 1
+LIM62 = 2 ** 62
+EXP_MAX = 2 ** 30
+Q30 = 2 ** 30
+INT_RANGE = {1: (-128, 127), 2: (-32768, 32767), 4: (-2 ** 31, 2 ** 31 - 1)}
+WEIGHT_RANGE = {1: (-127, 127), 2: (-32767, 32767), 4: (-2 ** 31, 2 ** 31 - 1)}
+DTYPES = {1: np.int8, 2: np.int16, 4: np.int32}
+
+
+def ints(a):
+    """A numpy array of Python ints (exact arithmetic)."""
+    return np.asarray(a).astype(np.int64).astype(object)
+
+
+def clamp(x, lo, hi):
+    return min(max(x, lo), hi)
+
+
+def sat(x, e):
+    lo, hi = INT_RANGE[e]
+    return clamp(x, lo, hi)
+
+
+def round_shift(x, k):
+    """Round half up of x / 2^k; x * 2^-k clamped to +-2^62 for k < 0; k clamped to [-62, 62]."""
+    k = clamp(k, -62, 62)
+    if k >= 0:
+        return x if k == 0 else (2 * x + 2 ** k) // 2 ** (k + 1)
+    return clamp(x * 2 ** (-k), -LIM62, LIM62)
+
+
+def requant(acc, m, sh):
+    return round_shift(clamp(acc, -ACC_MAX, ACC_MAX) * clamp(m, 0, 2 ** 15 - 1), sh)
+
+
+def div_round(a, d):
+    """Round half up of a / d, d > 0."""
+    return (2 * a + d) // (2 * d)
+
+
+def multiplier(m):
+    """(M, sh) with m ~= M 2^-sh, M in [2^14, 2^15): the host's encoding of a real multiplier."""
+    f, e = math.frexp(m)
+    big = round(f * 2 ** 15)
+    if big == 2 ** 15:
+        big, e = 2 ** 14, e + 1
+    sh = 15 - e
+    assert -62 <= sh <= 62, m
+    return big, sh
+
+
+def to_g16(sums, e_sums):
+    """Exact sums with exponent e_sums -> (exponent, int16 values)."""
+    flat = [int(v) for v in np.ravel(sums)]
+    biggest = max((abs(v) for v in flat), default=0)
+    s = max(0, biggest.bit_length() - 15)
+    vals = np.array([sat(round_shift(v, s), 2) for v in flat], np.int16).reshape(np.shape(sums))
+    return clamp(e_sums + s, -EXP_MAX, EXP_MAX), vals
+
+
+def g16_value(exp, vals):
+    """Real value of a g16 tensor (float64, for sanity checks only)."""
+    return np.asarray(vals, np.float64) * 2.0 ** exp
+
+
+# ---------------------------------------------------------------- fully connected
+
+def fc_fwd(x, w, b, rq, zx, zy, e):
+    """y[s,o] = sat(zy + requant(sum_i (x - zx) w + b[o], M[o], sh[o]))."""
+    out = w.shape[0]
+    acc = (ints(x) - zx).dot(ints(w).T)
+    if b is not None:
+        acc = acc + ints(b)[None, :]
+    m, sh = [int(v) for v in rq[:out]], [int(v) for v in rq[out:]]
+    y = [[sat(zy + requant(acc[s, o], m[o], sh[o]), e) for o in range(out)]
+         for s in range(acc.shape[0])]
+    return np.array(y, DTYPES[e]).reshape(acc.shape)
+
+
+def fc_grad(x, dy, zx):
+    """dW sums a[o,i] = sum_s dy[s,o] (x[s,i] - zx) and dB sums, both as g16."""
+    e_dy, g = dy
+    a = ints(g).T.dot(ints(x) - zx)
+    return to_g16(a, e_dy), to_g16(ints(g).sum(axis=0), e_dy)
+
+
+def fc_deriv(dy, w, ws, ws_exp):
+    """dX sums a[s,i] = sum_o dy[s,o] m_w[o] w[o,i], exponent e_dy - ws_exp."""
+    e_dy, g = dy
+    m = np.array([clamp(int(v), 0, 2 ** 15 - 1) for v in ws], object)
+    a = (ints(g) * m[None, :]).dot(ints(w))
+    return to_g16(a, e_dy - ws_exp)
+
+
+# ---------------------------------------------------------------- activations
+
+def relu_fwd(x, z):
+    return np.maximum(x, np.array(z, x.dtype))
+
+
+def relu_deriv(y, dy, z):
+    e_dy, g = dy
+    return e_dy, np.where(y > z, g, 0).astype(np.int16)
+
+
+def narrow(x, e):
+    lo, hi = INT_RANGE[e]
+    return np.clip(np.asarray(x, np.int64), lo, hi).astype(DTYPES[e])
+
+
+# ---------------------------------------------------------------- softmax cross entropy
+
+EXP2_TABLE = [round(2.0 ** (30 - i / 64)) for i in range(65)]
+LOG2_TABLE = [round(2.0 ** 16 * math.log2(1 + i / 64)) for i in range(65)]
+LOG2E_Q16 = round(math.log2(math.e) * 2 ** 16)
+LN2_Q16 = round(math.log(2) * 2 ** 16)
+
+
+def exp2_q30(u):
+    """2^(-u / 2^16) in Q30 by table and linear interpolation."""
+    k, frac = divmod(u, 2 ** 16)
+    if k >= 31:
+        return 0
+    i, f = divmod(frac, 2 ** 10)
+    hi, lo = EXP2_TABLE[i], EXP2_TABLE[i + 1]
+    v = hi - ((hi - lo) * f + 512) // 2 ** 10
+    return v // 2 ** k
+
+
+def log2_q16(p):
+    """log2(p / 2^30) in Q16 for p in [1, 2^30]."""
+    b = p.bit_length() - 1
+    m = p * 2 ** (30 - b) - Q30
+    i, f = m // 2 ** 24, (m // 2 ** 14) % 2 ** 10
+    lo, hi = LOG2_TABLE[i], LOG2_TABLE[i + 1]
+    return (b - 30) * 2 ** 16 + lo + ((hi - lo) * f + 512) // 2 ** 10
+
+
+def softmax_row(z, mz, shz):
+    """Q30 probabilities of one row of integer logits."""
+    top = max(int(v) for v in z)
+    e = []
+    for v in z:
+        t = min(requant(top - int(v), mz, shz), 2 ** 21)
+        e.append(exp2_q30((t * LOG2E_Q16) // 2 ** 16))
+    total = sum(e)
+    return [div_round(ej * Q30, total) for ej in e]
+
+
+def ce_fwd(z, labels, mz, shz):
+    """(P int32 Q30, mean loss as float32, correct count as float32)."""
+    n, f = z.shape
+    p = np.zeros((n, f), np.int32)
+    total = correct = 0
+    for r in range(n):
+        p[r] = softmax_row(z[r], mz, shz)
+        c = int(labels[r])
+        if not 0 <= c < f:
+            continue
+        pc = max(int(p[r, c]), 1)
+        total += (-log2_q16(pc) * LN2_Q16 + 2 ** 15) // 2 ** 16
+        correct += int(np.argmax(z[r])) == c   # numpy's argmax is the first maximum
+    return p, np.float32(div_round(total, n) / 2 ** 16), np.float32(correct)
+
+
+def ce_deriv(p, labels):
+    n, f = p.shape
+    c2 = n.bit_length() - 1
+    out = np.zeros((n, f), np.int16)
+    for r in range(n):
+        c = int(labels[r])
+        for j in range(f):
+            d = 0 if not 0 <= c < f else int(p[r, j]) - (Q30 if j == c else 0)
+            out[r, j] = sat(div_round(d * 2 ** c2, n * 2 ** 15), 2)
+    return -15 - c2, out
+
+
+# ---------------------------------------------------------------- optimizer
+
+def xorshift32(state):
+    x = state
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    return x
+
+
+def sgd(w, dw, lr, rng, mom, mu, e, ch):
+    """One integer SGD step. Returns (new weights, new rng state, new momentum or None)."""
+    e_dw, g = dw
+    numel = w.size
+    rows = numel // ch
+    lo, hi = WEIGHT_RANGE[e]
+    w_new = ints(w.ravel())
+    mom_new = None if mom is None else ints(mom.ravel())
+    for i in range(numel):
+        c = i // rows
+        delta = requant(int(g.ravel()[i]), int(lr[c]), int(lr[ch + c]) - e_dw)
+        if mom is None:
+            v = sat(delta, 4)
+        else:
+            v = sat(round_shift(mu * int(mom_new[i]), 15) + delta, 4)
+            mom_new[i] = v
+        rng = xorshift32(rng)
+        r = rng // 2 ** 16
+        w_new[i] = clamp(int(w_new[i]) - (v + r) // 2 ** 16, lo, hi)
+    w_out = np.array(list(w_new), DTYPES[e]).reshape(w.shape)
+    m_out = None if mom is None else np.array(list(mom_new), np.int32).reshape(mom.shape)
+    return w_out, rng, m_out
+
+
+def sgd_multipliers(lr, scales, factor, qas=True):
+    """LR tensor (M[C] then sh[C]) for step lr: Q16 steps of q per unit of g16 value.
+    QAS: lr * factor / s_w; without: lr * factor * s_w (plain int8 SGD)."""
+    pairs = [multiplier(lr * factor * (1.0 / s if qas else s) * 2 ** 16) for s in scales]
+    return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)
+
+
+# ---------------------------------------------------------------- float edges
+
+def quantize(x, inv_scale, z, e):
+    """sat(round_half_away(float32(x * inv_scale)) + z)."""
+    v = np.asarray(x, np.float32) * np.float32(inv_scale)
+    out = []
+    for a in v.ravel():
+        a = float(a)
+        if math.isnan(a):
+            q = 0
+        else:
+            a = clamp(a, -1e9, 1e9)
+            q = int(math.copysign(math.floor(abs(a) + 0.5), a))
+        out.append(sat(q + z, e))
+    return np.array(out, DTYPES[e]).reshape(np.shape(x))
+
+
+def dequantize(q, scale, z):
+    return (np.asarray(q, np.int64) - z).astype(np.float32) * np.float32(scale)
