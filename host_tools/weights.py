@@ -47,6 +47,8 @@ def load_weights_npz(path, graph):
     values = {}
     with archive:
         for key in archive.files:
+            if "#" in key:   # integer tensors and scales of an int8 / fixed dump
+                continue
             if key not in expected:
                 raise UserError(f"unknown key '{key}' (expected some of: "
                                 f"{', '.join(sorted(expected))})", str(path))

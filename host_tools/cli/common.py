@@ -83,3 +83,14 @@ def label_kind_for(spec, y=None):
 
 def build_graph(spec, y=None):
     return build_training_graph(spec, label_kind_for(spec, y))
+
+
+def build_model_graph(spec, data=None, init_weights=None, seed=0):
+    """float32: the training graph; int8 / fixed: the float model quantized
+    (init_weights or the seeded init, calibrated on data) into an integer graph,
+    whose initial values already hold the quantized weights."""
+    y = data.y if data is not None else None
+    if spec.precision == "float32":
+        return build_graph(spec, y)
+    from host_tools.quantize.prepare import quantized_graph
+    return quantized_graph(spec, label_kind_for(spec, y), data, init_weights, seed)[0]

@@ -7,7 +7,7 @@ from host_tools.bundle import write_bundle
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
-                                   add_precision_arguments, build_graph,
+                                   add_precision_arguments, build_model_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.errors import UserError
@@ -55,7 +55,10 @@ def run(args):
         args.ram_budget = RAM_BYTES[args.target]
     spec = load_spec(args)
     data = load_data(args.data) if args.data else None
-    graph = build_graph(spec, data.y if data else None)
+    if args.output and spec.precision != "float32" and data is None:
+        raise UserError(f"precision {spec.precision}: a bundle needs --data D (its scales are "
+                        f"calibrated on the data)")
+    graph = build_model_graph(spec, data, args.init_weights, args.seed)
     if args.min_ram:
         if args.ram_budget is not None:
             raise UserError("--min-ram and --ram-budget exclude each other")
@@ -69,7 +72,8 @@ def run(args):
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:
-        weights = load_weights_npz(args.init_weights, graph) if args.init_weights else None
+        weights = load_weights_npz(args.init_weights, graph) \
+            if args.init_weights and graph.quant is None else None
         content = bundle_content(program, seed=args.seed, epochs=args.epochs or spec.epochs,
                                  checkpoint_interval=args.checkpoint_every, data=data,
                                  weights=weights)

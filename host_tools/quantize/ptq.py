@@ -24,7 +24,7 @@ class QuantLayer:
     weight_scale: np.ndarray  # float32 per output channel
     bias: np.ndarray          # int32 (zeros when the layer has none but a folded BN gave one)
     bias_scale: np.ndarray    # float32 per output channel: s_x * s_w[o]
-    has_bias: bool
+    has_bias: bool            # the float layer has a bias (else a folded batch norm made one)
 
 
 @dataclass
@@ -106,23 +106,23 @@ def _npz(graph):
 
 
 def _folded_weights(nodes, values, pairs):
-    """layer name -> (weight, bias or None, had a bias) in float32, batch norms folded in."""
-    weights = {node.name: (values[f"{node.name}:weight"], values.get(f"{node.name}:bias"))
+    """layer name -> (weight, bias or None, the float layer has a bias), batch norms folded in."""
+    weights = {node.name: (values[f"{node.name}:weight"], values.get(f"{node.name}:bias"),
+                           f"{node.name}:bias" in values)
                for node in nodes if node.type in WEIGHTED}
     for layer, bn in pairs:
-        w, b = weights[layer.name]
+        w, b, had_bias = weights[layer.name]
         key = bn.name
-        weights[layer.name] = fold_batch_norm(
+        weights[layer.name] = (*fold_batch_norm(
             w, b, values[f"{key}:gamma"], values[f"{key}:beta"], values[f"{key}:running_mean"],
-            values[f"{key}:running_var"], bn.props.get("epsilon", 1e-3))
+            values[f"{key}:running_var"], bn.props.get("epsilon", 1e-3)), had_bias)
     return weights
 
 
 def _quant_layer(weight_and_bias, input_scale, element_bytes):
-    weight, bias = weight_and_bias
+    weight, bias, has_bias = weight_and_bias
     w_scale = scales.weight_scales(weight, element_bytes)
     b_scale = (np.float64(input_scale) * w_scale.astype(np.float64)).astype(np.float32)
-    has_bias = bias is not None
     bias = np.zeros(len(weight), np.float32) if bias is None else bias
     return QuantLayer(scales.quantize_weight(weight, w_scale, element_bytes), w_scale,
                       scales.quantize_bias(bias, input_scale, w_scale), b_scale, has_bias)
