@@ -155,3 +155,146 @@ def test_bias_is_int32_at_the_accumulator_scale():
                                          ("i8", 1), ("u8", 1)])
 def test_tensor_bytes_follow_the_dtype(dtype, size):
     assert Tensor(0, "t", (3, 5), "activation", dtype=dtype).nbytes == 15 * size
+
+
+# ------------------------------------------------------------------ calibration and PTQ
+
+def _mlp_spec(precision="int8", batch=8, optimizer=None, qas=True):
+    model = Model(loss="cross", batch_size=batch, precision=precision, qas=qas,
+                  optimizer=optimizer or {"type": "sgd", "learning_rate": 0.03, "momentum": 0.9})
+    model.add("input", "input", input_shape="1:8:8")
+    model.add("flatten", "flatten")
+    model.add("hidden", "fully_connected", unit=16, activation="relu")
+    model.add("output", "fully_connected", unit=10, activation="softmax")
+    return model.spec()
+
+
+def _float_weights(seed=3):
+    rng = np.random.default_rng(seed)
+    return {"hidden:weight": rng.normal(0, 0.3, (16, 64)).astype(np.float32),
+            "hidden:bias": rng.normal(0, 0.1, 16).astype(np.float32),
+            "output:weight": rng.normal(0, 0.3, (10, 16)).astype(np.float32),
+            "output:bias": rng.normal(0, 0.1, 10).astype(np.float32)}
+
+
+def _numpy_forward(weights, x):
+    """The float MLP in float64 numpy (the independent calibration reference)."""
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    hidden = flat @ weights["hidden:weight"].T.astype(np.float64) + weights["hidden:bias"]
+    relu = np.maximum(hidden, 0)
+    output = relu @ weights["output:weight"].T.astype(np.float64) + weights["output:bias"]
+    return {"input": flat, "hidden": hidden, "hidden/activation": relu, "output": output}
+
+
+@pytest.fixture(scope="module")
+def digits_data():
+    from host_tools.data import digits
+    return digits()
+
+
+def test_calibration_ranges_match_a_numpy_forward(digits_data):
+    from host_tools.quantize.calibrate import CALIBRATION_SAMPLES, calibrate
+    from host_tools.quantize.prepare import float_graph_of
+    from host_tools.weights import npz_params
+    graph = float_graph_of(_mlp_spec(), 0)
+    weights = _float_weights()
+    by_id = {t.id: weights[key] for key, t in npz_params(graph).items()}
+    ranges = calibrate(graph, by_id, digits_data.x, digits_data.y)
+    used = digits_data.x[:CALIBRATION_SAMPLES // 8 * 8]      # whole batches of 8
+    reference = _numpy_forward(weights, used)
+    for name, values in reference.items():
+        low, high = ranges.of(name)
+        assert low == pytest.approx(values.min(), abs=1e-5), name
+        assert high == pytest.approx(values.max(), abs=1e-5), name
+
+
+def test_ptq_scales_weights_and_relu_range(digits_data):
+    from host_tools.quantize.prepare import float_graph_of
+    from host_tools.quantize.ptq import quantize_model
+    graph = float_graph_of(_mlp_spec(), 0)
+    weights = _float_weights()
+    quant = quantize_model(graph, weights, digits_data.x, digits_data.y, "int8")
+    reference = _numpy_forward(weights, digits_data.x[:512])
+    relu = reference["hidden/activation"]
+    # the dense layer before a ReLU takes the ReLU's range: its codes all hold [0, max]
+    scale, zero_point = quant.activation("hidden")
+    assert zero_point == -128 and scale == pytest.approx(relu.max() / 255, rel=1e-6)
+    assert quant.activation("hidden/activation") == quant.activation("hidden")
+    assert quant.activation("flatten") == quant.activation("input") == \
+        scales.activation_params(0.0, 1.0)
+    layer = quant.layers["hidden"]
+    s_w = np.abs(weights["hidden:weight"]).max(axis=1) / 127
+    assert np.allclose(layer.weight_scale, s_w, rtol=1e-6)
+    expected = np.clip(np.floor(np.abs(weights["hidden:weight"]) / s_w[:, None] + 0.5), 0, 127)
+    assert np.array_equal(np.abs(layer.weight.astype(np.int64)), expected.astype(np.int64))
+    s_x = float(quant.activation("input")[0])
+    assert np.array_equal(layer.bias_scale, (s_x * layer.weight_scale.astype(np.float64))
+                          .astype(np.float32))
+
+
+def test_batch_norm_folding_matches_torch_eval():
+    import torch
+    from host_tools.quantize.fold import fold_batch_norm
+    torch.manual_seed(0)
+    conv, bn = torch.nn.Conv2d(3, 5, 3), torch.nn.BatchNorm2d(5, eps=1e-3)
+    bn.running_mean.uniform_(-1, 1)
+    bn.running_var.uniform_(0.5, 2)
+    bn.weight.data.uniform_(0.5, 1.5)
+    bn.bias.data.uniform_(-0.5, 0.5)
+    conv.eval(), bn.eval()
+    x = torch.randn(2, 3, 7, 7)
+    expected = bn(conv(x)).detach().numpy()
+    w, b = fold_batch_norm(conv.weight.detach().numpy(), conv.bias.detach().numpy(),
+                           bn.weight.detach().numpy(), bn.bias.detach().numpy(),
+                           bn.running_mean.numpy(), bn.running_var.numpy(), 1e-3)
+    got = torch.nn.functional.conv2d(x, torch.from_numpy(w), torch.from_numpy(b)).numpy()
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+# ------------------------------------------------------------------ graph and planner
+
+def _int_graph(digits_data, precision="int8", batch=8, qas=True):
+    from host_tools.quantize.prepare import quantized_graph
+    return quantized_graph(_mlp_spec(precision, batch, qas=qas), 0, digits_data,
+                           _float_weights())
+
+
+@pytest.mark.parametrize("precision, act, weight, ratio", [("int8", "i8", "i8", 0.6),
+                                                          ("fixed", "i16", "i16", 0.8)])
+def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, weight, ratio):
+    from host_tools.program import build_program
+    graph, float_graph = _int_graph(digits_data, precision)
+    by_name = {t.name: t for t in graph.tensors}
+    assert by_name["hidden:weight"].dtype == weight and by_name["hidden:bias"].dtype == "i32"
+    assert by_name["hidden:output"].dtype == act
+    assert by_name["hidden:weight/grad"].nbytes == 4 + 2 * 16 * 64     # g16
+    assert by_name["input:samples"].dtype == ("f32" if precision == "int8" else "i32")
+    program = build_program(graph, "no-reuse", in_place=False)
+    item = {"f32": 4, "i32": 4, "u32": 4, "i16": 2, "i8": 1}
+    for tensor in graph.tensors:
+        expected = 4 + 2 * tensor.numel if tensor.dtype == "g16" else \
+            tensor.numel * item[tensor.dtype]
+        assert int(program.tensors[tensor.id]["nbytes"]) == expected, tensor.name
+    assert program.arena_bytes == sum(-(-int(n) // 16) * 16 for n in program.tensors["nbytes"])
+    # momentum is int32 as float32's is: the ratio comes from weights, activations, gradients
+    assert build_program(graph).arena_bytes < build_program(float_graph).arena_bytes * ratio
+
+
+def test_unsupported_integer_models_are_one_line_errors(digits_data):
+    from host_tools.quantize.prepare import quantized_graph
+    with pytest.raises(UserError, match="trains with sgd .* only for now .optimizer is adam"):
+        quantized_graph(_mlp_spec(optimizer={"type": "adam"}), 0, digits_data, _float_weights())
+    spec = _mlp_spec()
+    spec.micro_batch = 4
+    with pytest.raises(UserError, match="does not combine with micro_batch"):
+        quantized_graph(spec, 0, digits_data, _float_weights())
+
+
+def test_fixed_samples_are_quantized_by_the_host(digits_data):
+    from host_tools.data import encode
+    graph, _ = _int_graph(digits_data, "fixed")
+    rows, _ = encode(digits_data.x[:8], digits_data.y[:8], graph)
+    scale, zero_point = graph.quant.activation("input")
+    assert zero_point == 0 and scale == np.float32(1.0 / 32767)
+    expected = np.floor(digits_data.x[:8].reshape(8, -1).astype(np.float64) / float(scale) + 0.5)
+    assert np.array_equal(rows.view(np.int32), expected.astype(np.int32))
