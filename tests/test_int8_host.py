@@ -298,3 +298,119 @@ def test_fixed_samples_are_quantized_by_the_host(digits_data):
     assert zero_point == 0 and scale == np.float32(1.0 / 32767)
     expected = np.floor(digits_data.x[:8].reshape(8, -1).astype(np.float64) / float(scale) + 0.5)
     assert np.array_equal(rows.view(np.int32), expected.astype(np.int32))
+
+
+# ------------------------------------------------------------------ bundle and board
+
+def _bundle(digits_data, precision="int8", epochs=1):
+    from core_cy import read_bundle
+    from host_tools.bundle import encode_bundle
+    from host_tools.bundle.from_program import bundle_content
+    from host_tools.program import build_program
+    graph, _ = _int_graph(digits_data, precision)
+    program = build_program(graph)
+    data = encode_bundle(bundle_content(program, seed=5, epochs=epochs, data=digits_data))
+    return program, read_bundle(data)
+
+
+@pytest.mark.parametrize("precision", ["int8", "fixed"])
+def test_bundle_carries_dtypes_scales_and_integer_weights(digits_data, precision):
+    program, view = _bundle(digits_data, precision)
+    graph, model = program.graph, view.model
+    assert model["precision"] == precision and model["qas"] is True
+    assert model["dtypes"] == [t.dtype for t in graph.tensors]
+    assert model["input_pre_quantized"] == (precision == "fixed")
+    quant = graph.quant
+    for name, (scale, zero_point) in quant.activations.items():
+        assert model["activations"][name] == [float(scale), int(zero_point)]
+    entry = model["params"]["hidden:weight"]
+    assert entry["dtype"] == ("i8" if precision == "int8" else "i16")
+    assert entry["scale"] == [float(v) for v in quant.layers["hidden"].weight_scale]
+    assert model["params"]["hidden:bias"]["dtype"] == "i32"
+    init = {record.tensor: bytes(record.data) for record in view.init}
+    weight_id = entry["tensor"]
+    assert init[weight_id] == quant.layers["hidden"].weight.tobytes()
+    assert list(view.tensors["nbytes"]) == list(program.tensors["nbytes"])
+
+
+@pytest.mark.parametrize("precision", ["int8", "fixed"])
+def test_the_board_trains_the_bundle_bit_identically_to_the_host(digits_data, precision,
+                                                                 tmp_path):
+    from board.order import epoch_order
+    from board.trainer import Trainer
+    from host_tools.session import Session
+    from host_tools.training import train
+    from host_tools.device.weights import decode_weights
+    program, view = _bundle(digits_data, precision)
+    board = Trainer(view, str(tmp_path / "flash.bin"))
+    n = board.use_bundle_data()
+    order = epoch_order(n, 5, 0, True)
+    board_loss, _ = board.train(order, 0, n // 8)
+    pulled = decode_weights(board.weights_blob(), view.model, "b.mtb")
+    board.close()
+    session = Session(program, seed=5)
+    run = train(session, digits_data, epochs=1, seed=5, log=lambda line: None, progress=False)
+    assert board_loss == pytest.approx(float(run.losses.sum(dtype=np.float64)), rel=0, abs=0)
+    host = session.weights()
+    for key in ("hidden:weight", "hidden:bias", "output:weight", "output:bias"):
+        assert np.array_equal(pulled[key + "#q"], host[key]), key
+        scale = np.asarray(view.model["params"][key]["scale"], np.float64)
+        expected = host[key] * scale.reshape((-1,) + (1,) * (host[key].ndim - 1))
+        assert np.array_equal(pulled[key], expected.astype(np.float32)), key
+    assert not np.array_equal(host["hidden:weight"], program.graph.quant.layers["hidden"].weight)
+
+
+# ------------------------------------------------------------------ host training accuracy
+
+PRETRAIN_EPOCHS, FINETUNE_EPOCHS = 4, 6
+
+
+@pytest.fixture(scope="module")
+def pretrained(digits_data):
+    """The float MLP after a short float training: what PTQ starts from."""
+    from host_tools.program import build_program
+    from host_tools.quantize.prepare import float_graph_of
+    from host_tools.session import Session
+    from host_tools.training import train
+    session = Session(build_program(float_graph_of(_mlp_spec("float32"), 0)), seed=1)
+    train(session, digits_data, epochs=PRETRAIN_EPOCHS, seed=1, log=lambda line: None,
+          progress=False)
+    return session.weights()
+
+
+def _finetune(digits_data, weights, precision, qas=True):
+    from host_tools.program import build_program
+    from host_tools.quantize.prepare import float_graph_of, quantized_graph
+    from host_tools.session import Session
+    from host_tools.training import train
+    from host_tools.device.demo import by_tensor_id
+    spec = _mlp_spec(precision, qas=qas)
+    if precision == "float32":
+        program = build_program(float_graph_of(spec, 0))
+        session = Session(program, seed=2)
+        session.set_values(by_tensor_id(program, weights))
+    else:
+        session = Session(build_program(quantized_graph(spec, 0, digits_data, weights, 2)[0]),
+                          seed=2)
+    return train(session, digits_data, epochs=FINETUNE_EPOCHS, seed=2, log=lambda line: None,
+                 progress=False)
+
+
+def test_int8_mlp_fine_tunes_within_a_point_of_float32(digits_data, pretrained):
+    """Same schedule from the same float weights. Measured (360 held-out digits):
+    float32 and int8+QAS end within 1 point; plain int8 (--no-qas) barely moves."""
+    accuracy = {}
+    for name, precision, qas in (("float32", "float32", True), ("int8", "int8", True),
+                                 ("int8-no-qas", "int8", False), ("fixed", "fixed", True)):
+        run = _finetune(digits_data, pretrained, precision, qas)
+        accuracy[name] = run.epochs[-1].test_accuracy
+        if name == "int8-no-qas":
+            no_qas_losses = run.losses
+        if name == "int8":
+            int8_losses = run.losses
+    assert abs(accuracy["int8"] - accuracy["float32"]) <= 0.01, accuracy
+    assert abs(accuracy["fixed"] - accuracy["float32"]) <= 0.01, accuracy
+    assert accuracy["int8-no-qas"] < accuracy["int8"], accuracy
+    assert no_qas_losses[-44:].mean() > int8_losses[-44:].mean(), accuracy
+    again = _finetune(digits_data, pretrained, "int8")     # integer training is deterministic
+    assert np.array_equal(again.losses, int8_losses)
