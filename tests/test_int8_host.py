@@ -414,3 +414,37 @@ def test_int8_mlp_fine_tunes_within_a_point_of_float32(digits_data, pretrained):
     assert no_qas_losses[-44:].mean() > int8_losses[-44:].mean(), accuracy
     again = _finetune(digits_data, pretrained, "int8")     # integer training is deterministic
     assert np.array_equal(again.losses, int8_losses)
+
+
+# ------------------------------------------------------------------ --dump-weights
+
+def test_dump_weights_writes_float_layouts_integers_and_scales(tmp_path, capsys):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    rng = np.random.default_rng(0)
+    start = {"hidden:weight": rng.normal(0, 0.2, (64, 64)), "hidden:bias": np.zeros(64),
+             "output:weight": rng.normal(0, 0.2, (10, 64)), "output:bias": np.zeros(10)}
+    np.savez(tmp_path / "f.npz", **{k: v.astype(np.float32) for k, v in start.items()})
+    code = main(["train", str(root / "examples" / "digits_mlp_int8.ini"), "--iterations", "3",
+                 "--init-weights", str(tmp_path / "f.npz"), "--dump-weights",
+                 str(tmp_path / "q.npz"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    with np.load(tmp_path / "q.npz") as dump:
+        for layer, shape in (("hidden", (64, 64)), ("output", (10, 64))):
+            q, scale = dump[f"{layer}:weight#q"], dump[f"{layer}:weight#scale"]
+            assert q.dtype == np.int8 and q.shape == shape and scale.shape == (shape[0],)
+            assert dump[f"{layer}:weight"].dtype == np.float32
+            assert np.array_equal(dump[f"{layer}:weight"],
+                                  (q * scale.astype(np.float64)[:, None]).astype(np.float32))
+            assert dump[f"{layer}:bias#q"].dtype == np.int32
+            assert np.array_equal(dump[f"{layer}:bias"],
+                                  (dump[f"{layer}:bias#q"] * dump[f"{layer}:bias#scale"]
+                                   .astype(np.float64)).astype(np.float32))
+            # the start weights' own quantization, three SGD steps later: still close
+            assert np.abs(dump[f"{layer}:weight"] - start[f"{layer}:weight"]).max() < 0.05
+        assert int(dump["input:output#zero_point"]) == -128
+        assert float(dump["input:output#scale"]) == np.float32(1 / 255)
+    # the dump loads back into the float model ('#' keys are skipped)
+    code = main(["train", str(root / "examples" / "digits_mlp.ini"), "--iterations", "1",
+                 "--init-weights", str(tmp_path / "q.npz"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
