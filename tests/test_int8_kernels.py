@@ -101,16 +101,20 @@ def test_qfc_grad_and_deriv(n, i, o, e):
     for name, v in (("X", x), ("W", w), ("WS", ws)):
         prog.set(name, v)
     prog.set_g16("dY", dy)
-    prog.run()
     want_dw, want_db = ref.fc_grad(x, dy, zx)
-    for name, want, shape in (("dW", want_dw, (o, i)), ("dB", want_db, (o,))):
-        exp, vals = prog.get_g16(name, shape)
-        assert exp == want[0], name
-        np.testing.assert_array_equal(vals, want[1], err_msg=name)
-    exp, vals = prog.get_g16("dX", (n, i))
-    want = ref.fc_deriv(dy, w, ws, ws_exp)
-    assert exp == want[0]
-    np.testing.assert_array_equal(vals, want[1])
+    want_dx = ref.fc_deriv(dy, w, ws, ws_exp)
+    # the kernels start from the shift the output held before: any prior
+    # exponent (garbage, too small, too big, right) gives the same result
+    for prior in (-2 ** 31, 0, want_dw[0] - 3, want_dw[0], want_dw[0] + 3, None):
+        if prior is not None:
+            prog.view("dW", np.int32)[0] = prior
+            prog.view("dX", np.int32)[0] = max(prior - want_dw[0] + want_dx[0], -2 ** 31)
+        prog.run()
+        for name, want, shape in (("dW", want_dw, (o, i)), ("dB", want_db, (o,)),
+                                  ("dX", want_dx, (n, i))):
+            exp, vals = prog.get_g16(name, shape)
+            assert exp == want[0], (name, prior)
+            np.testing.assert_array_equal(vals, want[1], err_msg="%s %s" % (name, prior))
 
 
 def test_g16_of_zero_sums_keeps_the_exponent():

@@ -32,13 +32,16 @@ void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *
     const int16_t *g = mt_g16_cvals(dw);
     int64_t e_dw = mt_g16_exp(dw);
     int rows = numel / ch;
-    for (int i = 0; i < numel; i++) {
-        int c = i / rows;
-        int64_t delta = mt_requant(g[i], lr[c], (int64_t)lr[ch + c] - e_dw);
-        int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)
-                        : mt_sat32(delta);
-        if (mom) mom[i] = v;
-        int64_t r = mt_xorshift32(rng) >> 16;
-        weight_set(e, w, i, weight_at(e, w, i) - mt_floor_shift((int64_t)v + r, 16));
+    for (int c = 0; c < ch; c++) {
+        int32_t m = lr[c];
+        int64_t shift = (int64_t)lr[ch + c] - e_dw;
+        for (int i = c * rows; i < (c + 1) * rows; i++) {
+            int64_t delta = mt_requant(g[i], m, shift);
+            int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)
+                            : mt_sat32(delta);
+            if (mom) mom[i] = v;
+            int64_t r = mt_xorshift32(rng) >> 16;
+            weight_set(e, w, i, weight_at(e, w, i) - mt_floor_shift((int64_t)v + r, 16));
+        }
     }
 }
