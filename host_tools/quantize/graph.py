@@ -15,8 +15,8 @@ LABEL_INDEX = CONSTANTS["LABEL_INDEX"]
 VIEWS = ("flatten", "reshape", "identity", "batch_normalization")
 
 
-def _check(spec, model, quant):
-    where = f"{spec.source}: precision {quant.precision}"
+def _check(spec, model, precision):
+    where = f"{spec.source}: precision {precision}"
     if model.loss != "cross_softmax":
         raise UserError(f"{where} trains with softmax cross-entropy only (loss is {model.loss})")
     if spec.optimizer.type != "sgd":
@@ -32,9 +32,14 @@ def _check(spec, model, quant):
             raise UserError(f"{where} has no integer kernels for '{node.name}' ({kind}) yet")
 
 
+def check_supported(spec):
+    """One-line error for a model the integer kernels cannot train (before any work)."""
+    _check(spec, normalize(spec), spec.precision)
+
+
 def build_integer_graph(spec, quant, qas=True):
     model = normalize(spec)
-    _check(spec, model, quant)
+    _check(spec, model, quant.precision)
     b = GraphBuilder(spec.batch_size, spec.optimizer)
     samples = _forward(b, model.nodes, quant)
     labels, metrics, probabilities = _loss(b, model, quant)

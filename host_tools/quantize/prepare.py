@@ -8,7 +8,7 @@ import numpy as np
 
 from host_tools.errors import UserError
 from host_tools.graph.training_graph import build_training_graph
-from host_tools.quantize.graph import build_integer_graph
+from host_tools.quantize.graph import build_integer_graph, check_supported
 from host_tools.quantize.ptq import quantize_model
 from host_tools.weights import initial_values, load_weights_npz, npz_params
 
@@ -46,6 +46,7 @@ def calibration_samples(graph, data):
 
 def quantized_graph(spec, label_kind, data=None, weights=None, seed=0):
     """spec.precision is int8 or fixed -> (integer graph, its float twin)."""
+    check_supported(spec)
     float_graph = float_graph_of(spec, label_kind)
     if label_kind != float_graph.label_kind or float_graph.loss != "cross_softmax":
         raise UserError(f"{spec.source}: precision {spec.precision} trains with softmax "
