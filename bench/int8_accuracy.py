@@ -1,7 +1,7 @@
 """Accuracy of integer training against float32 with the same schedule:
 float32 / int8+QAS / int8 without QAS (the ablation) / fixed (int16, no float).
 
-    python bench/int8_accuracy.py [--seeds 5] [--pretrain 10] [--epochs 10] [--tasks digits_mlp,wine]
+    python bench/int8_accuracy.py [--seeds 5] [--pretrain 2] [--epochs 10] [--tasks digits_mlp,wine]
 
 Every task and seed: a float32 model is trained for --pretrain epochs (SGD with
 momentum), then fine-tuned for --epochs more from those weights in each
@@ -116,7 +116,7 @@ def run_task(data, make_spec, seed, pretrain, epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--pretrain", type=int, default=10)
+    parser.add_argument("--pretrain", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--tasks", default=",".join(TASKS))
     args = parser.parse_args()
