@@ -448,3 +448,63 @@ def test_dump_weights_writes_float_layouts_integers_and_scales(tmp_path, capsys)
     code = main(["train", str(root / "examples" / "digits_mlp.ini"), "--iterations", "1",
                  "--init-weights", str(tmp_path / "q.npz"), "--quiet"])
     assert code == 0, capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ swap, schedules, errors
+
+def test_integer_training_swaps_bit_identically(digits_data):
+    from host_tools.data import encode
+    from host_tools.program import build_program
+    from host_tools.session import Session
+    graph, _ = _int_graph(digits_data)
+    plain = build_program(graph)
+    budget = plain.arena_bytes * 85 // 100
+    swapped = build_program(graph, ram_budget=budget)
+    assert swapped.swap is not None and swapped.arena_bytes <= budget
+    x, y = encode(digits_data.x, digits_data.y, graph)
+    order = np.arange(len(x), dtype=np.int32)
+    results = []
+    for program in (plain, swapped):
+        session = Session(program, seed=4, swap_file="ram")
+        losses, _ = session.train(x, y, order, 0, 20)
+        results.append((losses, session.weights()))
+    assert np.array_equal(results[0][0], results[1][0])
+    for key, value in results[0][1].items():
+        assert np.array_equal(value, results[1][1][key]), key
+
+
+def test_learning_rate_changes_rewrite_the_integer_multipliers(digits_data):
+    from host_tools.program import build_program
+    from host_tools.session import Session
+    graph, _ = _int_graph(digits_data)
+    session = Session(build_program(graph), seed=0)
+    assert len(graph.rate_factors) == 4          # weight and bias of both layers
+    session.set_learning_rate(0.001)
+    for tid, per_rate in graph.rate_factors.items():
+        expected = scales.channel_multipliers(0.001 * per_rate, allow_negative_shift=True)
+        assert np.array_equal(session.read(tid), expected)
+        m, shift = expected[:len(per_rate)], expected[len(per_rate):]
+        assert np.allclose(m * 2.0 ** -shift.astype(np.float64), 0.001 * per_rate, rtol=2**-14)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["plan", "bench/zoo/lenet5.ini", "--precision", "int8"],
+     "precision int8 has no integer kernels for 'conv1' (conv2d) yet"),
+    (["train", "examples/digits_mlp.ini", "--precision", "fixed", "--iterations", "1"],
+     "precision fixed trains with sgd (momentum allowed) only for now (optimizer is adam)"),
+    (["plan", "examples/digits_mlp_int8.ini", "-o", "x.mtb"],
+     "precision int8: a bundle needs --data D (its scales are calibrated on the data)"),
+    (["train", "examples/digits_mlp_int8.ini", "--micro-batch", "8", "--iterations", "1"],
+     "precision int8 does not combine with micro_batch yet"),
+])
+def test_integer_cli_refusals_are_one_line(argv, words, capsys, tmp_path, monkeypatch):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)
+    argv = [argv[0], str(root / argv[1]), *argv[2:]]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and err.strip().count("\n") == 0, err

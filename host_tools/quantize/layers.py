@@ -27,8 +27,8 @@ def _array(b, name, value, kind="state", dtype="i32"):
 
 
 def fc_params(b, node, quant):
-    """Weight, bias, the forward requantization RQ, the derivative's WS, and the
-    SGD multipliers (LR) of weight and bias, as persistent integer tensors."""
+    """Weight, bias and the forward requantization RQ as persistent integer tensors
+    (the derivative's WS and the SGD multipliers come with the ops that read them)."""
     layer = quant.layers[node.name]
     s_x, _ = quant.activation(node.inputs[0])
     s_y, _ = quant.activation(node.name)
@@ -39,9 +39,6 @@ def fc_params(b, node, quant):
                                         "gradient", dtype=G16) for key in ("weight", "bias")}
     requant = np.float64(s_x) * layer.weight_scale.astype(np.float64) / np.float64(s_y)
     p["requant"] = _array(b, f"{node.name}:requant", scales.channel_multipliers(requant))
-    ws, ws_exp = scales.weight_multipliers(layer.weight_scale)
-    p["weight_multipliers"] = _array(b, f"{node.name}:weight_multipliers", ws)
-    b.saved[node.name] = {"ws_exp": ws_exp}
 
 
 def rate_factors(quant, node, qas):
@@ -73,9 +70,10 @@ def fc_grad(b, node, quant, x, dy):
 
 def fc_deriv(b, node, quant, dy, dx):
     p = b.params[node.name]
+    ws, ws_exp = scales.weight_multipliers(quant.layers[node.name].weight_scale)
+    p["weight_multipliers"] = _array(b, f"{node.name}:weight_multipliers", ws)
     b.op("QFC_DERIV", CALC_DERIV, [dy, p["weight"], p["weight_multipliers"], dx],
-         [*fc_dims(b, node), quant.element_bytes, b.saved[node.name]["ws_exp"]],
-         layer=node.name)
+         [*fc_dims(b, node), quant.element_bytes, ws_exp], layer=node.name)
 
 
 def relu_forward(b, node, quant, x, y):
