@@ -246,3 +246,141 @@ def quantize(x, inv_scale, z, e):
 
 def dequantize(q, scale, z):
     return (np.asarray(q, np.int64) - z).astype(np.float32) * np.float32(scale)
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+def taps(x, z, kh, kw, stride, pad, out_hw):
+    """(N, C, OH, OW, KH, KW) windows of (x - z) as int64, 0 where a tap is outside x."""
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (oh, ow) = stride, pad, out_hw
+    out = np.zeros((n, c, oh, ow, kh, kw), np.int64)
+    xs = np.asarray(x, np.int64) - z
+    for i in range(kh):
+        for j in range(kw):
+            for a in range(oh):
+                ih = a * sh - ph + i
+                if not 0 <= ih < h:
+                    continue
+                for b in range(ow):
+                    iw = b * sw - pw + j
+                    if 0 <= iw < w:
+                        out[:, :, a, b, i, j] = xs[:, :, ih, iw]
+    return out
+
+
+def conv_sums(x, w, zx, stride, pad, out_hw, groups):
+    """a[n,oc,oh,ow] = sum over the group's channels and taps of (x - zx) w."""
+    oc, cg, kh, kw = w.shape
+    p = taps(x, zx, kh, kw, stride, pad, out_hw)
+    ocg = oc // groups
+    parts = [np.einsum("ncabij,ocij->noab", p[:, g * cg:(g + 1) * cg],
+                       np.asarray(w[g * ocg:(g + 1) * ocg], np.int64)) for g in range(groups)]
+    return np.concatenate(parts, axis=1)
+
+
+def conv_fwd(x, w, b, rq, zx, zy, e, stride, pad, out_hw, groups):
+    acc = conv_sums(x, w, zx, stride, pad, out_hw, groups)
+    oc = w.shape[0]
+    if b is not None:
+        acc = acc + np.asarray(b, np.int64)[None, :, None, None]
+    y = np.empty(acc.shape, DTYPES[e])
+    for o in range(oc):
+        m, sh = int(rq[o]), int(rq[oc + o])
+        y[:, o] = np.array([sat(zy + requant(int(v), m, sh), e) for v in acc[:, o].ravel()]
+                           ).reshape(y[:, o].shape)
+    return y
+
+
+def conv_grad(x, dy, zx, w_shape, stride, pad, out_hw, groups):
+    e_dy, g = dy
+    oc, cg, kh, kw = w_shape
+    p = taps(x, zx, kh, kw, stride, pad, out_hw)
+    ocg = oc // groups
+    a = np.concatenate([np.einsum("noab,ncabij->ocij", np.asarray(g[:, k * ocg:(k + 1) * ocg], np.int64),
+                                  p[:, k * cg:(k + 1) * cg]) for k in range(groups)])
+    return to_g16(a, e_dy), to_g16(np.asarray(g, np.int64).sum(axis=(0, 2, 3)), e_dy)
+
+
+def conv_deriv(dy, w, ws, ws_exp, x_shape, stride, pad, groups):
+    """dX sums: every tap (n, oc, oh, ow, kh, kw) adds dy m_w w to the input it read."""
+    e_dy, g = dy
+    n, c, h, wd = x_shape
+    oc, cg, kh, kw = w.shape
+    (sh, sw), (ph, pw) = stride, pad
+    m = np.clip(np.asarray(ws, np.int64), 0, 2 ** 15 - 1)
+    a = np.zeros(x_shape, np.int64)
+    gd = np.asarray(g, np.int64) * m[None, :, None, None]
+    ocg = oc // groups
+    for o in range(oc):
+        grp = o // ocg
+        for ci in range(cg):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(g.shape[2]):
+                        ih = oh * sh - ph + i
+                        if not 0 <= ih < h:
+                            continue
+                        for ow in range(g.shape[3]):
+                            iw = ow * sw - pw + j
+                            if 0 <= iw < wd:
+                                a[:, grp * cg + ci, ih, iw] += gd[:, o, oh, ow] * int(w[o, ci, i, j])
+    return to_g16(a, e_dy - ws_exp)
+
+
+def pool_windows(shape, k, stride, pad, out_hw):
+    """[(oh, ow, [(ih, iw) valid taps in row-major order])]."""
+    _, _, h, w = shape
+    out = []
+    for oh in range(out_hw[0]):
+        for ow in range(out_hw[1]):
+            cells = [(oh * stride[0] - pad[0] + i, ow * stride[1] - pad[1] + j)
+                     for i in range(k[0]) for j in range(k[1])]
+            out.append((oh, ow, [(a, b) for a, b in cells if 0 <= a < h and 0 <= b < w]))
+    return out
+
+
+def maxpool_fwd(x, k, stride, pad, out_hw):
+    n, c, h, w = x.shape
+    y = np.zeros((n, c) + tuple(out_hw), x.dtype)
+    idx = np.zeros((n, c) + tuple(out_hw), np.int32)
+    for oh, ow, cells in pool_windows(x.shape, k, stride, pad, out_hw):
+        vals = np.stack([x[:, :, a, b] for a, b in cells], axis=-1)
+        first = np.argmax(vals, axis=-1)            # first maximum
+        y[:, :, oh, ow] = np.take_along_axis(vals, first[..., None], -1)[..., 0]
+        flat = np.array([a * w + b for a, b in cells])
+        idx[:, :, oh, ow] = flat[first]
+    return y, idx
+
+
+def avgpool_fwd(x, z, e, k, stride, pad, out_hw):
+    n, c = x.shape[:2]
+    y = np.zeros((n, c) + tuple(out_hw), DTYPES[e])
+    for oh, ow, cells in pool_windows(x.shape, k, stride, pad, out_hw):
+        total = sum(np.asarray(x[:, :, a, b], np.int64) - z for a, b in cells)
+        for i in range(n):
+            for j in range(c):
+                y[i, j, oh, ow] = sat(z + div_round(int(total[i, j]), k[0] * k[1]), e)
+    return y
+
+
+def maxpool_deriv(dy, idx, x_shape):
+    e_dy, g = dy
+    n, c, h, w = x_shape
+    a = np.zeros((n, c, h * w), np.int64)
+    for i in range(n):
+        for j in range(c):
+            np.add.at(a[i, j], idx[i, j].ravel(), np.asarray(g[i, j], np.int64).ravel())
+    return to_g16(a.reshape(x_shape), e_dy)
+
+
+def avgpool_deriv(dy, x_shape, k, stride, pad, out_hw):
+    e_dy, g = dy
+    a = np.zeros(x_shape, np.int64)
+    for oh, ow, cells in pool_windows(x_shape, k, stride, pad, out_hw):
+        for ih, iw in cells:
+            a[:, :, ih, iw] += np.asarray(g[:, :, oh, ow], np.int64)
+    kk = k[0] * k[1]
+    c2 = kk.bit_length() - 1
+    scaled = np.vectorize(lambda v: div_round(int(v) * 2 ** c2, kk), otypes=[object])(a)
+    return to_g16(scaled, e_dy - c2)

@@ -6,6 +6,7 @@
 #define MT_KERNELS_Q_H
 
 #include <stdint.h>
+#include "mt_kernels.h"  /* mt_conv_shape, mt_pool_shape */
 
 void mt_qfc_fwd(int e, const void *x, const void *w, const int32_t *b, void *y,
                 const int32_t *rq, int n, int in, int out, int zx, int zy);
@@ -31,6 +32,21 @@ uint32_t mt_q_to_f32_bits(int64_t v, int frac_bits);
 /* e: 1 / 2 / 4 (int8, int16 weights, int32 biases); mom NULL without momentum. */
 void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
                    int32_t *mom, int numel, int ch, int32_t mu);
+
+/* conv: p[15] of the forward / gradient op packs the zero points (int8 range):
+ * (zx + 128) | (zy + 128) << 8 */
+void mt_qconv_zero_points(int32_t packed, int *zx, int *zy);
+void mt_qconv_fwd(int e, const mt_conv_shape *s, const void *x, const void *w,
+                  const int32_t *b, void *y, const int32_t *rq, int zx, int zy);
+void mt_qconv_grad(int e, const mt_conv_shape *s, const void *x, const void *dy, void *dw,
+                   void *db, int zx);
+void mt_qconv_deriv(int e, const mt_conv_shape *s, const void *dy, const void *w,
+                    const int32_t *ws, void *dx, int ws_exp);
+
+void mt_qmaxpool_fwd(int e, const mt_pool_shape *s, const void *x, void *y, int32_t *idx);
+void mt_qmaxpool_deriv(const mt_pool_shape *s, const void *dy, const int32_t *idx, void *dx);
+void mt_qavgpool_fwd(int e, const mt_pool_shape *s, const void *x, void *y, int z);
+void mt_qavgpool_deriv(const mt_pool_shape *s, const void *dy, void *dx);
 
 #ifndef MT_NO_FLOAT_KERNELS
 void mt_quantize(int e, const float *x, void *y, int numel, int z, float inv_scale);

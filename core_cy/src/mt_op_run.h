@@ -62,5 +62,12 @@ MT_RUN_FN(mt_run_qsgd_apply);
 MT_RUN_FN(mt_run_qnarrow);
 MT_RUN_FN(mt_run_quantize);
 MT_RUN_FN(mt_run_dequantize);
+MT_RUN_FN(mt_run_qconv_fwd);
+MT_RUN_FN(mt_run_qconv_grad);
+MT_RUN_FN(mt_run_qconv_deriv);
+MT_RUN_FN(mt_run_qmaxpool_fwd);
+MT_RUN_FN(mt_run_qmaxpool_deriv);
+MT_RUN_FN(mt_run_qavgpool_fwd);
+MT_RUN_FN(mt_run_qavgpool_deriv);
 
 #endif

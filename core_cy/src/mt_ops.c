@@ -131,6 +131,20 @@ static const mt_op_info op_table[] = {
      mt_qsgd_needs, mt_run_qsgd_apply},
     {MT_OP_QNARROW, "QNARROW", 2, {R, W}, 0, 2, 0, NO_PAIR,
      mt_qconvert_needs, mt_run_qnarrow},
+    {MT_OP_QCONV_FWD, "QCONV_FWD", 5, {R, R, R, W, R}, OPTIONAL_SLOT(2), 16, 0, NO_PAIR,
+     mt_qconv_needs, mt_run_qconv_fwd},
+    {MT_OP_QCONV_GRAD, "QCONV_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 16, 0, NO_PAIR,
+     mt_qconv_needs, mt_run_qconv_grad},
+    {MT_OP_QCONV_DERIV, "QCONV_DERIV", 4, {R, R, R, W}, 0, 16, 0, NO_PAIR,
+     mt_qconv_needs, mt_run_qconv_deriv},
+    {MT_OP_QMAXPOOL_FWD, "QMAXPOOL_FWD", 3, {R, W, W}, 0, 13, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qmaxpool_fwd},
+    {MT_OP_QMAXPOOL_DERIV, "QMAXPOOL_DERIV", 3, {R, R, W}, 0, 12, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qmaxpool_deriv},
+    {MT_OP_QAVGPOOL_FWD, "QAVGPOOL_FWD", 2, {R, W}, 0, 14, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qavgpool_fwd},
+    {MT_OP_QAVGPOOL_DERIV, "QAVGPOOL_DERIV", 2, {R, W}, 0, 12, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qavgpool_deriv},
 };
 
 #define OP_COUNT (sizeof(op_table) / sizeof(op_table[0]))

@@ -148,7 +148,17 @@ enum mt_op_kind {
     MT_OP_QSGD_APPLY = 107, /* t = [W, dW, LR, RNG, MOM?] p = [NUMEL, E (1, 2, 4), CH, mu Q15] */
     MT_OP_QNARROW = 108,    /* t = [X int32, Y]  p = [NUMEL, E] */
     MT_OP_QUANTIZE = 109,   /* t = [X float, Y]  p = [NUMEL, E, z]  f = [1/scale] */
-    MT_OP_DEQUANTIZE = 110  /* t = [X, Y float]  p = [NUMEL, E, z]  f = [scale] */
+    MT_OP_DEQUANTIZE = 110, /* t = [X, Y float]  p = [NUMEL, E, z]  f = [scale] */
+    /* conv: p = [the 14 float conv params, E, ZP] with ZP = (zx + 128) | (zy + 128) << 8
+       (zero points in the int8 range); the derivative's p[15] is ws_exp. No scratch. */
+    MT_OP_QCONV_FWD = 111,   /* t = [X, W, B?, Y, RQ] */
+    MT_OP_QCONV_GRAD = 112,  /* t = [X, dY, dW, dB?] */
+    MT_OP_QCONV_DERIV = 113, /* t = [dY, W, WS, dX] */
+    /* pooling: p = [the 12 float pool params, E (forwards), z (average forward)] */
+    MT_OP_QMAXPOOL_FWD = 114,   /* t = [X, Y, IDX] */
+    MT_OP_QMAXPOOL_DERIV = 115, /* t = [dY, IDX, dX] */
+    MT_OP_QAVGPOOL_FWD = 116,   /* t = [X, Y] */
+    MT_OP_QAVGPOOL_DERIV = 117  /* t = [dY, dX] */
 };
 
 typedef struct {
