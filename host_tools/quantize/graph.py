@@ -1,9 +1,10 @@
 """ModelSpec + QuantizedModel -> an integer training graph (int8 or fixed),
 in the float graph's order: forward, the loss, then per layer in reverse
 calc_gradient, calc_derivative, apply. Flatten and folded batch norms are
-views of their input (no op, no bytes). Supported so far: dense layers, ReLU,
-softmax cross-entropy, SGD with or without momentum (the integer kernels
-that exist, docs/int8.md); anything else is a one-line error."""
+views of their input (no op, no bytes). Supported so far: dense, conv
+(depthwise too), max / average pooling, ReLU, softmax cross-entropy, SGD with
+or without momentum (the integer kernels that exist, docs/int8.md); anything
+else is a one-line error."""
 from core_cy import CONSTANTS
 from host_tools.errors import UserError
 from host_tools.graph.builder import CALC_DERIV, FORWARD, GraphBuilder
@@ -13,6 +14,7 @@ from host_tools.quantize import layers, scales
 
 LABEL_INDEX = CONSTANTS["LABEL_INDEX"]
 VIEWS = ("flatten", "reshape", "identity", "batch_normalization")
+WEIGHTED = ("fully_connected", "conv2d", "depthwise_conv2d")
 
 
 def _check(spec, model, precision):
@@ -25,7 +27,7 @@ def _check(spec, model, precision):
     if spec.micro_batch not in (0, spec.batch_size):
         raise UserError(f"{where} does not combine with micro_batch yet")
     for node in model.nodes:
-        supported = node.type in ("input", "fully_connected", *VIEWS) or (
+        supported = node.type in ("input", "pooling2d", *WEIGHTED, *VIEWS) or (
             node.type == "activation" and node.props.get("activation") == "relu")
         if not supported or len(node.inputs) > 1:
             kind = node.props.get("activation", node.type)
@@ -61,9 +63,11 @@ def _forward(b, nodes, quant):
             x = b.outputs[node.inputs[0]]
             y = b.activation(f"{node.name}:output", node.shape, dtype=layers.act_dtype(quant))
             b.outputs[node.name] = y
-            if node.type == "fully_connected":
+            if node.type in WEIGHTED:
                 layers.fc_params(b, node, quant)
                 layers.fc_forward(b, node, quant, x, y)
+            elif node.type == "pooling2d":
+                layers.pool_forward(b, node, quant, x, y)
             else:
                 layers.relu_forward(b, node, quant, x, y)
     return samples
@@ -101,10 +105,10 @@ def _loss(b, model, quant):
 
 
 def _needs(nodes):
-    """wants_grad: a trainable dense layer; upstream: some earlier layer trains."""
+    """wants_grad: a trainable dense / conv layer; upstream: some earlier layer trains."""
     wants_grad, upstream = {}, {}
     for node in nodes:
-        wants_grad[node.name] = node.type == "fully_connected" and node.trainable
+        wants_grad[node.name] = node.type in WEIGHTED and node.trainable
         upstream[node.name] = any(wants_grad[p] or upstream[p] for p in node.inputs)
     return wants_grad, upstream
 
@@ -134,7 +138,7 @@ def _backward(b, model, quant, qas, labels, probabilities):
         if node.type in ("input", *VIEWS):
             continue
         dy = dout(node.name)
-        if node.type == "fully_connected":
+        if node.type in WEIGHTED:
             if wants_grad[node.name]:
                 layers.fc_grad(b, node, quant, b.outputs[node.inputs[0]], dy)
             if upstream[node.name]:
@@ -147,6 +151,8 @@ def _backward(b, model, quant, qas, labels, probabilities):
                 for key in ("weight", "bias"):
                     factors[layers.sgd_apply(b, node, key, quant, per_rate[key], rng)] = \
                         per_rate[key]
+        elif upstream[node.name] and node.type == "pooling2d":
+            layers.pool_deriv(b, node, dy, dout(node.inputs[0]))
         elif upstream[node.name]:
             layers.relu_deriv(b, node, quant, b.outputs[node.name], dy, dout(node.inputs[0]))
     return factors

@@ -26,6 +26,20 @@ def _array(b, name, value, kind="state", dtype="i32"):
     return b.tensor(name, value.shape, kind, persistent=True, init=("array", value), dtype=dtype)
 
 
+def _conv_params(b, node):
+    from host_tools.graph.layers.conv import _params_list
+    return _params_list(b, node)
+
+
+def _zero_points(zx, zy=0):
+    """QCONV's packed ZP param: (zx + 128) | (zy + 128) << 8."""
+    return (zx + 128) | (zy + 128) << 8
+
+
+def _is_conv(node):
+    return node.type in ("conv2d", "depthwise_conv2d")
+
+
 def fc_params(b, node, quant):
     """Weight, bias and the forward requantization RQ as persistent integer tensors
     (the derivative's WS and the SGD multipliers come with the ops that read them)."""
@@ -54,26 +68,67 @@ def rate_factors(quant, node, qas):
 
 
 def fc_forward(b, node, quant, x, y):
+    """QFC_FWD or QCONV_FWD: the accumulator requantized per output channel."""
     p = b.params[node.name]
     _, zx = quant.activation(node.inputs[0])
     _, zy = quant.activation(node.name)
-    b.op("QFC_FWD", FORWARD, [x, p["weight"], p["bias"], y, p["requant"]],
-         [*fc_dims(b, node), quant.element_bytes, zx, zy], layer=node.name)
+    if _is_conv(node):
+        kind, params = "QCONV_FWD", [*_conv_params(b, node), quant.element_bytes,
+                                     _zero_points(zx, zy)]
+    else:
+        kind, params = "QFC_FWD", [*fc_dims(b, node), quant.element_bytes, zx, zy]
+    b.op(kind, FORWARD, [x, p["weight"], p["bias"], y, p["requant"]], params, layer=node.name)
 
 
 def fc_grad(b, node, quant, x, dy):
     g = b.grads[node.name]
     _, zx = quant.activation(node.inputs[0])
-    b.op("QFC_GRAD", CALC_GRAD, [x, dy, g["weight"], g["bias"]],
-         [*fc_dims(b, node), quant.element_bytes, zx], layer=node.name)
+    if _is_conv(node):
+        kind, params = "QCONV_GRAD", [*_conv_params(b, node), quant.element_bytes,
+                                      _zero_points(zx)]
+    else:
+        kind, params = "QFC_GRAD", [*fc_dims(b, node), quant.element_bytes, zx]
+    b.op(kind, CALC_GRAD, [x, dy, g["weight"], g["bias"]], params, layer=node.name)
 
 
 def fc_deriv(b, node, quant, dy, dx):
     p = b.params[node.name]
     ws, ws_exp = scales.weight_multipliers(quant.layers[node.name].weight_scale)
     p["weight_multipliers"] = _array(b, f"{node.name}:weight_multipliers", ws)
-    b.op("QFC_DERIV", CALC_DERIV, [dy, p["weight"], p["weight_multipliers"], dx],
-         [*fc_dims(b, node), quant.element_bytes, ws_exp], layer=node.name)
+    dims = _conv_params(b, node) if _is_conv(node) else fc_dims(b, node)
+    b.op("QCONV_DERIV" if _is_conv(node) else "QFC_DERIV", CALC_DERIV,
+         [dy, p["weight"], p["weight_multipliers"], dx],
+         [*dims, quant.element_bytes, ws_exp], layer=node.name)
+
+
+def _pool_params(b, node):
+    from host_tools.graph.layers.pooling import _params_list
+    return _params_list(b, node)
+
+
+def _is_max(node):
+    return node.props.get("pooling", "max") == "max"
+
+
+def pool_forward(b, node, quant, x, y):
+    """Max pooling keeps argmax indices for backward; both keep the input's scale."""
+    if _is_max(node):
+        idx = b.activation(f"{node.name}:argmax", node.shape, kind="scratch", dtype="i32")
+        b.saved[node.name] = {"argmax": idx}
+        b.op("QMAXPOOL_FWD", FORWARD, [x, y, idx],
+             [*_pool_params(b, node), quant.element_bytes], layer=node.name)
+    else:
+        _, z = quant.activation(node.name)
+        b.op("QAVGPOOL_FWD", FORWARD, [x, y], [*_pool_params(b, node), quant.element_bytes, z],
+             layer=node.name)
+
+
+def pool_deriv(b, node, dy, dx):
+    if _is_max(node):
+        b.op("QMAXPOOL_DERIV", CALC_DERIV, [dy, b.saved[node.name]["argmax"], dx],
+             _pool_params(b, node), layer=node.name)
+    else:
+        b.op("QAVGPOOL_DERIV", CALC_DERIV, [dy, dx], _pool_params(b, node), layer=node.name)
 
 
 def relu_forward(b, node, quant, x, y):
