@@ -508,3 +508,75 @@ def test_integer_cli_refusals_are_one_line(argv, words, capsys, tmp_path, monkey
         code = exit_.code
     err = capsys.readouterr().err
     assert code == 2 and words in err and err.strip().count("\n") == 0, err
+
+
+# ------------------------------------------------------------------ conv, pooling, folded batch norm
+
+def _cnn_spec(precision="int8", pooling="max"):
+    model = Model(loss="cross", batch_size=8, precision=precision,
+                  optimizer={"type": "sgd", "learning_rate": 0.03, "momentum": 0.9})
+    model.add("input", "input", input_shape="1:8:8")
+    model.add("conv", "conv2d", filters=4, kernel_size=3, padding="same", disable_bias=True)
+    model.add("bn", "batch_normalization")
+    model.add("relu", "activation", activation="relu")
+    model.add("pool", "pooling2d", pooling=pooling, pool_size=2, stride=2)
+    model.add("flatten", "flatten")
+    model.add("output", "fully_connected", unit=10, activation="softmax")
+    return model.spec()
+
+
+def _cnn_weights(seed=0):
+    rng = np.random.default_rng(seed)
+    return {"conv:weight": rng.normal(0, 0.4, (4, 1, 3, 3)).astype(np.float32),
+            "bn:gamma": rng.uniform(0.5, 1.5, 4).astype(np.float32),
+            "bn:beta": rng.uniform(-0.2, 0.2, 4).astype(np.float32),
+            "bn:running_mean": rng.uniform(-0.2, 0.2, 4).astype(np.float32),
+            "bn:running_var": rng.uniform(0.5, 2.0, 4).astype(np.float32),
+            "output:weight": rng.normal(0, 0.2, (10, 64)).astype(np.float32),
+            "output:bias": np.zeros(10, np.float32)}
+
+
+@pytest.mark.parametrize("precision, pooling", [("int8", "max"), ("fixed", "average")])
+def test_conv_model_folds_batch_norm_and_the_board_trains_it_like_the_host(
+        digits_data, precision, pooling, tmp_path):
+    from board.order import epoch_order
+    from board.trainer import Trainer
+    from core_cy import read_bundle
+    from host_tools.bundle import encode_bundle
+    from host_tools.bundle.from_program import bundle_content
+    from host_tools.program import build_program
+    from host_tools.quantize.fold import fold_batch_norm
+    from host_tools.quantize.prepare import quantized_graph
+    from host_tools.session import Session
+    weights = _cnn_weights()
+    graph, _ = quantized_graph(_cnn_spec(precision, pooling), 0, digits_data, weights, 1)
+    kinds = [op.kind for op in graph.ops]
+    assert "QCONV_FWD" in kinds and not any(kind.startswith("BN") for kind in kinds)
+    assert ("QMAXPOOL_FWD" if pooling == "max" else "QAVGPOOL_FWD") in kinds
+    w, b = fold_batch_norm(weights["conv:weight"], None, weights["bn:gamma"],
+                           weights["bn:beta"], weights["bn:running_mean"],
+                           weights["bn:running_var"], 1e-3)
+    layer = graph.quant.layers["conv"]
+    element_bytes = 1 if precision == "int8" else 2
+    assert np.array_equal(layer.weight, scales.quantize_weight(
+        w, scales.weight_scales(w, element_bytes), element_bytes))
+    assert np.array_equal(layer.bias, scales.quantize_bias(
+        b, graph.quant.activation("input")[0], layer.weight_scale))
+    program = build_program(graph)
+    view = read_bundle(encode_bundle(bundle_content(program, seed=1, data=digits_data)))
+    board = Trainer(view, str(tmp_path / "flash.bin"))
+    n = board.use_bundle_data()
+    board_loss, _ = board.train(epoch_order(n, 1, 0, True), 0, 30)
+    board_weights = {key: np.frombuffer(board.read_tensor(entry["tensor"]),
+                                        np.int8 if entry["dtype"] == "i8" else
+                                        np.int16 if entry["dtype"] == "i16" else np.int32)
+                     for key, entry in view.model["params"].items()}
+    board.close()
+    session = Session(program, seed=1)
+    from host_tools.data import encode
+    x, y = encode(digits_data.x, digits_data.y, graph)
+    losses, _ = session.train(x, y, np.array(epoch_order(n, 1, 0, True), np.int32), 0, 30)
+    assert board_loss == float(losses.sum(dtype=np.float64))
+    for key, value in session.weights().items():
+        assert np.array_equal(board_weights[key], value.ravel()), key
+    assert not np.array_equal(session.weights()["conv:weight"], layer.weight)
