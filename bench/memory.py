@@ -86,7 +86,7 @@ PRECISION_BATCH = 8
 
 def _integer_program(model, precision):
     from host_tools.data import DataSet
-    from host_tools.quantize.prepare import calibration_samples, float_graph_of, quantized_graph
+    from host_tools.quantize.prepare import float_graph_of, quantized_graph
     spec = load_model(ZOO / f"{model}.ini")
     spec.batch_size, spec.precision = PRECISION_BATCH, precision
     float_graph = float_graph_of(spec, 0)

@@ -10,6 +10,7 @@ from host_tools.errors import UserError
 from host_tools.quantize import scales
 from host_tools.quantize.calibrate import calibrate
 from host_tools.quantize.fold import fold_batch_norm, foldable_pairs
+from host_tools.weights import npz_params
 
 ELEMENT_BYTES = {"int8": 1, "fixed": 2}
 WEIGHTED = ("fully_connected", "conv2d", "depthwise_conv2d")
@@ -62,7 +63,7 @@ def _node_ranges(nodes, ranges, folded):
     return {name: ranges.of(src) for name, src in source.items()}
 
 
-def _propagate(nodes, params, by_name):
+def _propagate(nodes, params):
     """Scale-preserving layers (flatten, pooling, ReLU, folded BN) copy their input's."""
     for node in nodes:
         if node.name in params:
@@ -77,7 +78,7 @@ def quantize_model(float_graph, float_values, x, y, precision):
     """float_values: npz key -> float array (PyTorch layouts) for every parameter."""
     element_bytes = ELEMENT_BYTES[precision]
     nodes = float_graph.nodes
-    by_id = {t.id: float_values[key] for key, t in _npz(float_graph).items()}
+    by_id = {t.id: float_values[key] for key, t in npz_params(float_graph).items()}
     ranges = calibrate(float_graph, by_id, x, y)
     pairs = foldable_pairs(nodes)
     folded = {bn.name: layer.name for layer, bn in pairs}
@@ -91,18 +92,13 @@ def quantize_model(float_graph, float_values, x, y, precision):
     for node in nodes:
         if node.type == "input" or node.type in WEIGHTED:
             params[node.name] = scales.activation_params(*node_ranges[node.name], element_bytes)
-    params = _propagate(nodes, params, {n.name: n for n in nodes})
+    params = _propagate(nodes, params)
     model = QuantizedModel(precision, element_bytes, params, folded=folded)
     for node in nodes:
         if node.type in WEIGHTED:
             model.layers[node.name] = _quant_layer(weights[node.name], params[node.inputs[0]][0],
                                                    element_bytes)
     return model
-
-
-def _npz(graph):
-    from host_tools.weights import npz_params
-    return npz_params(graph)
 
 
 def _folded_weights(nodes, values, pairs):
