@@ -488,8 +488,8 @@ def test_learning_rate_changes_rewrite_the_integer_multipliers(digits_data):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["plan", "bench/zoo/lenet5.ini", "--precision", "int8"],
-     "precision int8 has no integer kernels for 'conv1' (conv2d) yet"),
+    (["plan", "bench/zoo/resnet8.ini", "--precision", "int8"],
+     "precision int8 has no integer kernels for 's1_add' (addition) yet"),
     (["train", "examples/digits_mlp.ini", "--precision", "fixed", "--iterations", "1"],
      "precision fixed trains with sgd (momentum allowed) only for now (optimizer is adam)"),
     (["plan", "examples/digits_mlp_int8.ini", "-o", "x.mtb"],
