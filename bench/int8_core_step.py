@@ -1,4 +1,5 @@
 """Host time of one training step of an MLP in float32, int8 and fixed (int16),
+all with SGD + momentum 0.9,
 the same layer list hand-built as ops on the C executor (Executor.train, the
 loop in C) -- the core's kernels alone, before the host graph builder knows the
 integer kinds. Arena bytes are printed beside the times.
@@ -36,7 +37,7 @@ def layer_names(sizes):
     return [("X" if i == 0 else "A%d" % i, "A%d" % (i + 1), i) for i in range(len(sizes) - 1)]
 
 
-def float_ops(sizes, n):
+def float_ops(sizes, n, momentum=0.9):
     a, ops = Arena(), []
     for name, shape in [("X", n * sizes[0]), ("T", n), ("M", 2), ("P", n * sizes[-1])]:
         a(name, 4 * shape)
@@ -62,7 +63,8 @@ def float_ops(sizes, n):
             ops.append(make_op(OP_KINDS["FC_DERIV"], DERIV, [a.ids["d" + y], a.ids["W%d" % i], a.ids["d" + x]],
                                [n, sizes[i], sizes[i + 1]]))
         for w, numel in (("W%d" % i, sizes[i] * sizes[i + 1]), ("B%d" % i, sizes[i + 1])):
-            ops.append(make_op(OP_KINDS["SGD_APPLY"], APPLY, [a.ids[w], a.ids["d" + w]], [numel, 0], [0.01, 0.0]))
+            slots = [a.ids[w], a.ids["d" + w]] + ([a("M" + w, 4 * numel)] if momentum else [])
+            ops.append(make_op(OP_KINDS["SGD_APPLY"], APPLY, slots, [numel, 0], [0.01, momentum]))
     return a, ops
 
 

@@ -384,3 +384,88 @@ def avgpool_deriv(dy, x_shape, k, stride, pad, out_hw):
     c2 = kk.bit_length() - 1
     scaled = np.vectorize(lambda v: div_round(int(v) * 2 ** c2, kk), otypes=[object])(a)
     return to_g16(scaled, e_dy - c2)
+
+
+# ---------------------------------------------------------------- Adam
+
+def e8m24_decode(word):
+    word = int(word)
+    low = word % 256
+    return (word - low) // 256, low - 128
+
+
+def e8m24_encode(a, e):
+    if a == 0:
+        return 0
+    sh = abs(a).bit_length() - 23
+    mant = round_shift(a, sh)
+    if abs(mant) == 2 ** 23:
+        mant, sh = mant // 2, sh + 1
+    exp = e + sh
+    if exp > 127:
+        mant, exp = (2 ** 23 - 1) * (1 if mant > 0 else -1), 127
+    elif exp < -128:
+        mant, exp = round_shift(mant, -128 - exp), -128
+        if mant == 0:
+            return 0
+    return mant * 256 + exp + 128
+
+
+def e8m24_sum(t1, x1, t2, x2):
+    terms = [(t, x) for t, x in ((t1, x1), (t2, x2)) if t != 0]
+    if not terms:
+        return 0
+    c = max(x + abs(t).bit_length() for t, x in terms) - 61
+    return e8m24_encode(sum(round_shift(t, c - x) for t, x in terms), c)
+
+
+def e8m24_value(word):
+    mant, exp = e8m24_decode(word)
+    return mant * 2.0 ** exp
+
+
+def adam(w, dw, lr, state, m, v, step, p, e, ch):
+    """One integer Adam step (docs/int8.md). Returns (w, rng, m, v, step)."""
+    _, _, _, b1, b2, eps_m, eps_sh = (int(x) for x in p)
+    e_g, g = dw
+    t, p1, p2 = (int(x) for x in step)
+    p1, p2 = clamp(p1, 0, Q30), clamp(p2, 0, Q30)
+    t = min(t + 1, 2 ** 31 - 1)
+    p1, p2 = round_shift(p1 * b1, 30), round_shift(p2 * b2, 30)
+    c1, c2 = Q30 - p1, Q30 - p2
+    sq2 = math.isqrt(c2 * Q30)
+    numel = w.size
+    rows = numel // ch
+    lo, hi = WEIGHT_RANGE[e]
+    w_new, m_new, v_new = ints(w.ravel()), list(m.ravel()), list(v.ravel())
+    for i in range(numel):
+        c, gi = i // rows, int(g.ravel()[i])
+        mm, me = e8m24_decode(m_new[i])
+        vm, ve = e8m24_decode(v_new[i])
+        m_new[i] = e8m24_sum(b1 * mm, me - 30, (Q30 - b1) * gi, e_g - 30)
+        v_new[i] = e8m24_sum(b2 * max(vm, 0), ve - 30, (Q30 - b2) * gi * gi, 2 * e_g - 30)
+        mm, me = e8m24_decode(m_new[i])
+        vm, ve = e8m24_decode(v_new[i])
+        vm = max(vm, 0)
+        if ve % 2:
+            vm, ve = vm * 2, ve - 1
+        es = (ve - 30) // 2
+        d = div_round(math.isqrt(vm * Q30) * Q30, sq2) + round_shift(eps_m, eps_sh + es)
+        r = 0 if d <= 0 else round_shift(div_round(mm * Q30, d), 14 - me + es)
+        stp = sat(requant(div_round(sat(r, 4) * Q30, c1), int(lr[c]), int(lr[ch + c])), 4)
+        state = xorshift32(state)
+        w_new[i] = clamp(int(w_new[i]) - (stp + state // 2 ** 16) // 2 ** 16, lo, hi)
+    return (np.array(list(w_new), DTYPES[e]).reshape(w.shape), state,
+            np.array(m_new, np.int64).astype(np.int32).reshape(m.shape),
+            np.array(v_new, np.int64).astype(np.int32).reshape(v.shape),
+            np.array([t, p1, p2], np.int32))
+
+
+def adam_params(numel, e, ch, beta1=0.9, beta2=0.999, eps=1e-8):
+    eps_m, eps_sh = multiplier(eps)
+    return [numel, e, ch, round(beta1 * Q30), round(beta2 * Q30), eps_m, eps_sh]
+
+
+def adam_multipliers(lr, scales, qas=True):
+    pairs = [multiplier(lr / s if qas else lr) for s in scales]
+    return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)

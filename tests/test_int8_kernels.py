@@ -328,3 +328,77 @@ def test_bad_params_are_refused(kind, params):
     with pytest.raises(ExecutorError) as info:
         prog.build()
     assert info.value.status == MT_ERR_BAD_OP
+
+
+# ---------------------------------------------------------------- Adam
+
+ADAM_CASES = [(1, 24, 4), (2, 30, 3), (4, 10, 10), (1, 7, 1)]
+
+
+@pytest.mark.parametrize("e,numel,ch", ADAM_CASES)
+def test_qadam(e, numel, ch):
+    g = rng(e * 100 + numel)
+    lo, hi = ref.WEIGHT_RANGE[e]
+    w = rand_q(g, numel, e, lo, hi)
+    w[:2] = [lo, hi]
+    scales = np.exp(g.uniform(-8, -3, size=ch))
+    lr = ref.adam_multipliers(0.01, scales)
+    params = ref.adam_params(numel, e, ch)
+    m = np.zeros(numel, np.int32)
+    v = np.zeros(numel, np.int32)
+    step = np.array([0, 2 ** 30, 2 ** 30], np.int32)
+    state = int(g.integers(1, 2 ** 32))
+    prog = Program().tensor("W", w.nbytes).tensor("dW", g16_bytes(numel)).tensor("LR", lr.nbytes)
+    prog.tensor("M", 4 * numel).tensor("V", 4 * numel).tensor("STEP", 12).tensor("RNG", 4)
+    prog.op("QADAM_APPLY", APPLY, ["W", "dW", "LR", "M", "V", "STEP", "RNG"], params).build()
+    for name, value in (("W", w), ("LR", lr), ("STEP", step), ("RNG", np.array([state], np.uint32))):
+        prog.set(name, value)
+    for it in range(4):   # gradients of changing size and sign, one all zero
+        dw = rand_g16(g, numel, (-40, 10))
+        if it == 2:
+            dw = (dw[0], np.zeros(numel, np.int16))
+        prog.set_g16("dW", dw)
+        prog.run()
+        w, state, m, v, step = ref.adam(w, dw, lr, state, m, v, step, params, e, ch)
+        np.testing.assert_array_equal(prog.get("M", np.int32, (numel,)), m)
+        np.testing.assert_array_equal(prog.get("V", np.int32, (numel,)), v)
+        np.testing.assert_array_equal(prog.get("STEP", np.int32, (3,)), step)
+        np.testing.assert_array_equal(prog.get("W", ref.DTYPES[e], (numel,)), w)
+        assert int(prog.get("RNG", np.uint32)[0]) == state
+
+
+def test_e8m24_state_tracks_the_real_moments():
+    """m and v are within 2^-22 of float64 Adam moments of the same gradients."""
+    g = rng(4)
+    params = ref.adam_params(50, 2, 1)
+    m = np.zeros(50, np.int32)
+    v = np.zeros(50, np.int32)
+    fm = np.zeros(50)
+    fv = np.zeros(50)
+    w, step, state = np.zeros(50, np.int16), np.array([0, 2 ** 30, 2 ** 30], np.int32), 7
+    lr = ref.adam_multipliers(1e-3, [1.0])
+    for _ in range(5):
+        dw = rand_g16(g, 50, (-30, -20))
+        real = dw[1] * 2.0 ** dw[0]
+        fm = 0.9 * fm + 0.1 * real
+        fv = 0.999 * fv + 0.001 * real ** 2
+        w, state, m, v, step = ref.adam(w, dw, lr, state, m, v, step, params, 2, 1)
+    got_m = np.array([ref.e8m24_value(x) for x in m])
+    got_v = np.array([ref.e8m24_value(x) for x in v])
+    assert np.abs(got_m - fm).max() <= 2 ** -21 * np.abs(fm).max()
+    assert np.abs(got_v - fv).max() <= 2 ** -21 * np.abs(fv).max()
+
+
+def test_qadam_first_step_moves_the_real_weight_by_lr():
+    """Adam's first step is lr * sign(g): with QAS the real weight s_w q moves by
+    about lr, without QAS by about lr * s_w."""
+    numel, s_w, lr = 4000, 0.01, 0.003
+    w0 = np.zeros(numel, np.int8)
+    dw = (-20, np.full(numel, 1000, np.int16))
+    params = ref.adam_params(numel, 1, 1)
+    for qas, want in ((True, lr), (False, lr * s_w)):
+        w, *_ = ref.adam(w0, dw, ref.adam_multipliers(lr, [s_w], qas), 99,
+                         np.zeros(numel, np.int32), np.zeros(numel, np.int32),
+                         np.array([0, 2 ** 30, 2 ** 30], np.int32), params, 1, 1)
+        moved = -w.astype(np.float64).mean() * s_w
+        assert abs(moved - want) < 0.05 * want + 3 * s_w / np.sqrt(numel), (qas, moved, want)

@@ -1,5 +1,5 @@
 """One full integer MLP training step (input narrowing, FC + ReLU, FC, integer
-softmax cross entropy, backward, SGD with momentum and QAS on weights and
+softmax cross entropy, backward, SGD with momentum or Adam, QAS on weights and
 biases) through the C executor, bit-exact against the numpy reference composed
 step by step; in int8 and in fixed (int16). A few more steps must lower the loss
 on a learnable problem, and QAS must matter."""
@@ -11,6 +11,7 @@ from int8_program import APPLY, DERIV, FWD, GRAD, Program, g16_bytes
 
 N, IN, HID, OUT = 8, 12, 9, 4
 LR, MU = 0.1, 29491  # momentum 0.9 in Q15
+ADAM_LR = 0.01
 
 
 def float_model(seed):
@@ -54,7 +55,8 @@ def rq(s_in, s_w, s_out):
 class Quantized:
     """Post-training quantization of the float MLP, all constants the graph needs."""
 
-    def __init__(self, seed, e, qas=True):
+    def __init__(self, seed, e, qas=True, optimizer="sgd"):
+        self.optimizer = optimizer
         x, self.labels, w1, w2 = float_model(seed)
         self.e = e
         self.s_x, self.zx = activation_scale(x, e, e == 2)
@@ -70,10 +72,16 @@ class Quantized:
         self.rq1, self.rq2 = rq(self.s_x, self.s_w1, self.s_h), rq(self.s_h, self.s_w2, self.s_z)
         self.ws2, self.ws2_exp = ws_tensor(self.s_w2)
         self.mz, self.shz = ref.multiplier(self.s_z * 2 ** 16)
-        self.lr_w1 = ref.sgd_multipliers(LR, self.s_w1, self.s_x, qas)
-        self.lr_w2 = ref.sgd_multipliers(LR, self.s_w2, self.s_h, qas)
-        self.lr_b1 = ref.sgd_multipliers(LR, self.s_x * self.s_w1, 1.0, qas)
-        self.lr_b2 = ref.sgd_multipliers(LR, self.s_h * self.s_w2, 1.0, qas)
+        if optimizer == "sgd":
+            self.lr_w1 = ref.sgd_multipliers(LR, self.s_w1, self.s_x, qas)
+            self.lr_w2 = ref.sgd_multipliers(LR, self.s_w2, self.s_h, qas)
+            self.lr_b1 = ref.sgd_multipliers(LR, self.s_x * self.s_w1, 1.0, qas)
+            self.lr_b2 = ref.sgd_multipliers(LR, self.s_h * self.s_w2, 1.0, qas)
+        else:   # Adam is invariant to the gradient's scale: only lr / s_w
+            self.lr_w1 = ref.adam_multipliers(ADAM_LR, self.s_w1, qas)
+            self.lr_w2 = ref.adam_multipliers(ADAM_LR, self.s_w2, qas)
+            self.lr_b1 = ref.adam_multipliers(ADAM_LR, self.s_x * self.s_w1, qas)
+            self.lr_b2 = ref.adam_multipliers(ADAM_LR, self.s_h * self.s_w2, qas)
 
 
 def build(q):
@@ -89,6 +97,8 @@ def build(q):
                          ("MB1", 4 * HID), ("MW2", 4 * OUT * HID), ("MB2", 4 * OUT),
                          ("LW1", 8 * HID), ("LB1", 8 * HID), ("LW2", 8 * OUT), ("LB2", 8 * OUT)]:
         prog.tensor(name, nbytes)
+    for name, numel in (("W1", HID * IN), ("B1", HID), ("W2", OUT * HID), ("B2", OUT)):
+        prog.tensor("AM" + name, 4 * numel).tensor("AV" + name, 4 * numel).tensor("AS" + name, 12)
     prog.op("QNARROW", FWD, ["X32", "X"], [N * IN, e])
     prog.op("QFC_FWD", FWD, ["X", "W1", "B1", "H", "RQ1"], [N, IN, HID, e, q.zx, q.zh])
     prog.op("QRELU_FWD", FWD, ["H", "H"], [N * HID, e, q.zh])
@@ -97,18 +107,30 @@ def build(q):
     prog.op("QCE_SOFTMAX_DERIV", DERIV, ["P", "T", "dZ"], [N, OUT])
     prog.op("QFC_GRAD", GRAD, ["H", "dZ", "dW2", "dB2"], [N, HID, OUT, e, q.zh])
     prog.op("QFC_DERIV", DERIV, ["dZ", "W2", "WS2", "dH"], [N, HID, OUT, e, q.ws2_exp])
-    prog.op("QSGD_APPLY", APPLY, ["W2", "dW2", "LW2", "RNG", "MW2"], [OUT * HID, e, OUT, MU])
-    prog.op("QSGD_APPLY", APPLY, ["B2", "dB2", "LB2", "RNG", "MB2"], [OUT, 4, OUT, MU])
+    apply(prog, q, "W2", OUT * HID, e, OUT)
+    apply(prog, q, "B2", OUT, 4, OUT)
     prog.op("QRELU_DERIV", DERIV, ["H", "dH", "dH"], [N * HID, e, q.zh])
     prog.op("QFC_GRAD", GRAD, ["X", "dH", "dW1", "dB1"], [N, IN, HID, e, q.zx])
-    prog.op("QSGD_APPLY", APPLY, ["W1", "dW1", "LW1", "RNG", "MW1"], [HID * IN, e, HID, MU])
-    prog.op("QSGD_APPLY", APPLY, ["B1", "dB1", "LB1", "RNG", "MB1"], [HID, 4, HID, MU])
+    apply(prog, q, "W1", HID * IN, e, HID)
+    apply(prog, q, "B1", HID, 4, HID)
     prog.build()
+    for name in ("W1", "B1", "W2", "B2"):
+        prog.set("AS" + name, np.array([0, 2 ** 30, 2 ** 30], np.int32))
     for name, value in [("W1", q.w1), ("B1", q.b1), ("RQ1", q.rq1), ("W2", q.w2), ("B2", q.b2),
                         ("RQ2", q.rq2), ("WS2", q.ws2), ("LW1", q.lr_w1), ("LB1", q.lr_b1),
                         ("LW2", q.lr_w2), ("LB2", q.lr_b2), ("RNG", np.array([2463534242], np.uint32))]:
         prog.set(name, value)
     return prog
+
+
+def apply(prog, q, name, numel, e, ch):
+    """The optimizer op of one parameter (W1 / B1 / W2 / B2)."""
+    lr, grad = "L" + name, "d" + name
+    if q.optimizer == "sgd":
+        prog.op("QSGD_APPLY", APPLY, [name, grad, lr, "RNG", "M" + name], [numel, e, ch, MU])
+    else:
+        prog.op("QADAM_APPLY", APPLY, [name, grad, lr, "AM" + name, "AV" + name, "AS" + name, "RNG"],
+                ref.adam_params(numel, e, ch))
 
 
 class ReferenceState:
@@ -119,10 +141,18 @@ class ReferenceState:
         self.w1, self.b1, self.w2, self.b2 = q.w1.copy(), q.b1.copy(), q.w2.copy(), q.b2.copy()
         self.mom = {k: np.zeros(n, np.int32) for k, n in
                     (("w1", HID * IN), ("b1", HID), ("w2", OUT * HID), ("b2", OUT))}
+        self.adam = {k: (np.zeros(n, np.int32), np.zeros(n, np.int32), np.array([0, 2 ** 30, 2 ** 30], np.int32))
+                     for k, n in (("w1", HID * IN), ("b1", HID), ("w2", OUT * HID), ("b2", OUT))}
         self.rng = 2463534242
 
     def sgd(self, key, w, grad, lr, e, ch):
-        new, self.rng, self.mom[key] = ref.sgd(w.ravel(), grad, lr, self.rng, self.mom[key], MU, e, ch)
+        if self.q.optimizer == "sgd":
+            new, self.rng, self.mom[key] = ref.sgd(w.ravel(), grad, lr, self.rng, self.mom[key], MU, e, ch)
+        else:
+            m, v, step = self.adam[key]
+            new, self.rng, m, v, step = ref.adam(w.ravel(), grad, lr, self.rng, m, v, step,
+                                                 ref.adam_params(w.size, e, ch), e, ch)
+            self.adam[key] = (m, v, step)
         return new.reshape(w.shape)
 
     def step(self, x32, labels):
@@ -148,9 +178,10 @@ def batch(q, i):
     return q.x32[rows], q.labels[rows]
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("e", [1, 2], ids=["int8", "fixed"])
-def test_training_steps_match_the_reference_bit_for_bit(e):
-    q = Quantized(seed=1, e=e)
+def test_training_steps_match_the_reference_bit_for_bit(e, optimizer):
+    q = Quantized(seed=1, e=e, optimizer=optimizer)
     prog, state = build(q), ReferenceState(q)
     for i in range(3):
         x32, labels = batch(q, i)
@@ -170,7 +201,10 @@ def test_training_steps_match_the_reference_bit_for_bit(e):
             np.testing.assert_array_equal(vals, want[name.lower()][1], err_msg=name)
         for name, value in (("W1", state.w1), ("B1", state.b1), ("W2", state.w2), ("B2", state.b2)):
             np.testing.assert_array_equal(prog.get(name, value.dtype, value.shape), value, err_msg=name)
-        np.testing.assert_array_equal(prog.get("MW1", np.int32, (HID * IN,)), state.mom["w1"])
+        if optimizer == "sgd":
+            np.testing.assert_array_equal(prog.get("MW1", np.int32, (HID * IN,)), state.mom["w1"])
+        else:
+            np.testing.assert_array_equal(prog.get("AVW1", np.int32, (HID * IN,)), state.adam["w1"][1])
         assert int(prog.get("RNG", np.uint32)[0]) == state.rng
 
 
@@ -185,9 +219,10 @@ def mean_loss(prog, q, first, count):
     return float(np.mean(losses))
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("e", [1, 2], ids=["int8", "fixed"])
-def test_integer_training_lowers_the_loss(e):
-    q = Quantized(seed=2, e=e)
+def test_integer_training_lowers_the_loss(e, optimizer):
+    q = Quantized(seed=2, e=e, optimizer=optimizer)
     prog = build(q)
     before = mean_loss(prog, q, 0, 8)     # one epoch
     for _ in range(5):

@@ -25,5 +25,6 @@ mt_status mt_qsgd_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qconvert_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qconv_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qpool_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs);
 
 #endif

@@ -187,3 +187,18 @@ mt_status mt_qpool_needs(const mt_op *op, mt_op_needs *needs)
     }
     return MT_OK;
 }
+
+/* p = [NUMEL, E (1, 2, 4), CH, B1, B2 in [0, 2^30), EPS_M in [0, 2^15), EPS_SH in [-62, 62]] */
+mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (p[0] <= 0 || p[0] > MAX_NUMEL || (p[1] != 1 && p[1] != 2 && p[1] != 4)) return MT_ERR_BAD_OP;
+    if (p[2] <= 0 || p[0] % p[2]) return MT_ERR_BAD_OP;
+    if (p[3] < 0 || p[3] >= (1 << 30) || p[4] < 0 || p[4] >= (1 << 30)) return MT_ERR_BAD_OP;
+    if (p[5] < 0 || p[5] >= 32768 || p[6] < -62 || p[6] > 62) return MT_ERR_BAD_OP;
+    uint64_t numel = (uint64_t)p[0];
+    const uint64_t sizes[7] = {numel * (uint64_t)p[1], G16(numel), 2u * I32 * (uint64_t)p[2],
+                               numel * I32, numel * I32, 3 * I32, I32};
+    set_needs(needs, 7, sizes);
+    return MT_OK;
+}

@@ -69,5 +69,6 @@ MT_RUN_FN(mt_run_qmaxpool_fwd);
 MT_RUN_FN(mt_run_qmaxpool_deriv);
 MT_RUN_FN(mt_run_qavgpool_fwd);
 MT_RUN_FN(mt_run_qavgpool_deriv);
+MT_RUN_FN(mt_run_qadam_apply);
 
 #endif

@@ -144,3 +144,10 @@ MT_RUN_FN(mt_run_qavgpool_deriv)
     IGNORE_MODE;
     mt_qavgpool_deriv(&s, slot[0], slot[1]);
 }
+
+MT_RUN_FN(mt_run_qadam_apply)
+{
+    IGNORE_MODE;
+    mt_qadam_apply(op->p[1], slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], slot[6],
+                   op->p[0], op->p[2], op->p);
+}

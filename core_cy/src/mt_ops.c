@@ -145,6 +145,8 @@ static const mt_op_info op_table[] = {
      mt_qpool_needs, mt_run_qavgpool_fwd},
     {MT_OP_QAVGPOOL_DERIV, "QAVGPOOL_DERIV", 2, {R, W}, 0, 12, 0, NO_PAIR,
      mt_qpool_needs, mt_run_qavgpool_deriv},
+    {MT_OP_QADAM_APPLY, "QADAM_APPLY", 7, {RW, R, R, RW, RW, RW, RW}, 0, 7, 0, NO_PAIR,
+     mt_qadam_needs, mt_run_qadam_apply},
 };
 
 #define OP_COUNT (sizeof(op_table) / sizeof(op_table[0]))

@@ -158,7 +158,10 @@ enum mt_op_kind {
     MT_OP_QMAXPOOL_FWD = 114,   /* t = [X, Y, IDX] */
     MT_OP_QMAXPOOL_DERIV = 115, /* t = [dY, IDX, dX] */
     MT_OP_QAVGPOOL_FWD = 116,   /* t = [X, Y] */
-    MT_OP_QAVGPOOL_DERIV = 117  /* t = [dY, dX] */
+    MT_OP_QAVGPOOL_DERIV = 117, /* t = [dY, dX] */
+    /* Adam: p = [NUMEL, E, CH, B1, B2 (Q30), EPS_M, EPS_SH]; M, V int32 e8m24 words,
+       STEP int32 [t, beta1^t, beta2^t (Q30)] */
+    MT_OP_QADAM_APPLY = 118     /* t = [W, dW, LR, M, V, STEP, RNG] */
 };
 
 typedef struct {
