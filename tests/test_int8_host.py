@@ -282,8 +282,10 @@ def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, wei
 
 def test_unsupported_integer_models_are_one_line_errors(digits_data):
     from host_tools.quantize.prepare import quantized_graph
-    with pytest.raises(UserError, match="trains with sgd .* only for now .optimizer is adam"):
-        quantized_graph(_mlp_spec(optimizer={"type": "adam"}), 0, digits_data, _float_weights())
+    mse = _mlp_spec()
+    mse.loss = "mse"
+    with pytest.raises(UserError, match=r"trains with softmax cross-entropy only \(loss is mse\)"):
+        quantized_graph(mse, 1, digits_data, _float_weights())
     spec = _mlp_spec()
     spec.micro_batch = 4
     with pytest.raises(UserError, match="does not combine with micro_batch"):
@@ -302,12 +304,14 @@ def test_fixed_samples_are_quantized_by_the_host(digits_data):
 
 # ------------------------------------------------------------------ bundle and board
 
-def _bundle(digits_data, precision="int8", epochs=1):
+def _bundle(digits_data, precision="int8", epochs=1, optimizer=None):
     from core_cy import read_bundle
     from host_tools.bundle import encode_bundle
     from host_tools.bundle.from_program import bundle_content
     from host_tools.program import build_program
-    graph, _ = _int_graph(digits_data, precision)
+    from host_tools.quantize.prepare import quantized_graph
+    graph, _ = quantized_graph(_mlp_spec(precision, optimizer=optimizer), 0, digits_data,
+                               _float_weights())
     program = build_program(graph)
     data = encode_bundle(bundle_content(program, seed=5, epochs=epochs, data=digits_data))
     return program, read_bundle(data)
@@ -333,15 +337,19 @@ def test_bundle_carries_dtypes_scales_and_integer_weights(digits_data, precision
     assert list(view.tensors["nbytes"]) == list(program.tensors["nbytes"])
 
 
-@pytest.mark.parametrize("precision", ["int8", "fixed"])
+@pytest.mark.parametrize("precision, optimizer", [
+    ("int8", None), ("fixed", None),
+    ("int8", {"type": "adam", "learning_rate": 0.002}), ("fixed", {"type": "adam"})])
 def test_the_board_trains_the_bundle_bit_identically_to_the_host(digits_data, precision,
-                                                                 tmp_path):
+                                                                 optimizer, tmp_path):
     from board.order import epoch_order
     from board.trainer import Trainer
     from host_tools.session import Session
     from host_tools.training import train
     from host_tools.device.weights import decode_weights
-    program, view = _bundle(digits_data, precision)
+    program, view = _bundle(digits_data, precision, optimizer=optimizer)
+    assert any(op.kind == ("QADAM_APPLY" if optimizer else "QSGD_APPLY")
+               for op in program.graph.ops)
     board = Trainer(view, str(tmp_path / "flash.bin"))
     n = board.use_bundle_data()
     order = epoch_order(n, 5, 0, True)
@@ -490,8 +498,6 @@ def test_learning_rate_changes_rewrite_the_integer_multipliers(digits_data):
 @pytest.mark.parametrize("argv, words", [
     (["plan", "bench/zoo/resnet8.ini", "--precision", "int8"],
      "precision int8 has no integer kernels for 's1_add' (addition) yet"),
-    (["train", "examples/digits_mlp.ini", "--precision", "fixed", "--iterations", "1"],
-     "precision fixed trains with sgd (momentum allowed) only for now (optimizer is adam)"),
     (["plan", "examples/digits_mlp_int8.ini", "-o", "x.mtb"],
      "precision int8: a bundle needs --data D (its scales are calibrated on the data)"),
     (["train", "examples/digits_mlp_int8.ini", "--micro-batch", "8", "--iterations", "1"],

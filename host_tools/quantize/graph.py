@@ -3,8 +3,8 @@ in the float graph's order: forward, the loss, then per layer in reverse
 calc_gradient, calc_derivative, apply. Flatten and folded batch norms are
 views of their input (no op, no bytes). Supported so far: dense, conv
 (depthwise too), max / average pooling, ReLU, softmax cross-entropy, SGD with
-or without momentum (the integer kernels that exist, docs/int8.md); anything
-else is a one-line error."""
+or without momentum and Adam (the integer kernels that exist, docs/int8.md);
+anything else is a one-line error."""
 from core_cy import CONSTANTS
 from host_tools.errors import UserError
 from host_tools.graph.builder import CALC_DERIV, FORWARD, GraphBuilder
@@ -21,9 +21,6 @@ def _check(spec, model, precision):
     where = f"{spec.source}: precision {precision}"
     if model.loss != "cross_softmax":
         raise UserError(f"{where} trains with softmax cross-entropy only (loss is {model.loss})")
-    if spec.optimizer.type != "sgd":
-        raise UserError(f"{where} trains with sgd (momentum allowed) only for now "
-                        f"(optimizer is {spec.optimizer.type})")
     if spec.micro_batch not in (0, spec.batch_size):
         raise UserError(f"{where} does not combine with micro_batch yet")
     for node in model.nodes:
@@ -147,10 +144,11 @@ def _backward(b, model, quant, qas, labels, probabilities):
                 rng = rng if rng is not None else b.tensor("sgd:rng", (1,), "state",
                                                            persistent=True, init=("seed",),
                                                            dtype="u32")
-                per_rate = layers.rate_factors(quant, node, qas)
+                optimizer = b.optimizer.type
+                per_rate = layers.rate_factors(quant, node, qas, optimizer)
+                apply = layers.adam_apply if optimizer == "adam" else layers.sgd_apply
                 for key in ("weight", "bias"):
-                    factors[layers.sgd_apply(b, node, key, quant, per_rate[key], rng)] = \
-                        per_rate[key]
+                    factors[apply(b, node, key, quant, per_rate[key], rng)] = per_rate[key]
         elif upstream[node.name] and node.type == "pooling2d":
             layers.pool_deriv(b, node, dy, dout(node.inputs[0]))
         elif upstream[node.name]:

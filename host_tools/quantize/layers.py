@@ -55,16 +55,27 @@ def fc_params(b, node, quant):
     p["requant"] = _array(b, f"{node.name}:requant", scales.channel_multipliers(requant))
 
 
-def rate_factors(quant, node, qas):
-    """Per unit learning rate, the SGD multiplier of each channel (docs/int8.md):
-    QAS undoes the s_w**2 error of the integer gradient; fixed always does."""
+def rate_factors(quant, node, qas, optimizer):
+    """Per unit learning rate, the optimizer's multiplier of each channel
+    (docs/int8.md): QAS undoes the s_w**2 error of the integer gradient (fixed
+    always does). SGD steps are Q16 and scale with the gradient's factor s_x;
+    Adam's ratio m / sqrt(v) is free of it."""
     layer = quant.layers[node.name]
     s_x = np.float64(quant.activation(node.inputs[0])[0])
     s_w = layer.weight_scale.astype(np.float64)
     s_b = layer.bias_scale.astype(np.float64)
-    if qas or quant.precision == "fixed":
+    qas = qas or quant.precision == "fixed"
+    if optimizer == "adam":
+        return {"weight": 1.0 / s_w, "bias": 1.0 / s_b} if qas else \
+            {"weight": np.ones_like(s_w), "bias": np.ones_like(s_b)}
+    if qas:
         return {"weight": s_x / s_w * Q16, "bias": 1.0 / s_b * Q16}
     return {"weight": s_x * s_w * Q16, "bias": s_b * Q16}
+
+
+def gradient_factor(quant, node, key):
+    """F of docs/int8.md: real gradient = g * 2**e * F (s_x for weights, 1 for biases)."""
+    return float(quant.activation(node.inputs[0])[0]) if key == "weight" else 1.0
 
 
 def fc_forward(b, node, quant, x, y):
@@ -157,4 +168,28 @@ def sgd_apply(b, node, key, quant, factors, rng):
                                 persistent=True, dtype="i32"))
     element = quant.element_bytes if key == "weight" else 4
     b.op("QSGD_APPLY", APPLY, tensors, [numel(shape), element, shape[0], mu], layer=node.name)
+    return rate
+
+
+Q30 = 2**30
+ADAM_STEP_START = np.array([0, Q30, Q30], np.int32)   # [t, beta1**t, beta2**t in Q30]
+
+
+def adam_apply(b, node, key, quant, factors, rng):
+    """QADAM_APPLY: m and v as e8m24 int32 words; eps in the integer gradient's
+    units (eps / F), so the update is float Adam's."""
+    opt = b.optimizer
+    weight = b.params[node.name][key]
+    shape = b.tensors[weight].shape
+    rate = _array(b, f"{node.name}:{key}/lr",
+                  scales.channel_multipliers(opt.learning_rate * factors, True))
+    m, v = (b.tensor(f"{node.name}:{key}/adam_{name}", shape, "optimizer", persistent=True,
+                     dtype="i32") for name in ("m", "v"))
+    step = _array(b, f"{node.name}:{key}/adam_step", ADAM_STEP_START, "optimizer")
+    eps_m, eps_sh = scales.quantize_multiplier(opt.epsilon / gradient_factor(quant, node, key))
+    beta1, beta2 = (int(min(scales.round_half_away(beta * Q30), Q30 - 1))
+                    for beta in (opt.beta1, opt.beta2))
+    element = quant.element_bytes if key == "weight" else 4
+    b.op("QADAM_APPLY", APPLY, [weight, b.grads[node.name][key], rate, m, v, step, rng],
+         [numel(shape), element, shape[0], beta1, beta2, eps_m, eps_sh], layer=node.name)
     return rate
