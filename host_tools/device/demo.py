@@ -29,8 +29,6 @@ from host_tools.training import accuracy, train
 from host_tools.weights import npz_params, save_weights_npz
 
 MODEL = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.ini"
-# the same layers with integer SGD: the board model of --precision int8 / fixed
-INTEGER_MODEL = MODEL.with_name("digits_mlp_int8.ini")
 STEPS = 8
 
 
@@ -91,11 +89,11 @@ class Demo:
 
     def _board_program(self, program, pretrained):
         """float32: the pretrained program; int8 / fixed: the pretrained weights
-        quantized (calibrated on the clean digits), personalised with integer SGD."""
+        quantized (calibrated on the clean digits), personalised by integer Adam."""
         if self.precision == "float32":
             return program
         from host_tools.quantize.prepare import quantized_graph
-        spec = replace(load_model(INTEGER_MODEL), precision=self.precision, qas=self.qas)
+        spec = replace(load_model(MODEL), precision=self.precision, qas=self.qas)
         graph, _ = quantized_graph(spec, program.graph.label_kind, digits(), pretrained,
                                    self.seed)
         board = plan_program(_PlanArgs(), graph)
@@ -107,17 +105,15 @@ class Demo:
     def _make_bundle(self, program, pretrained):
         self.step("Plan a bundle: the MLP, pretrained weights, digits training split")
         path = self.workdir / "digits_mlp.mtb"
-        model = MODEL if self.precision == "float32" else INTEGER_MODEL
         content = bundle_content(program, seed=self.seed, epochs=self.epochs, data=digits(),
                                  weights=by_tensor_id(program, pretrained))
         write_bundle(path, content)
         bundle = load_bundle(path)
         print(f"   {path.name}: {len(bundle.data):,} bytes, training arena "
               f"{bundle.arena_bytes:,} bytes")
-        precision = "" if self.precision in ("float32", "int8") else \
-            f" --precision {self.precision}"
+        precision = "" if self.precision == "float32" else f" --precision {self.precision}"
         precision += "" if self.qas else " --no-qas"
-        self.hint(f"microtrain plan {_short(model)} --data digits --init-weights pretrained.npz "
+        self.hint(f"microtrain plan {_short(MODEL)} --data digits --init-weights pretrained.npz "
                   f"--epochs {self.epochs}{precision} -o {path.name}")
         return bundle
 
