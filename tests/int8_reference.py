@@ -450,7 +450,7 @@ def adam(w, dw, lr, state, m, v, step, p, e, ch):
         if ve % 2:
             vm, ve = vm * 2, ve - 1
         es = (ve - 30) // 2
-        d = div_round(math.isqrt(vm * Q30) * Q30, sq2) + round_shift(eps_m, eps_sh + es)
+        d = div_round(math.isqrt(vm * Q30) * Q30, sq2) + min(round_shift(eps_m, eps_sh + es), 2 ** 60)
         r = 0 if d <= 0 else round_shift(div_round(mm * Q30, d), 14 - me + es)
         stp = sat(requant(div_round(sat(r, 4) * Q30, c1), int(lr[c]), int(lr[ch + c])), 4)
         state = xorshift32(state)

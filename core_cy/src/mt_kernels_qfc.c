@@ -99,6 +99,7 @@ static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, 
 {
     int64_t acc[CHUNK];
     uint64_t max_abs = 0;
+    mt_rshift rs = mt_rshift_by(shift);
     for (int o = 0; o < out; o++)
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
@@ -106,7 +107,7 @@ static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, 
             for (int k = 0; k < len; k++) {
                 uint64_t a = mt_abs64(acc[k]);
                 if (a > max_abs) max_abs = a;
-                dw[(size_t)o * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
+                dw[(size_t)o * in + i0 + k] = mt_sat16(mt_rshift_apply(rs, acc[k]));
             }
         }
     return max_abs;
@@ -176,6 +177,7 @@ static uint64_t deriv_pass(int e, const int16_t *dy, const void *w, const int32_
 {
     int64_t acc[CHUNK];
     uint64_t max_abs = 0;
+    mt_rshift rs = mt_rshift_by(shift);
     for (int s = 0; s < n; s++)
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
@@ -184,7 +186,7 @@ static uint64_t deriv_pass(int e, const int16_t *dy, const void *w, const int32_
             for (int k = 0; k < len; k++) {
                 uint64_t a = mt_abs64(acc[k]);
                 if (a > max_abs) max_abs = a;
-                dx[(size_t)s * in + i0 + k] = mt_sat16(mt_round_shift(acc[k], shift));
+                dx[(size_t)s * in + i0 + k] = mt_sat16(mt_rshift_apply(rs, acc[k]));
             }
         }
     return max_abs;

@@ -11,8 +11,12 @@
 static void NAME(T *w, const int16_t *g, int32_t *mom, uint32_t *rng, int count,     \
                  int32_t m, int64_t shift, int32_t mu, int64_t lo, int64_t hi)        \
 {                                                                                     \
+    /* the usual case, shift in [0, 62] and M in range: |g M| < 2^30 in int32 */      \
+    int fast = shift >= 0 && shift <= 62 && m >= 0 && m <= 32767;                     \
+    mt_rshift rs = mt_rshift_by(fast ? (int)shift : 0);                               \
     for (int i = 0; i < count; i++) {                                                 \
-        int64_t delta = mt_requant(g[i], m, shift);                                   \
+        int64_t delta = fast ? mt_rshift_apply(rs, (int32_t)g[i] * m)                 \
+                             : mt_requant(g[i], m, shift);                            \
         int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)  \
                         : mt_sat32(delta);                                            \
         if (mom) mom[i] = v;                                                          \
@@ -45,6 +49,7 @@ void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *
 /* ---- Adam (docs/int8.md, "Adam"): m and v as per-element e8m24 words ---- */
 
 #define Q30 ((int64_t)1 << 30)
+#define EPS_CAP ((int64_t)1 << 60)
 
 /* e8m24: value = mant 2^exp, mant = word / 256 (signed), exp = (word & 0xFF) - 128. */
 static void e8m24_decode(int32_t word, int64_t *mant, int64_t *exp)
@@ -118,7 +123,8 @@ static int64_t adam_ratio(int32_t mw, int32_t vw, int64_t sq2, int32_t eps_m, in
         ve -= 1;
     }
     int64_t es = (ve - 30) / 2;   /* exact: ve is even */
-    int64_t d = mt_div_round(isqrt64(vm * Q30) * Q30, sq2) + mt_round_shift(eps_m, eps_sh + es);
+    int64_t eps = mt_round_shift(eps_m, eps_sh + es);   /* capped: div_round needs 2d < 2^63 */
+    int64_t d = mt_div_round(isqrt64(vm * Q30) * Q30, sq2) + (eps < EPS_CAP ? eps : EPS_CAP);
     if (d <= 0) return 0;
     return mt_round_shift(mt_div_round(mm * Q30, d), 14 - me + es);
 }

@@ -46,6 +46,23 @@ static inline int64_t mt_requant(int64_t acc, int32_t m, int64_t sh)
     return mt_round_shift(mt_q_clamp64(acc, -MT_Q_ACC_MAX, MT_Q_ACC_MAX) * mm, sh);
 }
 
+/* round_shift by a loop-invariant k in [0, 62], its constants computed once. */
+typedef struct {
+    int k;
+    int64_t half;
+} mt_rshift;
+
+static inline mt_rshift mt_rshift_by(int k)
+{
+    mt_rshift r = {k, k > 0 ? (int64_t)1 << (k - 1) : 0};
+    return r;
+}
+
+static inline int64_t mt_rshift_apply(mt_rshift r, int64_t x)
+{
+    return mt_floor_shift(x + r.half, r.k);
+}
+
 static inline int8_t mt_sat8(int64_t x)
 {
     return (int8_t)mt_q_clamp64(x, -128, 127);
