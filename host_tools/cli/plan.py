@@ -69,6 +69,7 @@ def run(args):
     else:
         program = plan_program(args, graph)
         figures = memory_figures(program, graph, args.ram_budget, program.swap)
+    figures["precision"] = spec.precision
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:
@@ -90,6 +91,9 @@ def run(args):
         print(explain(program))
         print()
     print(format_figures(figures))
+    if spec.precision != "float32":
+        print(f"  precision {spec.precision}{'' if spec.qas else ' without QAS'}: "
+              f"integer tensors planned at their own byte sizes")
     if args.min_ram:
         print(f"min RAM {figures['min_ram_bytes']:,} B (micro-batch {graph.batch} x "
               f"{graph.micro_batches}, {len(figures['swapped_tensors'])} tensors swapped; "
