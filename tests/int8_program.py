@@ -43,11 +43,11 @@ class Program:
     def id(self, name):
         return list(self.offsets).index(name)
 
-    def build(self):
+    def build(self, input="METRICS", labels="METRICS", output="METRICS"):
+        """The executor; input / labels / output name the loader's tensors."""
         table = np.array([(self.offsets[n], self.sizes[n]) for n in self.offsets], np.uint32)
-        metrics = self.id("METRICS")
-        self.executor = Executor(np.stack(self.ops), table, self.end, metrics, metrics,
-                                 metrics, metrics)
+        self.executor = Executor(np.stack(self.ops), table, self.end, self.id(input), self.id(labels),
+                                 self.id("METRICS"), self.id(output))
         return self
 
     def view(self, name, dtype, offset=0):

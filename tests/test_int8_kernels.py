@@ -42,7 +42,7 @@ def rq_tensor(g, out, acc_std, e, hostile=False):
     return np.concatenate([m, sh]).astype(np.int32)
 
 
-FC_SHAPES = [(1, 1, 1), (3, 7, 5), (8, 64, 10), (5, 130, 9), (2, 65, 33)]
+FC_SHAPES = [(1, 1, 1), (3, 7, 5), (8, 64, 10), (5, 130, 9), (2, 65, 33), (300, 5, 3)]
 
 
 @pytest.mark.parametrize("n,i,o", FC_SHAPES)
@@ -115,6 +115,24 @@ def test_qfc_grad_and_deriv(n, i, o, e):
             exp, vals = prog.get_g16(name, shape)
             assert exp == want[0], (name, prior)
             np.testing.assert_array_equal(vals, want[1], err_msg="%s %s" % (name, prior))
+
+
+@pytest.mark.parametrize("n", [256, 257])
+def test_qfc_grad_extreme_sums(n):
+    """int8 weight-gradient sums at their largest (|dy| = 2^15, |x - zx| = 255):
+    32-bit sums up to 256 samples, 64-bit beyond."""
+    x = np.full((n, 3), 127, np.int8)
+    x[:, 1] = -128
+    dy = (-3, np.full((n, 2), -32768, np.int16))
+    prog = Program().tensor("X", x.nbytes).tensor("dY", g16_bytes(2 * n)).tensor("dW", g16_bytes(6))
+    prog.op("QFC_GRAD", GRAD, ["X", "dY", "dW", None], [n, 3, 2, 1, -128]).build()
+    prog.set("X", x)
+    prog.set_g16("dY", dy)
+    prog.run()
+    want = ref.fc_grad(x, dy, -128)[0]
+    exp, vals = prog.get_g16("dW", (2, 3))
+    assert exp == want[0] and exp > -3
+    np.testing.assert_array_equal(vals, want[1])
 
 
 def test_g16_of_zero_sums_keeps_the_exponent():

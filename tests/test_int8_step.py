@@ -84,7 +84,8 @@ class Quantized:
             self.lr_b2 = ref.adam_multipliers(ADAM_LR, self.s_h * self.s_w2, qas)
 
 
-def build(q):
+def build(q, loader=False):
+    """The program with its constants set; loader: X32 / T are the loader's tensors."""
     e = q.e
     prog = Program()
     for name, nbytes in [("X32", 4 * N * IN), ("T", 4 * N), ("X", N * IN * e), ("W1", HID * IN * e),
@@ -113,7 +114,10 @@ def build(q):
     prog.op("QFC_GRAD", GRAD, ["X", "dH", "dW1", "dB1"], [N, IN, HID, e, q.zx])
     apply(prog, q, "W1", HID * IN, e, HID)
     apply(prog, q, "B1", HID, 4, HID)
-    prog.build()
+    if loader:
+        prog.build(input="X32", labels="T", output="P")
+    else:
+        prog.build()
     for name in ("W1", "B1", "W2", "B2"):
         prog.set("AS" + name, np.array([0, 2 ** 30, 2 ** 30], np.int32))
     for name, value in [("W1", q.w1), ("B1", q.b1), ("RQ1", q.rq1), ("W2", q.w2), ("B2", q.b2),

@@ -52,9 +52,82 @@ static void NAME(const T *x, const T *w, const int32_t *b, T *y, const int32_t *
 QFC_FWD(fwd8, int8_t, int32_t, int16_t, mt_sat8)
 QFC_FWD(fwd16, int16_t, int64_t, int64_t, mt_sat16)
 
+#if defined(__ARM_FEATURE_DSP)
+/* Cortex-M DSP extension: SMLAD adds two 16x16 products per instruction. The
+ * sums are the same integers as fwd8's (exact, below 2^31), so the results
+ * are bit-identical to the portable path (tests/test_firmware_int8.py). */
+#include <arm_acle.h>
+#include <string.h>
+
+static uint32_t load4(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);   /* an unaligned word load on the M4 */
+    return v;
+}
+
+/* sum_i x[i] w[i] for four rows of x against one weight row. */
+static void dot4_dsp(const int8_t *x0, int in, const int8_t *w, int32_t *acc)
+{
+    const int8_t *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int i = 0;
+#define DSP_ROW(A, X)                                                       \
+    do {                                                                    \
+        uint32_t xv = load4((X) + i);                                       \
+        A = __smlad(__sxtb16(xv), w02, A);                                  \
+        A = __smlad(__sxtb16((xv >> 8) | (xv << 24)), w13, A);              \
+    } while (0)
+    for (; i + 4 <= in; i += 4) {
+        uint32_t wv = load4(w + i);
+        int16x2_t w02 = __sxtb16(wv), w13 = __sxtb16((wv >> 8) | (wv << 24));
+        DSP_ROW(a0, x0);
+        DSP_ROW(a1, x1);
+        DSP_ROW(a2, x2);
+        DSP_ROW(a3, x3);
+    }
+#undef DSP_ROW
+    for (; i < in; i++) {
+        a0 += x0[i] * w[i];
+        a1 += x1[i] * w[i];
+        a2 += x2[i] * w[i];
+        a3 += x3[i] * w[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+static void fwd8_dsp(const int8_t *x, const int8_t *w, const int32_t *b, int8_t *y,
+                     const int32_t *rq, int n, int in, int out, int zx, int zy)
+{
+    int s4 = n / 4 * 4;
+    for (int o = 0; o < out; o++) {
+        const int8_t *wr = w + (size_t)o * in;
+        int32_t wsum = 0, acc[4];
+        for (int i = 0; i < in; i++) wsum += wr[i];
+        int64_t base = (b ? b[o] : 0) - (int64_t)zx * wsum;
+        for (int s = 0; s < s4; s += 4) {
+            dot4_dsp(x + (size_t)s * in, in, wr, acc);
+            for (int r = 0; r < 4; r++)
+                y[(size_t)(s + r) * out + o] = mt_sat8(zy + mt_requant(base + acc[r], rq[o], rq[out + o]));
+        }
+    }
+    if (s4 < n)   /* the last samples: the portable kernel over those rows */
+        fwd8(x + (size_t)s4 * in, w, b, y + (size_t)s4 * out, rq, n - s4, in, out, zx, zy);
+}
+#endif
+
 void mt_qfc_fwd(int e, const void *x, const void *w, const int32_t *b, void *y,
                 const int32_t *rq, int n, int in, int out, int zx, int zy)
 {
+#if defined(__ARM_FEATURE_DSP)
+    if (e == 1) {
+        fwd8_dsp(x, w, b, y, rq, n, in, out, zx, zy);
+        return;
+    }
+#endif
     if (e == 1) fwd8(x, w, b, y, rq, n, in, out, zx, zy);
     else fwd16(x, w, b, y, rq, n, in, out, zx, zy);
 }
@@ -93,10 +166,39 @@ static void grad_row(int e, const void *x, const int16_t *dy, int64_t *acc, int 
     else grad_row16(x, dy, acc, n, in, out, zx, o, i0, len);
 }
 
+/* int8 with n <= 256: every sum fits int32 (|sum| < 2^31, see grad_row8), so
+ * sums, maximum and rounding stay in 32 bits (cheap on Cortex-M). */
+static uint32_t grad_pass8_short(const int8_t *x, const int16_t *dy, int16_t *dw, int n,
+                                 int in, int out, int zx, int shift)
+{
+    int32_t part[CHUNK];
+    uint32_t max_abs = 0;
+    int64_t half = shift > 0 ? (int64_t)1 << (shift - 1) : 0;
+    for (int o = 0; o < out; o++)
+        for (int i0 = 0; i0 < in; i0 += CHUNK) {
+            int len = in - i0 < CHUNK ? in - i0 : CHUNK;
+            for (int k = 0; k < len; k++) part[k] = 0;
+            for (int s = 0; s < n; s++) {
+                int16_t d = dy[(size_t)s * out + o];
+                const int8_t *xr = x + (size_t)s * in + i0;
+                for (int k = 0; k < len; k++) part[k] += d * (int16_t)(xr[k] - zx);
+            }
+            for (int k = 0; k < len; k++) {
+                int32_t a = part[k];
+                uint32_t mag = a < 0 ? (uint32_t)0 - (uint32_t)a : (uint32_t)a;
+                if (mag > max_abs) max_abs = mag;
+                dw[(size_t)o * in + i0 + k] = mt_sat16(mt_floor_shift((int64_t)a + half, shift));
+            }
+        }
+    return max_abs;
+}
+
 /* Writes the sums shifted by `shift`, returns the largest |sum|. */
 static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, int n,
                           int in, int out, int zx, int shift)
 {
+    if (e == 1 && n <= 256)
+        return grad_pass8_short(x, dy, dw, n, in, out, zx, shift);
     int64_t acc[CHUNK];
     uint64_t max_abs = 0;
     mt_rshift rs = mt_rshift_by(shift);

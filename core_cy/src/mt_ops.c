@@ -12,7 +12,7 @@
 /* kind, name, max slots, roles, optional slots, params, floats,
    in-place (write slot, read slot), needs, run */
 static const mt_op_info op_table[] = {
-#ifndef MT_NO_FLOAT_KERNELS  /* float32 ops: a float-free (fixed) build leaves them out */
+#ifndef MT_NO_FLOAT_KERNELS  /* float32 ops: a build without float (fixed) leaves them out */
     {MT_OP_FC_FWD, "FC_FWD", 4, {R, R, R, W}, OPTIONAL_SLOT(2), 3, 0, NO_PAIR,
      mt_fc_needs, mt_run_fc_fwd},
     {MT_OP_FC_GRAD, "FC_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 3, 0, NO_PAIR,
