@@ -2,6 +2,5 @@
 // script and the time/crc pieces the agent uses.
 #include "ports/qemu/mpconfigport.h"
 
-#define MICROPY_PY_TIME_TIME_TIME_NS (1)
 #define MICROPY_PY_BINASCII_CRC32   (1)
 #define MICROPY_PY_OS_URANDOM       (1)

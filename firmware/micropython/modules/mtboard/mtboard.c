@@ -5,6 +5,7 @@
 
 #include "py/runtime.h"
 #include "py/mphal.h"
+#include "py/mperrno.h"
 #include "extmod/vfs.h"
 #include "ports/qemu/uart.h"
 #include "semihost_file.h"
