@@ -5,7 +5,8 @@
 
 Order: the `MICROPY_DIR` environment variable; else the lean v1.28.0 tarball kept beside the
 repository (`<some parent>/shared/vendor/`, as on the development machines), extracted once
-into `~/.cache/microtrain/micropython-1.28.0`; else a one-line UserError telling the user to clone.
+into `~/.cache/microtrain/micropython-1.28.0` (used from there on); else a one-line UserError
+telling the user to clone.
 """
 
 import contextlib
@@ -40,12 +41,12 @@ def micropython_tree():
         tree = pathlib.Path(configured).expanduser().resolve()
         check_tree(tree, "MICROPY_DIR=%s" % configured)
         return tree
-    tarball = vendor_tarball()
-    if tarball is None:
-        raise UserError("MicroPython source not found: " + CLONE_HINT)
     tree = cache_dir() / ("micropython-%d.%d.%d" % VERSION)
     with locked(cache_dir() / "micropython.lock"):
         if not (tree / "py" / "mpconfig.h").exists():
+            tarball = vendor_tarball()
+            if tarball is None:
+                raise UserError("MicroPython source not found: " + CLONE_HINT)
             _extract(tarball, tree)
     check_tree(tree, str(tree))
     return tree

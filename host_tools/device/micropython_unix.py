@@ -22,6 +22,7 @@ MODULES_DIR = REPO_DIR / "firmware" / "micropython" / "modules"
 MANIFEST = REPO_DIR / "firmware" / "micropython" / "manifest_unix.py"
 CORE_DIR = REPO_DIR / "core_cy" / "src"
 FROZEN_SOURCE_DIRS = ("board", "protocol")
+BUILD_SUFFIXES = (".c", ".h", ".mk")   # what make reads (not the README, not the CMake twin)
 PACKAGES = "libffi-dev pkg-config"
 MAKE_ARGS = ["VARIANT=standard", "MICROPY_PY_SSL=0", "MICROPY_PY_BTREE=0"]
 
@@ -56,14 +57,15 @@ def source_hash():
     """SHA-256 (16 hex digits) over every file the binary depends on in this repo."""
     digest = hashlib.sha256()
     for path in _inputs():
-        digest.update(str(path.relative_to(REPO_DIR)).encode() + b"\0")
+        name = path.relative_to(REPO_DIR) if REPO_DIR in path.parents else path
+        digest.update(str(name).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def _inputs():
-    files = [p for p in MODULES_DIR.rglob("*") if p.is_file()]
-    files += [p for p in CORE_DIR.iterdir() if p.is_file()]
+    files = [p for p in MODULES_DIR.rglob("*") if p.suffix in BUILD_SUFFIXES]
+    files += [p for p in CORE_DIR.iterdir() if p.suffix in BUILD_SUFFIXES]
     if MANIFEST.exists():
         files.append(MANIFEST)
         for name in FROZEN_SOURCE_DIRS:

@@ -19,8 +19,16 @@ SRC_USERMOD_C += $(addprefix $(MICROTRAIN_MOD_DIR)/, \
 SRC_USERMOD_LIB_C += $(MICROTRAIN_CORE_SRC)
 CFLAGS_USERMOD += -I$(MICROTRAIN_MOD_DIR) -I$(MICROTRAIN_CORE_DIR)
 
+# Bare-metal ports (qemu, stm32) link MicroPython's own libm in one precision only,
+# but the core needs both sqrtf and double sqrt: libm_fill.c adds the missing one as a
+# weak symbol. Hosted ports (unix) leave MICROPY_FLOAT_IMPL unset: the C library has both.
+ifneq ($(filter float double,$(MICROPY_FLOAT_IMPL)),)
+MICROTRAIN_LIBM_SRC := $(MICROTRAIN_MOD_DIR)/libm_fill.c
+SRC_USERMOD_LIB_C += $(MICROTRAIN_LIBM_SRC)
+endif
+
 # Per-object flags: the core and the module's own float code (train_sums.c).
 # Object paths as py/py.mk derives them (absolute sources land under $(BUILD)/).
 MICROTRAIN_FP_OBJ := $(addprefix $(BUILD)/, $(MICROTRAIN_CORE_SRC:.c=.o)) \
-	$(BUILD)/microtrain/train_sums.o $(BUILD)/microtrain/executor.o
+	$(BUILD)/microtrain/train_sums.o $(BUILD)/microtrain/executor.o $(BUILD)/microtrain/libm_fill.o
 $(MICROTRAIN_FP_OBJ): CFLAGS += $(MICROTRAIN_CORE_FLAGS)
