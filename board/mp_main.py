@@ -101,7 +101,15 @@ def main(argv=None):
                   flash_limit=given.get("--flash-limit"))
     print("board: %s serving %s, storage %s" % (agent.name, given["--port"], given["--storage"]),
           file=sys.stderr)
+    print("board: " + heap_usage(), file=sys.stderr)
     agent.serve_forever()
+
+
+def heap_usage():
+    """MicroPython's own heap cost once the agent is up (bench/micropython.py reads it)."""
+    import gc
+    gc.collect()
+    return "MicroPython heap after start: %d bytes used, %d free" % (gc.mem_alloc(), gc.mem_free())
 
 
 if __name__ == "__main__":
