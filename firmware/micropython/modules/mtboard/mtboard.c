@@ -36,6 +36,8 @@ static mp_obj_t mtboard_uart_read(mp_obj_t buf_in, mp_obj_t timeout_in) {
             }
         } else if (mp_hal_ticks_ms() - last >= wait_ms) {
             break;
+        } else if (count == 0) {
+            __asm__ volatile ("wfi");   // idle until the next SysTick (1 ms): QEMU sleeps too
         }
     }
     return MP_OBJ_NEW_SMALL_INT(count);
@@ -62,6 +64,7 @@ typedef struct {
     int handle;
     uint32_t block_size;
     uint32_t block_count;
+    uint32_t stored;    // bytes in the host file: reads past them need no semihosting call
 } host_flash_t;
 
 static mp_obj_t host_flash_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw,
@@ -79,6 +82,8 @@ static mp_obj_t host_flash_make_new(const mp_obj_type_t *type, size_t n_args, si
     self->handle = handle;
     self->block_size = mp_obj_get_int(args[1]);
     self->block_count = mp_obj_get_int(args[2]);
+    int32_t length = semihost_flen(handle);
+    self->stored = length > 0 ? (uint32_t)length : 0;
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -105,8 +110,7 @@ static mp_obj_t host_flash_readblocks(size_t n_args, const mp_obj_t *args) {
     if (error) {
         return MP_OBJ_NEW_SMALL_INT(-error);
     }
-    int32_t length = semihost_flen(self->handle);
-    size_t stored = length <= (int32_t)address ? 0 : (size_t)length - address;
+    size_t stored = self->stored <= address ? 0 : self->stored - address;
     stored = stored < buf.len ? stored : buf.len;
     if (stored && (semihost_seek(self->handle, address) != 0
                    || semihost_read(self->handle, buf.buf, stored) != 0)) {
@@ -128,6 +132,9 @@ static mp_obj_t host_flash_writeblocks(size_t n_args, const mp_obj_t *args) {
     }
     if (semihost_seek(self->handle, address) != 0 || semihost_write(self->handle, buf.buf, buf.len) != 0) {
         return MP_OBJ_NEW_SMALL_INT(-MP_EIO);
+    }
+    if (address + buf.len > self->stored) {
+        self->stored = address + buf.len;
     }
     return MP_OBJ_NEW_SMALL_INT(0);
 }
