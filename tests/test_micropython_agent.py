@@ -172,3 +172,21 @@ def test_power_cut_during_training_resumes_to_the_same_weights(files, tmp_path):
     expected = host_weights(files / "tiny.ini", files / "data.npz", tmp_path / "host.npz",
                             "--seed", str(SEED), "--epochs", str(epochs))
     assert_bit_identical(expected, np.load(tmp_path / "cut.npz"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--storage", "/tmp"], "--port is required"),
+    (["--port", "fd:0", "--storage", "/tmp", "--ram-limit", "big"], "--ram-limit wants an integer"),
+    (["--port", "fd:0", "--storage", "/tmp", "--max-resumes", "-1"], "--max-resumes must be 0 or more"),
+    (["--port", "com1", "--storage", "/tmp"], "port com1: use fd:N"),
+    (["--port", "fd:0", "--storage", "/tmp", "--engine", "no_such_engine"], "no_such_engine"),
+    (["--port", "fd:0", "--speed", "9"], "unknown option --speed"),
+])
+def test_bad_arguments_are_one_line_and_status_2(files, argv, message):
+    import os
+    import subprocess
+    done = subprocess.run([str(built(TARGET)), "-m", "board.mp_main", *argv], capture_output=True,
+                          text=True, env=dict(os.environ, MICROPYPATH=str(Path(__file__).parents[1])),
+                          timeout=60)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
