@@ -10,9 +10,10 @@ Numpy-free and copy-free: the bundle is validated where it lies (a 4-byte
 aligned buffer, e.g. what a file's read() returns), its data sets, INIT values
 and JSON texts are memoryview slices of it; the arena is one bytearray (the
 MicroPython heap is the board's RAM); swapped tensors live in the flash file.
-Imports only what the MicroPython ports here have (json, struct, array).
+Imports only what the MicroPython ports here have (errno, json, struct, array).
 """
 
+import errno
 import json
 import struct
 from array import array
@@ -60,8 +61,10 @@ class Dataset:
 
 
 class BundleView:
-    """What the agent reads of a validated bundle (the fields of core_cy's BundleView);
-    `bundle` is the C reader's object, `ops` and `swap_events` are the raw records."""
+    """What the agent reads of a validated bundle: the fields of core_cy's BundleView,
+    except that `ops`, `tensors` and `swap_events` are the raw C records (memoryviews)
+    and the data sets are Dataset slices rather than numpy arrays. `bundle` is the C
+    reader's object; `data` the buffer everything points into."""
 
     def __init__(self, bundle, data):
         self.bundle = bundle
@@ -73,6 +76,7 @@ class BundleView:
         self.init = [InitRecord(tensor, where, offset, whole[start:start + nbytes])
                      for tensor, where, offset, nbytes, start in bundle.init_records()]
         self.ops = _records(whole, bundle.ops())
+        self.tensors = _records(whole, bundle.tensors())
         self.swap_events = _records(whole, bundle.swap_events())
         self.dataset = self._dataset(whole, False)
         self.test_dataset = self._dataset(whole, True)
@@ -233,7 +237,9 @@ def _open_flash(path, size):
     """The swap store: `path` opened read-write (created if missing), at least `size` bytes."""
     try:
         flash = open(path, "r+b")
-    except OSError:
+    except OSError as error:
+        if error.args[0] != errno.ENOENT:  # never truncate a store that exists
+            raise
         flash = open(path, "w+b")
     try:
         if flash.seek(0, 2) < size:

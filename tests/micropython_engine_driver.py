@@ -35,6 +35,31 @@ def hex_of(data):
     return binascii.hexlify(data).decode()
 
 
+VIEW_NUMBERS = ("major", "minor", "n_ops", "n_tensors", "arena_bytes", "input", "labels", "metrics",
+                "output", "batch", "x_numel", "label_kind", "y_bytes", "flash_bytes", "kernel_abi")
+
+
+def digest(data):
+    """SHA-256 (hex) of a buffer: numpy arrays (CPython view) or bytes / memoryviews."""
+    if data is None:
+        return None
+    raw = data.tobytes() if hasattr(data, "tobytes") else bytes(data)
+    return hex_of(hashlib.sha256(raw).digest())
+
+
+def view_summary(view):
+    """Every field of the bundle view, buffers by digest."""
+    settings = view.train
+    return {"numbers": [getattr(view, name) for name in VIEW_NUMBERS],
+            "train": [settings.epochs, settings.iterations, settings.checkpoint_interval,
+                      settings.shuffle_seed, settings.flags],
+            "init": [[r.tensor, r.where, r.offset, digest(r.data)] for r in view.init],
+            "records": [digest(view.ops), digest(view.tensors), digest(view.swap_events)],
+            "data": [None if d is None else [digest(d.x), digest(d.y)]
+                     for d in (view.dataset, view.test_dataset)],
+            "model": view.model, "names": view.names}
+
+
 def use_data(trainer, samples_path):
     if samples_path is None:
         return trainer.use_bundle_data()
@@ -92,9 +117,12 @@ def main(engine_name, job_path):
                           "is_bundle_error": isinstance(error, engine.BundleError)}))
         return
     try:
-        result = {"loaded": True, "arena_bytes": view.arena_bytes, "batch": view.batch}
+        result = {"loaded": True, "arena_bytes": view.arena_bytes, "view": view_summary(view)}
         if job["mode"] == "train":
-            result.update(train(engine, job, trainer))
+            try:
+                result.update(train(engine, job, trainer))
+            except RuntimeError as error:  # the core's status, e.g. a label out of range
+                result["train_error"] = str(error)
         print(json.dumps(result))
     finally:
         trainer.close()

@@ -69,7 +69,7 @@ def work(tmp_path_factory):
             "cnn": plan("cnn.mtb", CNN, "--data", "digits", "--batch", "8"),
             "cnn_swap": plan("cnn_swap.mtb", CNN, "--data", "digits", "--batch", "8",
                              "--ram-budget", CNN_SWAP_BUDGET),
-            "cnn_nodata": plan("cnn_nodata.mtb", CNN),
+            "mlp_huge_batch": plan("mlp_huge_batch.mtb", MLP, "--batch", "2048"),
             "wide": plan("wide.mtb", root / "wide.ini")}
 
 
@@ -133,6 +133,46 @@ def test_uploaded_samples_train_bit_identically(micropython_unix, work):
     assert got["accuracies"] == [None, None]
 
 
+def test_a_core_error_while_training_carries_the_c_message(micropython_unix, work):
+    data = digits()
+    labels = data.y[:64].copy()
+    labels[37] = 10          # the digits MLP has 10 classes
+    bad = work["root"] / "bad_labels.bin"
+    bad.write_bytes(encode_samples(data.x[:64], labels))
+    expected = on_cpython(work, "bad_labels", work["mlp_nodata"], samples=str(bad), chunks=[2])
+    got = on_micropython(micropython_unix, work, "bad_labels", work["mlp_nodata"], samples=str(bad),
+                         chunks=[2])
+    assert expected["train_error"] == "train: sample index or label out of range"
+    assert got["train_error"] == expected["train_error"]
+
+
+def test_training_allocates_nothing_per_iteration(micropython_unix, work):
+    """The heap grows by the same few bytes (the result) for 2 iterations as for 300."""
+    script = work["root"] / "allocations.py"
+    script.write_text(
+        "import gc\n"
+        "from board import mp_engine\n"
+        "view = mp_engine.inspect_bundle(open(%r, 'rb').read())\n"
+        "trainer = mp_engine.Trainer(view, %r)\n"
+        "n = trainer.use_bundle_data()\n"
+        "order = list(range(n))\n"
+        "trainer.train(order, 0, 1)\n"
+        "def grown(n_iter):\n"
+        "    gc.collect()\n"
+        "    gc.disable()\n"
+        "    before = gc.mem_alloc()\n"
+        "    trainer.train(order, 0, n_iter)\n"
+        "    after = gc.mem_alloc()\n"
+        "    gc.enable()\n"
+        "    return after - before\n"
+        "print(grown(2), grown(300), grown(2))\n" % (str(work["mlp_batch4"]),
+                                                     str(work["root"] / "alloc.flash")))
+    done = run_micropython(micropython_unix, script)
+    assert done.returncode == 0, done.stderr
+    short, long, again = (int(word) for word in done.stdout.split())
+    assert long == short == again and short < 256
+
+
 def test_small_cnn_trains_bit_identically(micropython_unix, work):
     assert_same_training(micropython_unix, work, "cnn", chunks=[1, 7, 9, 130, 32], resume_after=0)
 
@@ -160,6 +200,16 @@ def test_a_damaged_bundle_raises_bundle_error_with_the_c_message(micropython_uni
     assert got == expected
 
 
+@pytest.mark.parametrize("name", ["mlp", "cnn_swap", "mlp_nodata"])
+def test_the_bundle_view_equals_the_cpython_one(micropython_unix, work, name):
+    """Header numbers, TRAN, INIT records, op / tensor / swap records, data sets, MODL, NAME."""
+    expected = on_cpython(work, "view_" + name, work[name], mode="load")["view"]
+    got = on_micropython(micropython_unix, work, "view_" + name, work[name], mode="load")["view"]
+    assert expected["init"] and expected["model"]["params"]
+    for key in sorted(expected):
+        assert got[key] == expected[key], key
+
+
 def test_a_misaligned_buffer_is_read_from_an_aligned_copy(micropython_unix, work):
     script = work["root"] / "misaligned.py"
     script.write_text(
@@ -175,9 +225,11 @@ def test_a_misaligned_buffer_is_read_from_an_aligned_copy(micropython_unix, work
 
 
 def test_an_arena_beyond_the_heap_is_a_clean_runtime_error(micropython_unix, work):
-    """The CNN's 165 KB arena in a 128 KB heap: the agent's 'cannot run on this board' path."""
-    got = on_micropython(micropython_unix, work, "big", work["cnn_nodata"], mode="load",
-                         heap_bytes=128 * 1024)
+    """A 61 KB bundle whose 1.7 MB arena (batch 2048) cannot come from a 512 KB heap:
+    the RuntimeError the agent reports as 'bundle cannot run on this board'."""
+    got = on_micropython(micropython_unix, work, "big", work["mlp_huge_batch"], mode="load",
+                         heap_bytes=512 * 1024)
     assert got["error"] == "RuntimeError"
-    arena = on_cpython(work, "big", work["cnn_nodata"], mode="load")["arena_bytes"]
+    arena = on_cpython(work, "big", work["mlp_huge_batch"], mode="load")["arena_bytes"]
+    assert arena > 1024 * 1024
     assert got["message"] == "not enough RAM for the arena: the bundle needs %d bytes" % arena

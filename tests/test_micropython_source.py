@@ -85,9 +85,10 @@ def test_the_unix_build_is_keyed_by_its_inputs_and_freezes_the_manifest_if_any(m
     assert "USER_C_MODULES=%s" % unix.MODULES_DIR in argv and "BUILD=%s" % (tmp_path / "build") in argv
     assert "VARIANT=standard" in argv and "MICROPY_PY_SSL=0" in argv and "MICROPY_PY_BTREE=0" in argv
     monkeypatch.setattr(unix, "MANIFEST", tmp_path / "manifest_unix.py")
-    without = unix.source_hash()
+    without = unix.source_hash(tmp_path / "mp")
     assert "FROZEN_MANIFEST=" in unix.make_argv(tmp_path / "mp", tmp_path / "build", 2)
     (tmp_path / "manifest_unix.py").write_text("module('agent.py')\n")
     assert "FROZEN_MANIFEST=%s" % (tmp_path / "manifest_unix.py") in unix.make_argv(
         tmp_path / "mp", tmp_path / "build", 2)
-    assert unix.source_hash() != without
+    assert unix.source_hash(tmp_path / "mp") != without
+    assert unix.source_hash(tmp_path / "other") != unix.source_hash(tmp_path / "mp")

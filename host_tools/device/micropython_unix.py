@@ -3,8 +3,8 @@
     binary = build_unix_port()    # -> path of the `micropython` executable
 
 Built from the tree micropython_source finds, out of that tree (BUILD= under the cache
-directory), in a directory keyed by a hash of what goes into it: the module's sources, the
-C core's and, when firmware/micropython/manifest_unix.py exists, that manifest (frozen into
+directory), in a directory keyed by a hash of what goes into it: the tree's path, the
+module's sources, the C core's and, when firmware/micropython/manifest_unix.py exists, that manifest (frozen into
 the binary) with the Python files it can freeze (board/, protocol/). Built once per key.
 """
 
@@ -31,7 +31,7 @@ def build_unix_port(jobs=2):
     """Builds (or reuses) the unix port with the module -> path of its `micropython` binary."""
     check_packages()
     tree = micropython_tree()
-    build_dir = cache_dir() / ("unix-" + source_hash())
+    build_dir = cache_dir() / ("unix-" + source_hash(tree))
     binary = build_dir / "micropython"
     with locked(cache_dir() / "micropython-unix.lock"):
         if binary.exists():
@@ -53,9 +53,10 @@ def make_argv(tree, build_dir, jobs):
                "BUILD=" + str(build_dir)])
 
 
-def source_hash():
-    """SHA-256 (16 hex digits) over every file the binary depends on in this repo."""
-    digest = hashlib.sha256()
+def source_hash(tree):
+    """SHA-256 (16 hex digits) over the MicroPython tree's path and every file the binary
+    depends on in this repo."""
+    digest = hashlib.sha256(str(tree).encode() + b"\0")
     for path in _inputs():
         name = path.relative_to(REPO_DIR) if REPO_DIR in path.parents else path
         digest.update(str(name).encode() + b"\0")

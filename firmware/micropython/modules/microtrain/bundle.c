@@ -103,6 +103,17 @@ static mp_obj_t bundle_ops(mp_obj_t self_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(bundle_ops_obj, bundle_ops);
 
+/* -> (offset, count, record bytes) of the tensor table ((offset, nbytes) u32 pairs) */
+static mp_obj_t bundle_tensors(mp_obj_t self_in)
+{
+    mt_bundle_obj *self = MP_OBJ_TO_PTR(self_in);
+    const mt_program *p = &self->bundle.program;
+    const uint32_t values[3] = {p->n_tensors ? offset_of(self, p->tensors) : 0, p->n_tensors,
+                                (uint32_t)sizeof(mt_tensor)};
+    return uint_tuple(values, 3);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(bundle_tensors_obj, bundle_tensors);
+
 /* -> (offset, count, record bytes) of the swap events, or None without a SWAP section */
 static mp_obj_t bundle_swap_events(mp_obj_t self_in)
 {
@@ -156,6 +167,7 @@ static const mp_rom_map_elem_t bundle_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_init_records), MP_ROM_PTR(&bundle_init_records_obj) },
     { MP_ROM_QSTR(MP_QSTR_tensor), MP_ROM_PTR(&bundle_tensor_obj) },
     { MP_ROM_QSTR(MP_QSTR_ops), MP_ROM_PTR(&bundle_ops_obj) },
+    { MP_ROM_QSTR(MP_QSTR_tensors), MP_ROM_PTR(&bundle_tensors_obj) },
     { MP_ROM_QSTR(MP_QSTR_swap_events), MP_ROM_PTR(&bundle_swap_events_obj) },
     { MP_ROM_QSTR(MP_QSTR_model_json), MP_ROM_PTR(&bundle_model_json_obj) },
     { MP_ROM_QSTR(MP_QSTR_names_json), MP_ROM_PTR(&bundle_names_json_obj) },
