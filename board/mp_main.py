@@ -7,7 +7,8 @@ QEMU firmware (firmware/micropython/qemu): main() with no arguments, run by the 
 mt_boot.py: littlefs on the semihosted flash file mounted at /, the UART as the port, the
 arena budget the firmware was built with.
 A real MicroPython board: copy board/ and protocol/ with mpremote and call
-main(["--port", "uart:ID", "--storage", "/flash"]) from its main.py.
+main(["--port", "stdio", "--storage", "/"]) from its main.py: the protocol then runs on the
+board's console (USB CDC: /dev/ttyACM0 on the host), the agent's log lines are dropped.
 Bad arguments: one line on stderr, exit status 2.
 """
 
@@ -63,7 +64,16 @@ def open_port(port):
     if port == "uart":
         from board.mp_uart import UartTransport
         return UartTransport()
-    raise UsageError("port %s: use fd:N (unix port) or uart (QEMU firmware)" % port)
+    if port == "stdio":
+        import board.agent
+        board.agent._stderr = _dropped    # the console is the protocol's line now
+        from board.mp_stdio import StdioTransport
+        return StdioTransport()
+    raise UsageError("port %s: use fd:N (unix port), uart (QEMU firmware) or stdio" % port)
+
+
+def _dropped(text):
+    pass
 
 
 def qemu_defaults():
@@ -102,9 +112,10 @@ def main(argv=None):
                   name=given.get("--name", DEFAULT_NAME),
                   max_resumes=given.get("--max-resumes", DEFAULT_MAX_RESUMES),
                   flash_limit=given.get("--flash-limit"))
-    print("board: %s serving %s, storage %s" % (agent.name, given["--port"], given["--storage"]),
-          file=sys.stderr)
-    print("board: " + heap_usage(), file=sys.stderr)
+    if given["--port"] != "stdio":
+        print("board: %s serving %s, storage %s" % (agent.name, given["--port"], given["--storage"]),
+              file=sys.stderr)
+        print("board: " + heap_usage(), file=sys.stderr)
     agent.serve_forever()
 
 

@@ -190,3 +190,32 @@ def test_bad_arguments_are_one_line_and_status_2(files, argv, message):
                           timeout=60)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_the_console_as_the_port_serves_the_protocol(files, tmp_path):
+    """--port stdio, as on a real board's USB console: frames on stdin/stdout, logs dropped."""
+    import os
+    import subprocess
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    storage = tmp_path / "board"
+    storage.mkdir()
+    agent = subprocess.Popen([str(built(TARGET)), "-m", "board.mp_main", "--port", "stdio",
+                              "--storage", str(storage)], stdin=master, stdout=master,
+                             stderr=subprocess.PIPE, env=dict(os.environ, MICROPYPATH=str(
+                                 Path(__file__).parents[1])))
+    try:
+        port = os.ttyname(slave)
+        with client(port) as c:
+            assert c.info["kernel_version"] == "abi%d" % KERNEL_ABI_VERSION
+            c.flash(load_bundle(str(files / "plain.mtb")))
+            assert len(c.download(m.WHAT_WEIGHTS)) > 0
+        assert (storage / "bundle.mtb").read_bytes() == (files / "plain.mtb").read_bytes()
+    finally:
+        agent.kill()
+        agent.wait()
+        os.close(master)
+        os.close(slave)
+    assert agent.stderr.read() == b""
