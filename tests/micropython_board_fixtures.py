@@ -50,3 +50,32 @@ def assert_bit_identical(expected, got):
     for key in expected.files:
         assert expected[key].dtype == got[key].dtype and expected[key].shape == got[key].shape
         assert expected[key].tobytes() == got[key].tobytes(), key
+
+
+def board_sim_answers(target, tmp_path):
+    """`microtrain board-sim --target TARGET` prints its port and the board answers HELLO there
+    -> INFO; the command is then stopped with SIGTERM, as Ctrl-C would."""
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+    from host_tools.device.client import BoardClient
+    repo = Path(__file__).resolve().parents[1]
+    command = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "board-sim", "--target", target,
+                                "--storage", str(tmp_path / "board")], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(repo)),
+                               text=True)
+    try:
+        line = command.stdout.readline()
+        assert line.startswith("board-sim: port /dev/pts/"), line
+        with BoardClient(line.split()[2]) as client:
+            deadline = 20
+            while True:
+                try:
+                    return client.hello()
+                except UserError:
+                    deadline -= 1
+                    assert deadline > 0
+    finally:
+        command.send_signal(signal.SIGTERM)
+        command.wait(30)

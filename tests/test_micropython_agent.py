@@ -19,7 +19,8 @@ from host_tools.device.targets import MICROPYTHON_ARENA_BYTES
 from host_tools.errors import UserError
 from protocol import messages as m
 from protocol.crc32 import crc32
-from micropython_board_fixtures import assert_bit_identical, boot, built, host_weights
+from micropython_board_fixtures import (assert_bit_identical, board_sim_answers, boot, built,
+                                        host_weights)
 
 TARGET = "micropython-unix"
 MODEL = """
@@ -219,3 +220,8 @@ def test_the_console_as_the_port_serves_the_protocol(files, tmp_path):
         os.close(master)
         os.close(slave)
     assert agent.stderr.read() == b""
+
+
+def test_board_sim_starts_the_unix_port(files, tmp_path):
+    info = board_sim_answers(TARGET, tmp_path)
+    assert info["device_name"] == UNIX_NAME and info["ram_bytes"] == MICROPYTHON_ARENA_BYTES

@@ -20,7 +20,8 @@ from host_tools.device.targets import (BAREMETAL_RAM_BYTES, MICROPYTHON_ARENA_BY
                                       MICROPYTHON_QEMU_HEAP)
 from host_tools.errors import UserError
 from protocol import messages as m
-from micropython_board_fixtures import assert_bit_identical, boot, built, host_weights
+from micropython_board_fixtures import (assert_bit_identical, board_sim_answers, boot, built,
+                                        host_weights)
 
 REPO = Path(__file__).resolve().parents[1]
 MLP = REPO / "examples" / "digits_mlp.ini"
@@ -148,3 +149,8 @@ def test_the_heap_and_ram_budget_are_the_firmwares():
     assert re.search(r"^RAM\s+0x20000000\s+0x00240000\b", text, re.M)
     heap = re.search(r"^ \.bss\.gc_heap\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", text, re.M)
     assert heap and int(heap.group(1), 16) == MICROPYTHON_QEMU_HEAP
+
+
+def test_board_sim_starts_the_micropython_firmware(work, tmp_path):
+    info = board_sim_answers("micropython-m4f", tmp_path)
+    assert info["device_name"] == QEMU_NAME and info["ram_bytes"] == MICROPYTHON_ARENA_BYTES
