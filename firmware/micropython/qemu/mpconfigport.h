@@ -1,5 +1,5 @@
-// The agent's QEMU port: ports/qemu's configuration plus a writable littlefs, frozen boot
-// script and the time/crc pieces the agent uses.
+// The agent's QEMU port: ports/qemu's configuration (littlefs and the frozen agent come from
+// the Makefile) plus the C crc32 the protocol wants and os.urandom for the link's first seq.
 #include "ports/qemu/mpconfigport.h"
 
 #define MICROPY_PY_BINASCII_CRC32   (1)
