@@ -145,7 +145,7 @@ def newest_checkpoint(port):
 
 
 def test_power_cut_during_training_resumes_to_the_same_weights(files, tmp_path):
-    epochs = 60   # 720 iterations, a checkpoint every 5
+    epochs = 300   # 3,600 iterations, a checkpoint every 5: seconds, so the cut lands mid-run
     log = tmp_path / "agent.log"
     data = np.load(files / "data.npz")
     with open(log, "wb") as agent_log:
