@@ -61,10 +61,12 @@ def board_sim_answers(target, tmp_path):
     from pathlib import Path
     from host_tools.device.client import BoardClient
     repo = Path(__file__).resolve().parents[1]
+    # The session's build, not a new one in a test's private cache: <cache>/microtrain/<build>/<file>.
+    cache = built(target).parents[2]
     command = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "board-sim", "--target", target,
                                 "--storage", str(tmp_path / "board")], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(repo)),
-                               text=True)
+                               stderr=subprocess.DEVNULL, text=True, env=dict(
+                                   os.environ, PYTHONPATH=str(repo), XDG_CACHE_HOME=str(cache)))
     try:
         line = command.stdout.readline()
         assert line.startswith("board-sim: port /dev/pts/"), line
