@@ -18,7 +18,11 @@ import tty
 
 
 class BoardSim:
-    """The pty pair plus the agent process; Popen-like (pid, poll, wait, kill)."""
+    """The pty pair plus the agent process; Popen-like (pid, poll, wait, kill).
+    Subclasses run another agent program (host_tools/device/micropython_board.py):
+    their own agent_command() and `env`."""
+
+    env = None      # the agent's environment (None: ours)
 
     def __init__(self, storage_dir, ram_limit=None, name=None, stderr=None, agent_options=()):
         self.storage_dir = str(storage_dir)
@@ -26,8 +30,8 @@ class BoardSim:
         tty.setraw(self.master)
         tty.setraw(self.slave)  # no echo or line editing of the binary protocol
         self.port_path = os.ttyname(self.slave)
-        self.argv = [sys.executable, "-m", "board", "--port", "fd:%d" % self.master,
-                     "--storage", self.storage_dir]
+        self.argv = self.agent_command() + ["--port", "fd:%d" % self.master,
+                                            "--storage", self.storage_dir]
         if ram_limit is not None:
             self.argv += ["--ram-limit", str(int(ram_limit))]
         if name is not None:
@@ -37,8 +41,12 @@ class BoardSim:
         self.process = None
         self.start()
 
+    def agent_command(self):
+        return [sys.executable, "-m", "board"]
+
     def start(self):
-        self.process = subprocess.Popen(self.argv, pass_fds=(self.master,), stdin=subprocess.DEVNULL,
+        self.process = subprocess.Popen(self.argv, pass_fds=(self.master,), env=self.env,
+                                        stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=self.stderr,
                                         preexec_fn=_die_with_parent)
         return self.process

@@ -103,9 +103,17 @@ class Storage:
         return min(free, MAX_U32)
 
 
-def _sync(handle):
+def fsync_file(handle):
+    """Flush and fsync; OSError if the file system fails. Ports without os.fsync
+    (MicroPython: littlefs commits a file when it is closed) only flush."""
     handle.flush()
+    fsync = getattr(os, "fsync", None)
+    if fsync is not None:
+        fsync(handle.fileno())
+
+
+def _sync(handle):
     try:
-        os.fsync(handle.fileno())
-    except (AttributeError, OSError):
+        fsync_file(handle)
+    except OSError:
         pass

@@ -8,11 +8,9 @@ an error text goes to the host as a LOG event at level ERROR before the
 UPLOAD_RESULT, so the host can show why.
 """
 
-import os
-
 from protocol import messages as m
 from protocol.upload_service import UploadService
-from board.storage import UPLOAD_TEMP
+from board.storage import UPLOAD_TEMP, fsync_file
 
 
 class FileUploadSink:
@@ -49,9 +47,8 @@ class FileUploadSink:
         if self._handle is None:
             return
         try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())  # the bytes must be durable before a rename
-        except (AttributeError, OSError) as error:
+            fsync_file(self._handle)  # the bytes must be durable before a rename
+        except OSError as error:
             self.error = self.error or "cannot sync %s: %s" % (UPLOAD_TEMP, error)
         self._handle.close()
         self._handle = None

@@ -29,25 +29,30 @@ def encode(data):
 
 
 def decode(encoded):
-    """Inverse of encode(); raises ValueError on input encode() can't produce."""
-    out = bytearray()
-    index = 0
-    length = len(encoded)
+    """Inverse of encode(); raises ValueError on input encode() can't produce.
+
+    Walks the code bytes in place (one cheap step per block: float data is mostly
+    zeros, so blocks are many and short) and turns each into the zero it stands
+    for; the first code byte, and one after a full 0xFF block, stand for nothing."""
+    if 0 in encoded:
+        raise ValueError("cobs: zero byte inside frame")
+    out = bytearray(encoded)
+    length = len(out)
+    index, cut, full = 0, [0], False
     while index < length:
-        code = encoded[index]
-        if code == 0:
-            raise ValueError("cobs: zero byte inside frame")
-        end = index + code
-        if end > length:
+        code = out[index]
+        if index + code > length:
             raise ValueError("cobs: block runs past end of frame")
-        block = encoded[index + 1:end]
-        if 0 in block:
-            raise ValueError("cobs: zero byte inside frame")
-        out += block
-        index = end
-        if code != 0xFF and index < length:
-            out.append(0)
-    return bytes(out)
+        if index and full:
+            cut.append(index)
+        elif index:
+            out[index] = 0
+        full = code == 0xFF
+        index += code
+    if len(cut) == 1:
+        return bytes(out[1:])
+    pieces = [out[start + 1:end] for start, end in zip(cut, cut[1:] + [length])]
+    return b"".join(pieces)
 
 
 def max_encoded_length(length):

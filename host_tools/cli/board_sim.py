@@ -24,13 +24,16 @@ def register(commands):
     parser.add_argument("--name", type=device_name,
                         help="device name, 1..64 bytes (default microtrain-sim)")
     parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
-                        help="linux (default: the CPython agent) or a bare-metal firmware "
-                             "under QEMU (built offline with PlatformIO if needed)")
+                        help="linux (default: the CPython agent), a bare-metal firmware "
+                             "under QEMU (built offline with PlatformIO if needed) or the agent "
+                             "on MicroPython (unix port, or firmware under QEMU; built from "
+                             "MICROPY_DIR if needed)")
     parser.set_defaults(run=run)
 
 
 def run(args):
     from board.sim import start_board_sim
+    from host_tools.device.targets import start_board
     with tempfile.TemporaryDirectory(prefix="microtrain-board-") as scratch:
         storage = Path(args.storage or scratch)
         storage.mkdir(parents=True, exist_ok=True)  # a bad path fails here, in one line
@@ -41,12 +44,11 @@ def run(args):
         else:  # the firmware has its RAM from its linker script and its name built in
             if args.ram_limit or args.name:
                 raise UserError("--ram-limit and --name apply to --target linux only")
-            from host_tools.device.qemu_board import start_qemu_board
-            port, sim = start_qemu_board(args.target, storage, stderr=subprocess.PIPE)
+            port, sim = start_board(args.target, storage, stderr=subprocess.PIPE)
         record = sim_registry.register(port, storage, args.name or ("microtrain-sim" if args.target == "linux" else args.target))
         print(f"board-sim: port {port}  storage {storage}", flush=True)
         try:
-            log = sim.process.stderr if args.target == "linux" else sim.process.stdout
+            log = sim.process.stderr or sim.process.stdout  # QEMU: the console on its stdout
             for line in log:  # until the agent exits or Ctrl-C
                 print(line.decode("utf-8", "replace").rstrip(), file=sys.stderr, flush=True)
             print(f"board-sim: agent exited with status {sim.wait()}", file=sys.stderr)

@@ -21,8 +21,9 @@ def register(commands):
     parser.add_argument("--pretrain-epochs", type=integer(1, U16_MAX), default=15, metavar="N",
                         help="pretraining epochs on the host (1..65535, default 15)")
     parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
-                        help="the emulated board: linux (default) or a bare-metal firmware "
-                             "under QEMU (baremetal-m4f, baremetal-m3)")
+                        help="the emulated board: linux (default), a bare-metal firmware "
+                             "under QEMU (baremetal-m4f, baremetal-m3) or the agent on MicroPython "
+                             "(micropython-unix, micropython-m4f, micropython-m3)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="number format the board trains in: float32 (default), int8 "
                              "(the pretrained float weights quantized) or fixed")

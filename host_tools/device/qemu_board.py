@@ -70,22 +70,29 @@ def _run(argv, environ, what):
 
 
 class QemuBoard:
-    """QEMU running the firmware; Popen-like (pid, poll, wait, kill), like board/sim.py."""
+    """QEMU running the firmware; Popen-like (pid, poll, wait, kill), like board/sim.py.
+    Subclasses run other firmware (micropython_board.py): their own `targets` and build()."""
+
+    targets = TARGETS   # --target -> (how the firmware is built, QEMU machine)
 
     def __init__(self, target, storage_dir, elf=None, stderr=None, extra_args=()):
-        if target not in TARGETS:
-            raise UserError("unknown target %r (choose %s)" % (target, ", ".join(sorted(TARGETS))))
+        if target not in self.targets:
+            raise UserError("unknown target %r (choose %s)" % (target, ", ".join(sorted(self.targets))))
         self.target = target
         self.storage_dir = str(storage_dir)
-        self.elf = pathlib.Path(elf) if elf else build_firmware(target)
+        self.elf = pathlib.Path(elf) if elf else self.build(target)
         self.stderr = stderr
         self.extra_args = list(extra_args)
         self.process = self.port = None
         self._log_thread = None
         self.start()
 
+    @staticmethod
+    def build(target):
+        return build_firmware(target)
+
     def argv(self):
-        return ["qemu-system-arm", "-M", TARGETS[self.target][1], "-display", "none",
+        return ["qemu-system-arm", "-M", self.targets[self.target][1], "-display", "none",
                 "-monitor", "none", "-serial", "pty",
                 "-semihosting-config", "enable=on,target=native",
                 "-kernel", str(self.elf)] + self.extra_args
