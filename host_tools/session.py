@@ -58,7 +58,7 @@ class Session:
         """Rewrites every optimizer op's learning rate (f[0]) in the live op
         list: how a learning-rate schedule runs on the host."""
         ops = self.executor.ops
-        for kind in ("SGD_APPLY", "ADAM_APPLY"):
+        for kind in ("SGD_APPLY", "ADAM_APPLY", "FC_GRAD_SGD", "FC_GRAD_ADAM"):
             ops["f"][ops["kind"] == OP_KINDS[kind], 0] = rate
 
     def train(self, x, y, order, first_batch, n_iter):

@@ -132,7 +132,14 @@ enum mt_op_kind {
 
     /* NNTrainer regularization. p = [NUMEL], f = [constant] */
     MT_OP_DECAY_GRAD = 90,  /* t = [W, dW] : dW += c * W (l2norm gradient, weight decay) */
-    MT_OP_L2NORM_LOSS = 91  /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
+    MT_OP_L2NORM_LOSS = 91, /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
+
+    /* fused weight gradient (mt_kernels_fused.h): FC_GRAD's dW made one output
+       row at a time in scratch S ((N + IN) floats) and consumed at once.
+       p = [N, IN, OUT]; dB (optional) is written whole, as FC_GRAD does. */
+    MT_OP_FC_GRAD_SGD = 200,  /* t = [X, dY, W, MOM?, dB?, S]  f = [lr, momentum] */
+    MT_OP_FC_GRAD_ADAM = 201, /* t = [X, dY, W, M, V, STEP, dB?, S]  f = [lr, b1, b2, eps] */
+    MT_OP_FC_GRAD_ACC = 202   /* t = [X, dY, ACC, dB?, S] : ACC += dW */
 };
 
 typedef struct {

@@ -6,6 +6,7 @@ import numpy as np
 from core_cy import CONSTANTS
 from host_tools.cli.arguments import U16_MAX, byte_count, integer
 from host_tools.errors import UserError
+from host_tools.graph.fused_update import fuse_updates
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.load import load_model
 from host_tools.planning import PLANNERS
@@ -31,6 +32,9 @@ def add_budget_arguments(parser):
                              "tensors are swapped to flash with prefetch")
     parser.add_argument("--lookahead", type=integer(0, U16_MAX), default=4, metavar="K",
                         help="ops ahead of use a swapped tensor's read starts (default 4)")
+    parser.add_argument("--no-fused-update", action="store_true",
+                        help="under a RAM budget, keep whole weight gradients (the fused "
+                             "row-by-row update is on by default there)")
 
 
 def plan_program(args, graph):
@@ -66,3 +70,15 @@ def label_kind_for(spec, y=None):
 
 def build_graph(spec, y=None):
     return build_training_graph(spec, label_kind_for(spec, y))
+
+
+def budget_graph(args, spec, y=None):
+    """build_graph, then the memory techniques a RAM budget (--ram-budget,
+    --min-ram, --target) turns on unless switched off; plan and train build
+    the same program for the same options."""
+    graph = build_graph(spec, y)
+    budgeted = getattr(args, "ram_budget", None) is not None or getattr(args, "min_ram", False)
+    graph.fused_layers = []
+    if budgeted and not args.no_fused_update:
+        graph.fused_layers = fuse_updates(graph)
+    return graph

@@ -6,7 +6,7 @@ import sys
 from host_tools.bundle import write_bundle
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
-from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments, budget_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.errors import UserError
@@ -53,7 +53,7 @@ def run(args):
         args.ram_budget = RAM_BYTES[args.target]
     spec = load_spec(args)
     data = load_data(args.data) if args.data else None
-    graph = build_graph(spec, data.y if data else None)
+    graph = budget_graph(args, spec, data.y if data else None)
     if args.min_ram:
         if args.ram_budget is not None:
             raise UserError("--min-ram and --ram-budget exclude each other")
@@ -64,6 +64,7 @@ def run(args):
     else:
         program = plan_program(args, graph)
         figures = memory_figures(program, graph, args.ram_budget, program.swap)
+    figures["fused_updates"] = graph.fused_layers
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:

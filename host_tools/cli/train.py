@@ -1,6 +1,6 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
-from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments, budget_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.device.curves import save_png
@@ -45,7 +45,7 @@ def register(commands):
 def run(args):
     spec = load_spec(args)
     data = load_data(args.data)
-    graph = build_graph(spec, data.y)
+    graph = budget_graph(args, spec, data.y)
     program = plan_program(args, graph)
     session = Session(program, seed=args.seed, swap_file=args.swap_file)
     if args.init_weights:
