@@ -7,6 +7,7 @@ from core_cy import CONSTANTS
 from host_tools.cli.arguments import U16_MAX, byte_count, integer
 from host_tools.errors import UserError
 from host_tools.graph.fused_update import fuse_updates
+from host_tools.planning.recompute_plan import for_budget, for_min_ram
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.load import load_model
 from host_tools.planning import PLANNERS
@@ -32,6 +33,9 @@ def add_budget_arguments(parser):
                              "tensors are swapped to flash with prefetch")
     parser.add_argument("--lookahead", type=integer(0, U16_MAX), default=4, metavar="K",
                         help="ops ahead of use a swapped tensor's read starts (default 4)")
+    parser.add_argument("--no-recompute", action="store_true",
+                        help="under a RAM budget, never recompute activations in backward "
+                             "(by default the planner weighs recomputing against swapping)")
     parser.add_argument("--no-fused-update", action="store_true",
                         help="under a RAM budget, keep whole weight gradients (the fused "
                              "row-by-row update is on by default there)")
@@ -78,7 +82,21 @@ def budget_graph(args, spec, y=None):
     the same program for the same options."""
     graph = build_graph(spec, y)
     budgeted = getattr(args, "ram_budget", None) is not None or getattr(args, "min_ram", False)
-    graph.fused_layers = []
+    graph.fused_layers, graph.recomputed, graph.recompute_ops = [], [], 0
     if budgeted and not args.no_fused_update:
         graph.fused_layers = fuse_updates(graph)
+    if budgeted and not args.no_recompute:
+        target = cost_target(getattr(args, "target", None))
+        if getattr(args, "min_ram", False):
+            choice = for_min_ram(graph, args.planner, args.lookahead, target)
+        else:
+            choice = for_budget(graph, args.ram_budget, args.planner, args.lookahead, target)
+        graph = choice.graph
+        graph.recomputed = [f"{graph.tensors[t].name}" for t in choice.recomputed]
+        graph.recompute_ops = choice.ops_per_iteration
     return graph
+
+
+def cost_target(board_target):
+    """The cost table for a --target (host_tools/planning/targets/): the host's by default."""
+    return "baremetal-m4f" if board_target and board_target.startswith("baremetal") else "host"
