@@ -6,8 +6,7 @@ import numpy as np
 from core_cy import CONSTANTS
 from host_tools.cli.arguments import U16_MAX, byte_count, integer
 from host_tools.errors import UserError
-from host_tools.graph.fused_update import fuse_updates
-from host_tools.planning.recompute_plan import for_budget, for_min_ram
+from host_tools.planning.techniques import apply_techniques
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.load import load_model
 from host_tools.planning import PLANNERS
@@ -81,20 +80,14 @@ def budget_graph(args, spec, y=None):
     --min-ram, --target) turns on unless switched off; plan and train build
     the same program for the same options."""
     graph = build_graph(spec, y)
-    budgeted = getattr(args, "ram_budget", None) is not None or getattr(args, "min_ram", False)
-    graph.fused_layers, graph.recomputed, graph.recompute_ops = [], [], 0
-    if budgeted and not args.no_fused_update:
-        graph.fused_layers = fuse_updates(graph)
-    if budgeted and not args.no_recompute:
-        target = cost_target(getattr(args, "target", None))
-        if getattr(args, "min_ram", False):
-            choice = for_min_ram(graph, args.planner, args.lookahead, target)
-        else:
-            choice = for_budget(graph, args.ram_budget, args.planner, args.lookahead, target)
-        graph = choice.graph
-        graph.recomputed = [f"{graph.tensors[t].name}" for t in choice.recomputed]
-        graph.recompute_ops = choice.ops_per_iteration
-    return graph
+    min_ram = getattr(args, "min_ram", False)
+    if getattr(args, "ram_budget", None) is None and not min_ram:
+        graph.fused_layers, graph.recomputed, graph.recompute_ops = [], [], 0
+        return graph
+    return apply_techniques(graph, None if min_ram else args.ram_budget,
+                            fused=not args.no_fused_update, recompute=not args.no_recompute,
+                            planner=args.planner, lookahead=args.lookahead,
+                            target=cost_target(getattr(args, "target", None)))
 
 
 def cost_target(board_target):

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from host_tools.graph.recompute import candidates, recompute
 from host_tools.planning.cost_model import step_seconds
-from host_tools.planning.min_ram import find_min_ram
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
 
@@ -33,17 +32,27 @@ def _choice(graph, chosen):
     return RecomputeChoice(rewritten, ids, len(chosen) * graph.micro_batches)
 
 
+def _smallest_budget(graph, planner, lookahead):
+    """The swap scheduler's smallest feasible RAM (one schedule run; find_min_ram's first step)."""
+    try:
+        build_program(graph, planner, ram_budget=1, lookahead=lookahead)
+    except SwapInfeasible as error:
+        return error.min_budget
+    return 0
+
+
 def for_min_ram(graph, planner="best", lookahead=4, target="host"):
-    """The recomputations that lower the smallest RAM (ties: lower estimated time)."""
+    """The recomputations that lower the smallest RAM; a tie keeps the cheaper
+    op list (no recompute: it only adds compute). `target` is accepted for
+    symmetry with for_budget."""
+    del target
     chosen = []
-    best = find_min_ram(graph, planner, lookahead)
-    best_key = (best.min_ram_bytes, step_seconds(best.program, target))
+    best = _smallest_budget(graph, planner, lookahead)
     for cand in _ranked(graph):
         trial, _ = recompute(graph, [*chosen, cand])
-        found = find_min_ram(trial, planner, lookahead)
-        key = (found.min_ram_bytes, step_seconds(found.program, target))
-        if key < best_key:
-            chosen, best_key = [*chosen, cand], key
+        smallest = _smallest_budget(trial, planner, lookahead)
+        if smallest < best:
+            chosen, best = [*chosen, cand], smallest
     return _choice(graph, chosen)
 
 
