@@ -109,4 +109,5 @@ def test_timeline_marks_recomputed_tensors(tmp_path, monkeypatch):
                             marks.append(mark), original(axes, buffer, offset, color, mark, *rest)))
     out = tmp_path / "t.png"
     assert main(["plan", *BUDGET_ARGS, "--timeline", str(out)]) == 0
-    assert out.stat().st_size > 0 and {"swapped", "recomputed"} <= set(marks)
+    assert out.stat().st_size > 0 and "swapped" in marks
+    assert {"recomputed", "swapped+recomputed"} & set(marks)

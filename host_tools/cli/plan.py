@@ -107,7 +107,9 @@ def _draw(program, path):
     from host_tools.planning.timeline import draw_timeline
     names = {t.id: t.name for t in program.graph.tensors}
     swapped = set(program.swap.swapped) if program.swap is not None else set()
-    recomputed = {t.id for t in program.graph.tensors if t.name.endswith("/recomputed")}
+    graph = program.graph   # a recomputed copy may share bytes with (be an alias of) another
+    recomputed = {graph.alias.get(t.id, t.id) for t in graph.tensors
+                  if t.name.endswith("/recomputed")}
     draw_timeline(program.buffers, program.plan, path, names=names, swapped_ids=swapped,
                   recomputed_ids=recomputed,
                   title=f"{program.graph.spec.source} (batch {program.graph.batch})")

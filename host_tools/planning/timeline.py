@@ -15,7 +15,7 @@ _MIN_LABEL_FRACTION = 0.035   # label a rectangle only if it is this tall relati
 
 
 # How a tensor is marked: swapped to flash, or a recomputed copy made in backward.
-HATCHES = {"swapped": "///", "recomputed": "xx"}
+HATCHES = {"swapped": "///", "recomputed": "xx", "swapped+recomputed": "///xx"}
 
 
 def _draw_buffer(axes, buffer: Buffer, offset: int, color, mark: str | None, label: str | None,
@@ -52,7 +52,8 @@ def draw_timeline(buffers: Sequence[Buffer], plan: Plan, path, names: Mapping[in
     colors = plt.get_cmap("tab20")
     for index, buffer in enumerate(sorted(buffers, key=lambda b: b.id)):
         label = names.get(buffer.id, str(buffer.id))
-        mark = "swapped" if buffer.id in swapped else "recomputed" if buffer.id in recomputed else None
+        mark = "+".join(m for m, ids in (("swapped", swapped), ("recomputed", recomputed))
+                        if buffer.id in ids) or None
         _draw_buffer(axes, buffer, plan.offsets[buffer.id], colors(index % 20), mark, label,
                      plan.arena_bytes)
     # Rectangles show the bytes a tensor uses; the bound counts aligned sizes, like the arena.
