@@ -148,8 +148,8 @@ def min_ram_rows(models, iterations, repeats):
           "+recompute, +tiling, +fused update); est = estimated step time factor (host cost "
           "table); measured = host step time at the last min_ram / same micro-batching without "
           "a budget (file backend); tiling is not implemented (its column repeats the previous)")
-    print(f"{'model':<14}{'no-reuse':>10}{'arena':>10}{'lower bd':>10}{'micro 1':>10}"
-          f"{'+swap':>9}{'+recomp':>9}{'+tiling':>9}{'+fused':>9}{'no-reuse/min':>13}"
+    print(f"{'model':<14}{'no-reuse':>12}{'arena':>12}{'lower bd':>12}{'micro 1':>12}"
+          f"{'+swap':>12}{'+recomp':>12}{'+tiling':>12}{'+fused':>12}{'no-reuse/min':>13}"
           f"{'est x':>22}{'measured x':>11}  bit-identical")
     for model in models:
         whole = graph_for(model, 32)
@@ -165,8 +165,8 @@ def min_ram_rows(models, iterations, repeats):
         steps += [f.min_ram_bytes for f in found]
         est = "/".join(f"{time_factor(f.program, micro):.1f}" for f in found)
         factor, same = _time_factor(micro, fused.program, iterations, repeats)
-        print(f"{model:<14}{figures['no_reuse_bytes']:>10,}{figures['arena_bytes']:>10,}"
-              f"{figures['lower_bound_bytes']:>10,}" + "".join(f"{b:>9,}" for b in steps)
+        print(f"{model:<14}{figures['no_reuse_bytes']:>12,}{figures['arena_bytes']:>12,}"
+              f"{figures['lower_bound_bytes']:>12,}" + "".join(f"{b:>12,}" for b in steps)
               + f"{figures['no_reuse_bytes'] / fused.min_ram_bytes:>13.1f}{est:>22}"
               f"{factor:>11.2f}  {'yes' if same else 'NO'}")
     print("targets: digits_small <= 12,288 B (AIfES 27,336 B); no-reuse/min >= 20 for every CNN")
