@@ -198,7 +198,7 @@ class Agent:
         settings, view = self.trainer.view.train, self.trainer.view
         try:
             n_samples, data_crc = self._prepare_data()
-            per_epoch, total, epochs = plan(settings, n_samples, view.batch, fields["epochs"],
+            per_epoch, total, epochs = plan(settings, n_samples, view.iteration_samples, fields["epochs"],
                                             fields["iterations"])
         except PlanError as error:
             return self._error(message, getattr(error, "code", m.ERR_BAD_STATE), str(error))
@@ -380,7 +380,7 @@ class Agent:
             loss, correct = trainer.train(run.order(), first, n_iter)
         except (RuntimeError, ValueError, OSError) as error:
             return self._fail("training failed at iteration %d: %s" % (run.iteration + 1, error))
-        epoch_end = run.record(n_iter, loss, correct, trainer.view.batch, started)
+        epoch_end = run.record(n_iter, loss, correct, trainer.view.iteration_samples, started)
         held_out = self._held_out() if epoch_end else None
         if run.done:
             return self._end_run(m.STATE_FINISHED, held_out)
@@ -429,7 +429,7 @@ class Agent:
         run = self.run
         if run is None:
             return
-        loss, accuracy, rate = run.figures(self.trainer.view.batch)
+        loss, accuracy, rate = run.figures(self.trainer.view.iteration_samples)
         read, written = self.trainer.swap_bytes()
         self._last_progress = now()
         self._emit(m.PROGRESS, m.encode(

@@ -38,7 +38,8 @@ class Trainer:
         table = np.stack([view.tensors["offset"], view.tensors["nbytes"]], axis=1)
         homes = {r.tensor: (FLASH if r.where == WHERE_FLASH else ARENA, r.offset) for r in view.init}
         self.runtime = Runtime(view.ops, table, view.arena_bytes,
-                               (view.input, view.labels, view.metrics, view.output),
+                               (view.input, view.labels, view.metrics, view.output,
+                                view.micro_batches),
                                swap_events=view.swap_events, flash_bytes=view.flash_bytes,
                                homes=homes, flash=flash_path)
         self.persistent_ids = sorted(homes)

@@ -22,6 +22,7 @@ cdef extern from "src/mt_bundle.h":
         uint16_t minor
         mt_program program
         uint32_t batch
+        uint32_t iteration_samples
         uint32_t x_numel
         uint32_t label_kind
         uint32_t y_bytes
@@ -47,6 +48,7 @@ cdef extern from "src/mt_bundle.h":
     int MT_BUNDLE_PROG_BYTES
     int MT_BUNDLE_TRAIN_BYTES
     int MT_BUNDLE_INIT_HEADER_BYTES
+    int MT_BUNDLE_MICRO_BYTES
     enum:
         MT_INIT_ARENA
         MT_INIT_FLASH
@@ -106,7 +108,7 @@ BUNDLE_CONSTANTS = {
     "SWAP_WRITE": MT_SWAP_WRITE, "SWAP_MAX_READS_QUEUED": MT_SWAP_MAX_READS_QUEUED,
     "HEADER_BYTES": MT_BUNDLE_HEADER_BYTES, "SECTION_HEADER_BYTES": MT_BUNDLE_SECTION_HEADER_BYTES,
     "PROG_BYTES": MT_BUNDLE_PROG_BYTES, "TRAIN_BYTES": MT_BUNDLE_TRAIN_BYTES,
-    "INIT_HEADER_BYTES": MT_BUNDLE_INIT_HEADER_BYTES,
+    "INIT_HEADER_BYTES": MT_BUNDLE_INIT_HEADER_BYTES, "MICRO_BYTES": MT_BUNDLE_MICRO_BYTES,
 }
 
 
@@ -118,7 +120,7 @@ BundleView = _namedtuple("BundleView", [
     "major", "minor", "n_ops", "n_tensors", "arena_bytes", "input", "labels", "metrics",
     "output", "batch", "x_numel", "label_kind", "y_bytes", "flash_bytes", "kernel_abi",
     "ops", "tensors", "swap_events", "init", "train", "dataset", "model", "names",
-    "test_dataset"], defaults=(None,))
+    "test_dataset", "micro_batches", "iteration_samples"], defaults=(None, 1, None))
 BundleInitRecord = _namedtuple("BundleInitRecord", ["tensor", "where", "offset", "data"])
 BundleTrainSettings = _namedtuple("BundleTrainSettings", [
     "epochs", "iterations", "checkpoint_interval", "shuffle_seed", "flags"])
@@ -210,4 +212,5 @@ def read_bundle(data):
         BundleTrainSettings(b.train.epochs, b.train.iterations, b.train.checkpoint_interval,
                             b.train.shuffle_seed, b.train.flags),
         _dataset(buf, base, &b, &b.data) if b.has_data else None, model, names,
-        _dataset(buf, base, &b, &b.test) if b.has_test else None)
+        _dataset(buf, base, &b, &b.test) if b.has_test else None,
+        p.micro_batches, b.iteration_samples)

@@ -114,7 +114,7 @@ cdef class RamStorage(_Storage):
 
 
 cdef class FileStorage(_Storage):
-    """A POSIX file; reads run on a background thread, writes are synchronous."""
+    """A POSIX file; reads and write-backs run on a background thread, in submission order."""
     cdef mt_storage_file file
     cdef bint is_open
     cdef readonly object path

@@ -178,7 +178,7 @@ def test_bad_magic():
 
 def test_unsupported_major_version():
     data = assemble(content_sections(samples.tiny_content()), major=2)
-    rejected(data, "unsupported format version 2.0")
+    rejected(data, f"unsupported format version 2.{layout.FORMAT_MINOR}")
 
 
 def test_newer_minor_version_is_read():

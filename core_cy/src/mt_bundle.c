@@ -11,12 +11,13 @@ typedef char mt_tensor_is_8_bytes[sizeof(mt_tensor) == 8 ? 1 : -1];
 typedef char mt_swap_event_is_20_bytes[sizeof(mt_swap_event) == 20 ? 1 : -1];
 
 enum section_id { SEC_PROG, SEC_OPS, SEC_TENS, SEC_SWAP, SEC_INIT, SEC_TRAN, SEC_DATA,
-                  SEC_MODL, SEC_NAME, SEC_TEST, SEC_COUNT };
+                  SEC_MODL, SEC_NAME, SEC_TEST, SEC_MICR, SEC_COUNT };
 
 static const char section_tags[SEC_COUNT][5] = {
-    "PROG", "OPS ", "TENS", "SWAP", "INIT", "TRAN", "DATA", "MODL", "NAME", "test"};
-/* "test" (held-out samples) is lowercase: optional, so older readers skip it */
-static const uint8_t section_required[SEC_COUNT] = {1, 1, 1, 0, 1, 1, 0, 1, 0, 0};
+    "PROG", "OPS ", "TENS", "SWAP", "INIT", "TRAN", "DATA", "MODL", "NAME", "test", "MICR"};
+/* "test" (held-out samples) is lowercase: optional, so older readers skip it.
+ * "MICR" (micro-batches) is uppercase: a reader that would not accumulate must refuse. */
+static const uint8_t section_required[SEC_COUNT] = {1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0};
 
 typedef struct {
     const uint8_t *payload[SEC_COUNT];  /* NULL: section absent */
@@ -485,6 +486,27 @@ static int read_train(const section_table *table, mt_bundle *out, char *err, uin
     return MT_OK;
 }
 
+/* MICR: u32 passes per iteration (absent: 1); the batch in PROG is per pass. */
+static int read_micro_batches(const section_table *table, mt_bundle *out, char *err, uint32_t err_len)
+{
+    out->program.micro_batches = 1;
+    if (!table->payload[SEC_MICR]) {
+        out->iteration_samples = out->batch;
+        return MT_OK;
+    }
+    if (table->length[SEC_MICR] != MT_BUNDLE_MICRO_BYTES)
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section MICR: %u bytes, expected %u",
+                    (unsigned)table->length[SEC_MICR], (unsigned)MT_BUNDLE_MICRO_BYTES);
+    uint32_t passes = rd32(table->payload[SEC_MICR]);
+    uint64_t samples = (uint64_t)passes * out->batch;
+    if (passes == 0 || samples > 0xFFFFFFFFu)
+        return fail(ERR, MT_ERR_BUNDLE_CONTENT, "section MICR: %u micro-batches of %u samples",
+                    (unsigned)passes, (unsigned)out->batch);
+    out->program.micro_batches = passes;
+    out->iteration_samples = (uint32_t)samples;
+    return MT_OK;
+}
+
 /* DATA and test share one layout: u32 n_samples, then x (f32) and y blocks. */
 static int read_samples(const section_table *table, int id, mt_bundle *out, mt_dataset *set,
                         char *err, uint32_t err_len)
@@ -547,6 +569,7 @@ static int open_checked(const uint8_t *buf, uint32_t len, mt_bundle *out, char *
     if (status == MT_OK) status = read_tensors(&table, out, ERR);
     if (status == MT_OK) status = read_ops(&table, out, ERR);
     if (status == MT_OK) status = check_batch_shape(out, ERR);
+    if (status == MT_OK) status = read_micro_batches(&table, out, ERR);
     if (status == MT_OK) status = read_swap(&table, out, ERR);
     if (status == MT_OK) status = read_init(&table, out, ERR);
     if (status == MT_OK) status = read_train(&table, out, ERR);

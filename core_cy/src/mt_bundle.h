@@ -13,7 +13,7 @@
 #include "mt_swap.h"
 
 #define MT_BUNDLE_MAJOR 1
-#define MT_BUNDLE_MINOR 0
+#define MT_BUNDLE_MINOR 1  /* 1: MICR section (micro-batch accumulation) */
 /* Version of the op semantics in mt_program.h this runtime implements; a
  * bundle planned for other semantics is refused rather than misexecuted. */
 #define MT_KERNEL_ABI_VERSION 2  /* 2: conv ops take an arena scratch slot */
@@ -23,6 +23,7 @@
 #define MT_BUNDLE_PROG_BYTES 52u
 #define MT_BUNDLE_TRAIN_BYTES 20u
 #define MT_BUNDLE_INIT_HEADER_BYTES 16u
+#define MT_BUNDLE_MICRO_BYTES 4u
 
 
 enum mt_init_where { MT_INIT_ARENA = 0, MT_INIT_FLASH = 1 };
@@ -35,7 +36,7 @@ enum mt_train_flags {
 
 typedef struct {
     uint32_t epochs;
-    uint32_t iterations;           /* per epoch; 0 = n_samples / batch */
+    uint32_t iterations;           /* per epoch; 0 = n_samples / iteration_samples */
     uint32_t checkpoint_interval;  /* iterations between checkpoints; 0 = never */
     uint32_t shuffle_seed;
     uint32_t flags;                /* enum mt_train_flags */
@@ -53,7 +54,8 @@ typedef struct {
 typedef struct {
     uint16_t major, minor;
     mt_program program;            /* ops and tensors point into the buffer */
-    uint32_t batch;                /* samples per iteration */
+    uint32_t batch;                /* samples per pass (the input tensor's rows) */
+    uint32_t iteration_samples;    /* batch x program.micro_batches: samples per iteration */
     uint32_t x_numel;              /* float32 input elements per sample */
     uint32_t label_kind;           /* enum mt_label */
     uint32_t y_bytes;              /* label bytes per sample */

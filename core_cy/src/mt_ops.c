@@ -2,6 +2,7 @@
 #include "mt_ops.h"
 #include "mt_op_needs.h"
 #include "mt_op_run.h"
+#include "mt_kernels_fused.h"
 
 #define R MT_SLOT_READ
 #define W MT_SLOT_WRITE
@@ -105,6 +106,13 @@ static const mt_op_info op_table[] = {
      mt_binary_needs, mt_run_decay_grad},
     {MT_OP_L2NORM_LOSS, "L2NORM_LOSS", 2, {R, RW}, 0, 1, 1, NO_PAIR,
      mt_binary_needs, mt_run_l2norm_loss},
+    /* fused weight gradients (issue 11): kinds 200.. */
+    {MT_OP_FC_GRAD_SGD, "FC_GRAD_SGD", 6, {R, R, RW, RW, W, W},
+     OPTIONAL_SLOT(3) | OPTIONAL_SLOT(4), 3, 2, NO_PAIR, mt_fused_needs, mt_run_fc_grad_sgd},
+    {MT_OP_FC_GRAD_ADAM, "FC_GRAD_ADAM", 8, {R, R, RW, RW, RW, RW, W, W},
+     OPTIONAL_SLOT(6), 3, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_adam},
+    {MT_OP_FC_GRAD_ACC, "FC_GRAD_ACC", 5, {R, R, RW, W, W},
+     OPTIONAL_SLOT(3), 3, 0, NO_PAIR, mt_fused_needs, mt_run_fc_grad_acc},
     /* float <-> integer at the edges of an integer graph */
     {MT_OP_QUANTIZE, "QUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
      mt_qconvert_needs, mt_run_quantize},

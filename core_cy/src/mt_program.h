@@ -161,7 +161,13 @@ enum mt_op_kind {
     MT_OP_QAVGPOOL_DERIV = 117, /* t = [dY, dX] */
     /* Adam: p = [NUMEL, E, CH, B1, B2 (Q30), EPS_M, EPS_SH]; M, V int32 e8m24 words,
        STEP int32 [t, beta1^t, beta2^t (Q30)] */
-    MT_OP_QADAM_APPLY = 118     /* t = [W, dW, LR, M, V, STEP, RNG] */
+    MT_OP_QADAM_APPLY = 118,    /* t = [W, dW, LR, M, V, STEP, RNG] */
+    /* fused weight gradient (mt_kernels_fused.h): FC_GRAD's dW made one output
+       row at a time in scratch S ((N + IN) floats) and consumed at once.
+       p = [N, IN, OUT]; dB (optional) is written whole, as FC_GRAD does. */
+    MT_OP_FC_GRAD_SGD = 200,  /* t = [X, dY, W, MOM?, dB?, S]  f = [lr, momentum] */
+    MT_OP_FC_GRAD_ADAM = 201, /* t = [X, dY, W, M, V, STEP, dB?, S]  f = [lr, b1, b2, eps] */
+    MT_OP_FC_GRAD_ACC = 202   /* t = [X, dY, ACC, dB?, S] : ACC += dW */
 };
 
 typedef struct {

@@ -72,7 +72,7 @@ static void progress(uint8_t state)
     float loss, accuracy, rate;
     uint32_t read, written;
     uint32_t epoch = run_shown_epoch(&A.run);
-    run_figures(&A.run, A.t.bundle.batch, &loss, &accuracy, &rate);
+    run_figures(&A.run, A.t.bundle.iteration_samples, &loss, &accuracy, &rate);
     trainer_swap_bytes(&A.t, &read, &written);
     A.last_progress_ms = clock_ms();
     out[0] = state;
@@ -336,7 +336,7 @@ static void train_start(const link_msg *msg)
     const mt_train_settings *s = &A.t.bundle.train;
     uint32_t n = prepare_data(&data_crc, &code, err, sizeof(err));
     if (!n) return reply_error(&A.link, msg, code, "%s", err);
-    if (run_plan(s->epochs, s->iterations, n, A.t.bundle.batch, get_u16(msg->payload),
+    if (run_plan(s->epochs, s->iterations, n, A.t.bundle.iteration_samples, get_u16(msg->payload),
                  get_u32(msg->payload + 2), &per_epoch, &total, &epochs, err, sizeof(err)) != 0)
         return reply_error(&A.link, msg, ERR_BAD_STATE, "%s", err);
     uint32_t every = get_u32(msg->payload + 6);
@@ -397,7 +397,7 @@ static void train_chunk(void)
                  (unsigned long)A.run.iteration + 1, mt_status_str((mt_status)status));
         return fail(text);
     }
-    int epoch_end = run_record(&A.run, n_iter, loss, correct, A.t.bundle.batch, clock_ms() - started);
+    int epoch_end = run_record(&A.run, n_iter, loss, correct, A.t.bundle.iteration_samples, clock_ms() - started);
     if (run_done(&A.run)) return end_run(STATE_FINISHED);
     if (run_checkpoint_due(&A.run) && write_checkpoint(STATE_RUNNING) != 0) return fail("cannot write checkpoint");
     if (epoch_end || clock_ms() - A.last_progress_ms >= PROGRESS_MS) progress(STATE_RUNNING);

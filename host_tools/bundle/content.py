@@ -59,3 +59,4 @@ class BundleContent:
     test_dataset: Optional[Dataset] = None     # held-out samples, evaluated after each epoch
     model: dict[str, Any] = field(default_factory=dict)
     names: Optional[list[str]] = None          # one per tensor
+    micro_batches: int = 1                     # passes per iteration (batch is per pass)

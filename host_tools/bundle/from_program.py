@@ -5,7 +5,6 @@ import numpy as np
 from host_tools.bundle.content import BundleContent, Dataset, InitRecord, TrainSettings
 from host_tools.bundle.layout import LABEL_INDEX, TRAIN_SHUFFLE, WHERE_ARENA, WHERE_FLASH
 from host_tools.data import encode
-from host_tools.errors import UserError
 from host_tools.weights import initial_values, npz_params
 
 
@@ -74,9 +73,6 @@ def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=
                    shuffle=True, data=None, weights=None):
     """weights: optional {tensor id: array} replacing the seeded initial values."""
     graph = program.graph
-    if graph.micro_batches > 1:  # the bundle has no field for it yet: a device would not accumulate
-        raise UserError("micro-batching is not in the bundle format yet: plan the bundle "
-                        "without micro_batch / --micro-batch")
     values = initial_values(graph, seed)
     values.update(weights or {})
     dataset = test_dataset = None
@@ -98,4 +94,4 @@ def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=
                             checkpoint_interval=checkpoint_interval, shuffle_seed=seed,
                             flags=TRAIN_SHUFFLE if shuffle else 0),
         dataset=dataset, test_dataset=test_dataset, model=model_description(program),
-        names=[t.name for t in graph.tensors])
+        names=[t.name for t in graph.tensors], micro_batches=graph.micro_batches)

@@ -30,10 +30,12 @@ PROG = struct.Struct("<IIIiiiiIIIIII")
 TRAIN = struct.Struct("<IIIII")
 INIT_HEADER = struct.Struct("<IIII")
 DATA_HEADER = struct.Struct("<I")
+MICRO = struct.Struct("<I")    # MICR: passes per iteration
 
 TAG_PROG, TAG_OPS, TAG_TENS, TAG_SWAP = b"PROG", b"OPS ", b"TENS", b"SWAP"
 TAG_INIT, TAG_TRAIN, TAG_DATA, TAG_MODEL, TAG_NAMES = b"INIT", b"TRAN", b"DATA", b"MODL", b"NAME"
 TAG_TEST = b"test"   # lowercase: optional, readers before it skip it
+TAG_MICRO = b"MICR"  # uppercase: a reader that would not accumulate refuses the bundle
 
 OP_DTYPE = BUNDLE_OP_DTYPE                  # mt_op
 TENSOR_DTYPE = BUNDLE_TENSOR_DTYPE          # mt_tensor
@@ -45,7 +47,8 @@ def _check_sizes():
     pairs = {"file header": (FILE_HEADER.size + CRC.size, c["HEADER_BYTES"]),
              "section header": (SECTION_HEADER.size + CRC.size, c["SECTION_HEADER_BYTES"]),
              "PROG": (PROG.size, c["PROG_BYTES"]), "TRAN": (TRAIN.size, c["TRAIN_BYTES"]),
-             "INIT header": (INIT_HEADER.size, c["INIT_HEADER_BYTES"])}
+             "INIT header": (INIT_HEADER.size, c["INIT_HEADER_BYTES"]),
+             "MICR": (MICRO.size, c["MICRO_BYTES"])}
     for name, (python_bytes, c_bytes) in pairs.items():
         if python_bytes != c_bytes:
             raise ImportError(f"bundle {name}: {python_bytes} bytes here, {c_bytes} in mt_bundle.h")

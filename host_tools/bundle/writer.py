@@ -90,6 +90,8 @@ def content_sections(c: BundleContent) -> list[Section]:
         (layout.TAG_TENS, _records(c.tensors, layout.TENSOR_DTYPE, "tensors")),
         (layout.TAG_OPS, _records(c.ops, layout.OP_DTYPE, "ops")),
     ]
+    if c.micro_batches > 1:
+        sections.append((layout.TAG_MICRO, layout.MICRO.pack(c.micro_batches)))
     if c.swap_events is not None:
         sections.append((layout.TAG_SWAP, _records(c.swap_events, layout.SWAP_EVENT_DTYPE, "swap events")))
     sections += [(layout.TAG_INIT, _init_payload(c)), (layout.TAG_TRAIN, _train_payload(c)),

@@ -6,6 +6,7 @@ import numpy as np
 from core_cy import CONSTANTS
 from host_tools.cli.arguments import U16_MAX, byte_count, integer
 from host_tools.errors import UserError
+from host_tools.planning.techniques import apply_techniques
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.model_settings import PRECISIONS
 from host_tools.model.load import load_model
@@ -42,6 +43,12 @@ def add_budget_arguments(parser):
                              "tensors are swapped to flash with prefetch")
     parser.add_argument("--lookahead", type=integer(0, U16_MAX), default=4, metavar="K",
                         help="ops ahead of use a swapped tensor's read starts (default 4)")
+    parser.add_argument("--no-recompute", action="store_true",
+                        help="under a RAM budget, never recompute activations in backward "
+                             "(by default the planner weighs recomputing against swapping)")
+    parser.add_argument("--no-fused-update", action="store_true",
+                        help="under a RAM budget, keep whole weight gradients (the fused "
+                             "row-by-row update is on by default there)")
 
 
 def plan_program(args, graph):
@@ -94,3 +101,29 @@ def build_model_graph(spec, data=None, init_weights=None, seed=0):
         return build_graph(spec, y)
     from host_tools.quantize.prepare import quantized_graph
     return quantized_graph(spec, label_kind_for(spec, y), data, init_weights, seed)[0]
+
+
+def budget_graph(args, spec, data=None):
+    """build_model_graph, then the memory techniques a RAM budget (--ram-budget,
+    --min-ram, --target) turns on unless switched off (float32 graphs only: the
+    fused kernels are float); plan and train build the same program for the
+    same options."""
+    graph = build_model_graph(spec, data, getattr(args, "init_weights", None),
+                              getattr(args, "seed", 0))
+    min_ram = getattr(args, "min_ram", False)
+    if (getattr(args, "ram_budget", None) is None and not min_ram) or graph.quant is not None:
+        graph.fused_layers, graph.recomputed, graph.recompute_ops = [], [], 0
+        return graph
+    return apply_techniques(graph, None if min_ram else args.ram_budget,
+                            fused=not args.no_fused_update, recompute=not args.no_recompute,
+                            planner=args.planner, lookahead=args.lookahead,
+                            target=cost_target(getattr(args, "target", None)))
+
+
+def cost_target(board_target):
+    """The cost table for a --target (host_tools/planning/targets/): the host's by default."""
+    if board_target and board_target.startswith("baremetal"):
+        return "baremetal-m4f"
+    if board_target and board_target.startswith("micropython"):
+        return "micropython"
+    return "host"

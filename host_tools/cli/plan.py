@@ -7,8 +7,9 @@ from host_tools.bundle import write_bundle
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
-                                   add_precision_arguments, build_model_graph,
-                                   load_spec, plan_program)
+                                   add_precision_arguments, budget_graph, build_graph,
+                                   cost_target, load_spec, plan_program)
+from host_tools.planning.cost_model import time_factor
 from host_tools.data import load_data
 from host_tools.errors import UserError
 from host_tools.planning.min_ram import find_min_ram
@@ -58,7 +59,9 @@ def run(args):
     if args.output and spec.precision != "float32" and data is None:
         raise UserError(f"precision {spec.precision}: a bundle needs --data D (its scales are "
                         f"calibrated on the data)")
-    graph = build_model_graph(spec, data, args.init_weights, args.seed)
+    graph = budget_graph(args, spec, data)
+    # the time factor compares with the same model without the techniques
+    baseline = build_graph(spec, data.y if data else None) if graph.quant is None else graph
     if args.min_ram:
         if args.ram_budget is not None:
             raise UserError("--min-ram and --ram-budget exclude each other")
@@ -70,6 +73,12 @@ def run(args):
         program = plan_program(args, graph)
         figures = memory_figures(program, graph, args.ram_budget, program.swap)
     figures["precision"] = spec.precision
+    figures["swapped_tensors"] = sorted(graph.tensors[t].name for t in program.swap.swapped) \
+        if program.swap else []
+    figures["fused_updates"] = graph.fused_layers
+    figures["recomputed_tensors"] = graph.recomputed
+    figures["recompute_ops_per_iteration"] = graph.recompute_ops
+    figures["estimated_time_factor"] = round(time_factor(program, baseline, cost_target(args.target)), 4)
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:
@@ -98,6 +107,8 @@ def run(args):
         print(f"min RAM {figures['min_ram_bytes']:,} B (micro-batch {graph.batch} x "
               f"{graph.micro_batches}, {len(figures['swapped_tensors'])} tensors swapped; "
               f"operand floor {figures['operand_floor_bytes']:,} B)")
+    if args.min_ram or args.ram_budget is not None:
+        print(_how(figures))
     if args.output:
         print(f"bundle written to {args.output}")
     return 0
@@ -107,5 +118,20 @@ def _draw(program, path):
     from host_tools.planning.timeline import draw_timeline
     names = {t.id: t.name for t in program.graph.tensors}
     swapped = set(program.swap.swapped) if program.swap is not None else set()
+    graph = program.graph   # a recomputed copy may share bytes with (be an alias of) another
+    recomputed = {graph.alias.get(t.id, t.id) for t in graph.tensors
+                  if t.name.endswith("/recomputed")}
     draw_timeline(program.buffers, program.plan, path, names=names, swapped_ids=swapped,
+                  recomputed_ids=recomputed,
                   title=f"{program.graph.spec.source} (batch {program.graph.batch})")
+
+
+def _how(figures):
+    """One line: what the budget plan swaps, recomputes and fuses, and its time estimate."""
+    swapped = figures["swapped_tensors"]
+    parts = [f"swapped: {', '.join(swapped) or 'none'}",
+             f"recomputed: {', '.join(figures['recomputed_tensors']) or 'none'}",
+             f"fused updates: {', '.join(figures['fused_updates']) or 'none'}",
+             "tiled: none (tiling not implemented)",
+             f"estimated time x{figures['estimated_time_factor']:.2f}"]
+    return "; ".join(parts)

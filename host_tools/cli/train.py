@@ -1,7 +1,7 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
-                                   add_precision_arguments, build_model_graph,
+                                   add_precision_arguments, budget_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.device.curves import save_png
@@ -48,7 +48,7 @@ def register(commands):
 def run(args):
     spec = load_spec(args)
     data = load_data(args.data)
-    graph = build_model_graph(spec, data, args.init_weights, args.seed)
+    graph = budget_graph(args, spec, data)
     program = plan_program(args, graph)
     session = Session(program, seed=args.seed, swap_file=args.swap_file)
     if args.init_weights and graph.quant is None:   # integer graphs start quantized from them

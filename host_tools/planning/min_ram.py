@@ -24,7 +24,6 @@ class MinRam:
             "micro_batch": graph.batch,
             "micro_batches_per_iteration": graph.micro_batches,
             "swapped_tensors": swapped,
-            "recomputed_tensors": [],
             "tiled_ops": [],
         }
 

@@ -14,10 +14,15 @@ from .buffers import Buffer, Plan, lower_bound  # noqa: E402
 _MIN_LABEL_FRACTION = 0.035   # label a rectangle only if it is this tall relative to the arena
 
 
-def _draw_buffer(axes, buffer: Buffer, offset: int, color, swapped: bool, label: str | None, arena: int) -> None:
+# How a tensor is marked: swapped to flash, or a recomputed copy made in backward.
+HATCHES = {"swapped": "///", "recomputed": "xx", "swapped+recomputed": "///xx"}
+
+
+def _draw_buffer(axes, buffer: Buffer, offset: int, color, mark: str | None, label: str | None,
+                 arena: int) -> None:
     for first, last in buffer.intervals:
         axes.add_patch(Rectangle((first - 0.5, offset), last - first + 1, buffer.size, facecolor=color,
-                                 edgecolor="black", linewidth=0.5, hatch="///" if swapped else None,
+                                 edgecolor="black", linewidth=0.5, hatch=HATCHES.get(mark),
                                  alpha=0.85))
     # A dotted line through the gaps shows that the bytes stay reserved while the tensor is on flash.
     for (_, previous_last), (next_first, _) in zip(buffer.intervals, buffer.intervals[1:]):
@@ -37,20 +42,26 @@ def _draw_levels(axes, bound: int, arena: int) -> list:
 
 
 def draw_timeline(buffers: Sequence[Buffer], plan: Plan, path, names: Mapping[int, str] | None = None,
-                  swapped_ids: Collection[int] = (), title: str = "", alignment: int = 16) -> None:
-    """Write a PNG (or any format matplotlib infers from `path`) of the plan's memory map."""
+                  swapped_ids: Collection[int] = (), title: str = "", alignment: int = 16,
+                  recomputed_ids: Collection[int] = ()) -> None:
+    """Write a PNG (or any format matplotlib infers from `path`) of the plan's memory map.
+    Swapped tensors are hatched ///, recomputed copies xx (nothing is tiled yet)."""
     names = names or {}
-    swapped = set(swapped_ids)
+    swapped, recomputed = set(swapped_ids), set(recomputed_ids)
     figure, axes = plt.subplots(figsize=(11, 6))
     colors = plt.get_cmap("tab20")
     for index, buffer in enumerate(sorted(buffers, key=lambda b: b.id)):
         label = names.get(buffer.id, str(buffer.id))
-        _draw_buffer(axes, buffer, plan.offsets[buffer.id], colors(index % 20), buffer.id in swapped,
-                     label, plan.arena_bytes)
+        mark = "+".join(m for m, ids in (("swapped", swapped), ("recomputed", recomputed))
+                        if buffer.id in ids) or None
+        _draw_buffer(axes, buffer, plan.offsets[buffer.id], colors(index % 20), mark, label,
+                     plan.arena_bytes)
     # Rectangles show the bytes a tensor uses; the bound counts aligned sizes, like the arena.
     handles = _draw_levels(axes, lower_bound(buffers, alignment), plan.arena_bytes)
-    if swapped:
-        handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="swapped tensor"))
+    for mark, ids in (("swapped", swapped), ("recomputed", recomputed)):
+        if ids:
+            handles.append(Patch(facecolor="white", edgecolor="black", hatch=HATCHES[mark],
+                                 label=f"{mark} tensor"))
     first_op = min((buffer.start for buffer in buffers), default=0)
     last_op = max((buffer.end for buffer in buffers), default=0)
     axes.set_xlim(first_op - 0.5, last_op + 0.5)

@@ -1,6 +1,9 @@
-/* microtrain storage backend over a POSIX file: reads run on a background
- * thread (pread into the arena), writes are synchronous pwrite.
- * All state lives in the caller's struct; the request ring is fixed size. */
+/* microtrain storage backend over a POSIX file: one background thread serves
+ * reads (pread into the arena) and write-backs (pwrite from a staging copy)
+ * in the order they were submitted, so every read sees every earlier write.
+ * A write returns once its bytes are copied out of the arena (the schedule may
+ * reuse them at once); the file gets them later. All state lives in the
+ * caller's struct but the staging buffer (allocated at open); rings are fixed. */
 #ifndef MT_STORAGE_FILE_H
 #define MT_STORAGE_FILE_H
 
@@ -19,7 +22,20 @@ typedef struct {
     uint16_t tag;
     uint8_t waited;     /* read_wait returned for it: the slot may be reused */
     int status;         /* 0 once read, -1 on I/O error */
+    uint32_t seq;       /* submission order across reads and writes */
 } mt_file_request;
+
+/* Write-backs queued at most; one more waits for the oldest to land. */
+#define MT_FILE_WRITE_CAP 256u
+/* Staging bytes for write-backs in flight; a bigger write is done in place. */
+#define MT_FILE_STAGING_BYTES (4u << 20)
+
+typedef struct {
+    uint32_t flash_offset;
+    uint32_t staged;    /* offset in the staging buffer */
+    uint32_t nbytes;
+    uint32_t seq;
+} mt_file_write;
 
 typedef struct {
     int fd;
@@ -34,16 +50,25 @@ typedef struct {
     uint32_t submitted;
     uint32_t completed;
     uint32_t released;
+    mt_file_write writes[MT_FILE_WRITE_CAP];
+    uint32_t writes_submitted;  /* counters as above: completed <= submitted */
+    uint32_t writes_completed;
+    uint8_t *staging;           /* bump-allocated, reset when no write-back is queued */
+    uint32_t staging_bytes;     /* min(file size, MT_FILE_STAGING_BYTES) */
+    uint32_t staging_used;
+    uint32_t next_seq;
+    int write_error;            /* a write-back failed: every later call fails */
     int stopping;
 } mt_storage_file;
 
 /* Opens (creating, and extending to `size` bytes) the file and starts the
- * reader thread. Returns 0 or -1 (errno set). */
+ * I/O thread. Returns 0 or -1 (errno set). */
 int mt_storage_file_open(mt_storage_file *f, const char *path, uint32_t size);
-/* Waits for reads in flight, stops the thread, closes the file. */
+/* Waits for reads and write-backs in flight, stops the thread, closes the file. */
 void mt_storage_file_close(mt_storage_file *f);
-/* Waits until every submitted read has landed and releases their slots
- * (e.g. after an aborted iteration). Returns -1 if any of them failed. */
+/* Waits until every submitted read and write-back has landed and releases
+ * the read slots (after an iteration, or an aborted one). Returns -1 if any
+ * unwaited read or any write-back failed. */
 int mt_storage_file_drain(mt_storage_file *f);
 /* The mt_storage interface with ctx = f. */
 mt_storage mt_storage_file_interface(mt_storage_file *f);

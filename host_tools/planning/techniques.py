@@ -1,0 +1,48 @@
+"""The memory techniques a RAM budget turns on (issue 11), chosen by running
+the swap scheduler on each option: the fused update where it helps (it
+lengthens X and dY's lives, so it can cost more than the dW it saves), then
+recomputation. --min-ram keeps what lowers the smallest feasible RAM;
+--ram-budget what lowers the estimated step time at the budget."""
+import copy
+
+from host_tools.graph.fused_update import fuse_updates
+from host_tools.planning.cost_model import step_seconds
+from host_tools.planning.recompute_plan import (_smallest_budget, for_budget, for_min_ram)
+from host_tools.program import build_program
+from host_tools.swap import SwapInfeasible
+
+
+def _fused_copy(graph):
+    fused = copy.copy(graph)
+    fused.tensors, fused.ops = list(graph.tensors), list(graph.ops)
+    return fused, fuse_updates(fused)
+
+
+def _score(graph, budget, planner, lookahead, target):
+    if budget is None:
+        return _smallest_budget(graph, planner, lookahead), 0.0
+    try:
+        program = build_program(graph, planner, ram_budget=budget, lookahead=lookahead)
+    except SwapInfeasible:
+        return float("inf"), 0.0
+    return 0, step_seconds(program, target)
+
+
+def apply_techniques(graph, budget=None, fused=True, recompute=True, planner="best",
+                     lookahead=4, target="host"):
+    """-> graph with attributes fused_layers, recomputed (names), recompute_ops.
+    budget None: minimise the smallest RAM; else the estimated time at budget."""
+    chosen, layers = graph, []
+    if fused:
+        trial, fused_layers = _fused_copy(graph)
+        if fused_layers and _score(trial, budget, planner, lookahead, target) < \
+                _score(graph, budget, planner, lookahead, target):
+            chosen, layers = trial, fused_layers
+    names, ops = [], 0
+    if recompute:
+        choice = for_min_ram(chosen, planner, lookahead, target) if budget is None else \
+            for_budget(chosen, budget, planner, lookahead, target)
+        names = [chosen.tensors[t].name for t in choice.recomputed]
+        chosen, ops = choice.graph, choice.ops_per_iteration
+    chosen.fused_layers, chosen.recomputed, chosen.recompute_ops = layers, names, ops
+    return chosen
