@@ -27,7 +27,7 @@ BundleError = _microtrain.BundleError                        # a ValueError: the
 
 _HEADER_FIELDS = ("major", "minor", "n_ops", "n_tensors", "arena_bytes", "input", "labels",
                   "metrics", "output", "batch", "x_numel", "label_kind", "y_bytes", "flash_bytes",
-                  "kernel_abi", "n_swap_events", "n_init")
+                  "kernel_abi", "n_swap_events", "n_init", "micro_batches", "iteration_samples")
 
 
 class TrainSettings:

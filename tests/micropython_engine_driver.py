@@ -36,7 +36,8 @@ def hex_of(data):
 
 
 VIEW_NUMBERS = ("major", "minor", "n_ops", "n_tensors", "arena_bytes", "input", "labels", "metrics",
-                "output", "batch", "x_numel", "label_kind", "y_bytes", "flash_bytes", "kernel_abi")
+                "output", "batch", "x_numel", "label_kind", "y_bytes", "flash_bytes", "kernel_abi",
+                "micro_batches", "iteration_samples")
 
 
 def digest(data):

@@ -65,6 +65,8 @@ def work(tmp_path_factory):
     return {"root": root,
             "mlp": plan("mlp.mtb", MLP, "--data", "digits"),
             "mlp_batch4": plan("mlp4.mtb", MLP, "--data", "digits", "--batch", "4"),
+            "mlp_micro": plan("mlp_micro.mtb", MLP, "--data", "digits", "--batch", "8",
+                              "--micro-batch", "2"),
             "mlp_nodata": plan("mlp_nodata.mtb", MLP),
             "cnn": plan("cnn.mtb", CNN, "--data", "digits", "--batch", "8"),
             "cnn_swap": plan("cnn_swap.mtb", CNN, "--data", "digits", "--batch", "8",
@@ -200,7 +202,12 @@ def test_a_damaged_bundle_raises_bundle_error_with_the_c_message(micropython_uni
     assert got == expected
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn_swap", "mlp_nodata"])
+def test_a_micro_batched_bundle_trains_bit_identically(micropython_unix, work):
+    """MICR: gradients of 4 passes of 2 samples accumulated, one update per iteration."""
+    assert_same_training(micropython_unix, work, "mlp_micro", chunks=[1, 6, 30])
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn_swap", "mlp_nodata", "mlp_micro"])
 def test_the_bundle_view_equals_the_cpython_one(micropython_unix, work, name):
     """Header numbers, TRAN, INIT records, op / tensor / swap records, data sets, MODL, NAME."""
     expected = on_cpython(work, "view_" + name, work[name], mode="load")["view"]

@@ -40,19 +40,21 @@ static uint32_t offset_of(const mt_bundle_obj *self, const void *part)
 }
 
 /* -> (major, minor, n_ops, n_tensors, arena_bytes, input, labels, metrics, output, batch,
- *     x_numel, label_kind, y_bytes, flash_bytes, kernel_abi, n_swap_events, n_init) */
+ *     x_numel, label_kind, y_bytes, flash_bytes, kernel_abi, n_swap_events, n_init,
+ *     micro_batches, iteration_samples) */
 static mp_obj_t bundle_header(mp_obj_t self_in)
 {
     const mt_bundle *b = &((mt_bundle_obj *)MP_OBJ_TO_PTR(self_in))->bundle;
     const mt_program *p = &b->program;
-    mp_obj_t items[17] = {
+    mp_obj_t items[19] = {
         new_uint(b->major), new_uint(b->minor), new_uint(p->n_ops), new_uint(p->n_tensors),
         new_uint(p->arena_bytes), mp_obj_new_int(p->input), mp_obj_new_int(p->labels),
         mp_obj_new_int(p->metrics), mp_obj_new_int(p->output), new_uint(b->batch),
         new_uint(b->x_numel), new_uint(b->label_kind), new_uint(b->y_bytes),
         new_uint(b->flash_bytes), new_uint(b->kernel_abi),
-        new_uint(b->swap_events ? b->n_swap_events : 0), new_uint(b->n_init)};
-    return mp_obj_new_tuple(17, items);
+        new_uint(b->swap_events ? b->n_swap_events : 0), new_uint(b->n_init),
+        new_uint(p->micro_batches > 1 ? p->micro_batches : 1), new_uint(b->iteration_samples)};
+    return mp_obj_new_tuple(19, items);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(bundle_header_obj, bundle_header);
 
