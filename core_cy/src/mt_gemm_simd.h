@@ -1,0 +1,149 @@
+/* Vector micro-kernels of the GEMM layer, written once with GCC vector
+ * extensions over 8-float vectors and compiled per target by the file that
+ * includes this header: one 256-bit register on AVX2, two 128-bit registers
+ * on SSE and NEON. Vector + and * are lane-wise IEEE operations (no
+ * contraction: -ffp-contract=off), so every target computes exactly the
+ * orders of mt_gemm.h.
+ *
+ * The includer defines SIMD_NAME (the set's name string), SIMD_FN(x) (a
+ * unique prefix for x), ACC_MR x ACC_NV (rows x 8-float vectors per acc
+ * block) and DOT_NS x DOT_NO (samples x outputs per dot block). */
+#include <string.h>
+#include "mt_gemm.h"
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+
+#define LD(p) ((v8)*(const v8u *)(p))
+#define ST(p, v) (*(v8u *)(p) = (v))
+
+/* C block of R rows x NV vectors at (r, j), k ascending (order 1). */
+#define ACC_BLOCK(NAME, R, NV)                                                   \
+static inline void NAME(const mt_gemm_acc_args *g, long r, long j)              \
+{                                                                                \
+    v8 acc[R][NV];                                                               \
+    float *c = g->c + r * g->ldc + j;                                            \
+    const float *a = g->a + r * g->ar, *b = g->b + j;                            \
+    int q, v, k;                                                                 \
+    for (q = 0; q < R; q++)                                                      \
+        for (v = 0; v < NV; v++)                                                 \
+            acc[q][v] = g->from_c ? LD(c + q * g->ldc + 8 * v) : (v8){0};        \
+    for (k = 0; k < g->kn; k++) {                                                \
+        const float *bk = b + (long)k * g->ldb, *ak = a + (long)k * g->ak;       \
+        v8 bv[NV];                                                               \
+        for (v = 0; v < NV; v++)                                                 \
+            bv[v] = LD(bk + 8 * v);                                              \
+        for (q = 0; q < R; q++) {                                                \
+            float s = ak[q * g->ar];                                             \
+            for (v = 0; v < NV; v++)                                             \
+                acc[q][v] = acc[q][v] + s * bv[v];                               \
+        }                                                                        \
+    }                                                                            \
+    for (q = 0; q < R; q++)                                                      \
+        for (v = 0; v < NV; v++)                                                 \
+            ST(c + q * g->ldc + 8 * v, acc[q][v]);                               \
+}
+
+ACC_BLOCK(SIMD_FN(acc_wide), ACC_MR, ACC_NV)
+ACC_BLOCK(SIMD_FN(acc_wide1), 1, ACC_NV)
+ACC_BLOCK(SIMD_FN(acc_one), ACC_MR, 1)
+ACC_BLOCK(SIMD_FN(acc_one1), 1, 1)
+
+/* One column j of rows [r0, r1), scalar (the last cols % 8). */
+static void SIMD_FN(acc_column)(const mt_gemm_acc_args *g, int r0, int r1, long j)
+{
+    int r, k;
+    for (r = r0; r < r1; r++) {
+        const float *a = g->a + (long)r * g->ar;
+        float *c = g->c + (long)r * g->ldc + j, acc = g->from_c ? *c : 0.0f;
+        for (k = 0; k < g->kn; k++)
+            acc = acc + a[(long)k * g->ak] * g->b[(long)k * g->ldb + j];
+        *c = acc;
+    }
+}
+
+/* Column strips outermost: a strip of B (kn x strip) stays in L1 while every
+ * row block of C passes over it. */
+static void SIMD_FN(acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1)
+{
+    const int wide = 8 * ACC_NV;
+    long j = j0, r;
+    for (; j + wide <= j1; j += wide) {
+        for (r = r0; r + ACC_MR <= r1; r += ACC_MR)
+            SIMD_FN(acc_wide)(g, r, j);
+        for (; r < r1; r++)
+            SIMD_FN(acc_wide1)(g, r, j);
+    }
+    for (; j + 8 <= j1; j += 8) {
+        for (r = r0; r + ACC_MR <= r1; r += ACC_MR)
+            SIMD_FN(acc_one)(g, r, j);
+        for (; r < r1; r++)
+            SIMD_FN(acc_one1)(g, r, j);
+    }
+    for (; j < j1; j++)
+        SIMD_FN(acc_column)(g, r0, r1, j);
+}
+
+static inline float SIMD_FN(tree)(const v8 *v)
+{
+    float l[8];
+    memcpy(l, v, sizeof l);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+/* y block of NS samples x NO outputs at (s, o): 8 lanes each (order 2). */
+#define DOT_BLOCK(NAME, NS, NO)                                                  \
+static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              \
+{                                                                                \
+    v8 acc[NS][NO];                                                              \
+    float tail[NS][NO];                                                          \
+    const float *x = g->x + s * g->ldx, *w = g->w + o * g->ldw;                  \
+    int p, q, i, kv = g->kn & ~7;                                                \
+    for (p = 0; p < NS; p++)                                                     \
+        for (q = 0; q < NO; q++) {                                               \
+            acc[p][q] = (v8){0};                                                 \
+            tail[p][q] = 0.0f;                                                   \
+        }                                                                        \
+    for (i = 0; i < kv; i += 8) {                                                \
+        v8 xv[NS], wv[NO];                                                       \
+        for (p = 0; p < NS; p++)                                                 \
+            xv[p] = LD(x + p * g->ldx + i);                                      \
+        for (q = 0; q < NO; q++)                                                 \
+            wv[q] = LD(w + q * g->ldw + i);                                      \
+        for (p = 0; p < NS; p++)                                                 \
+            for (q = 0; q < NO; q++)                                             \
+                acc[p][q] = acc[p][q] + xv[p] * wv[q];                           \
+    }                                                                            \
+    for (; i < g->kn; i++)                                                       \
+        for (p = 0; p < NS; p++)                                                 \
+            for (q = 0; q < NO; q++)                                             \
+                tail[p][q] = tail[p][q] + x[p * g->ldx + i] * w[q * g->ldw + i]; \
+    for (p = 0; p < NS; p++)                                                     \
+        for (q = 0; q < NO; q++)                                                 \
+            g->y[(s + p) * g->ldy + o + q] = SIMD_FN(tree)(&acc[p][q]) + tail[p][q]; \
+}
+
+DOT_BLOCK(SIMD_FN(dot_block), DOT_NS, DOT_NO)
+DOT_BLOCK(SIMD_FN(dot_row), 1, DOT_NO)
+DOT_BLOCK(SIMD_FN(dot_col), DOT_NS, 1)
+DOT_BLOCK(SIMD_FN(dot_one), 1, 1)
+
+/* Output blocks outermost: DOT_NO weight rows stay in L1 for every sample. */
+static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1)
+{
+    long o = o0, s;
+    for (; o + DOT_NO <= o1; o += DOT_NO) {
+        for (s = s0; s + DOT_NS <= s1; s += DOT_NS)
+            SIMD_FN(dot_block)(g, s, o);
+        for (; s < s1; s++)
+            SIMD_FN(dot_row)(g, s, o);
+    }
+    for (; o < o1; o++) {
+        for (s = s0; s + DOT_NS <= s1; s += DOT_NS)
+            SIMD_FN(dot_col)(g, s, o);
+        for (; s < s1; s++)
+            SIMD_FN(dot_one)(g, s, o);
+    }
+}
+
+static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot)};
