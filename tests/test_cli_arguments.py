@@ -30,7 +30,7 @@ FLAGS = st.just(None)   # an option without a value
 OPTIONS = {
     "train": ["--batch", "--planner", "--data", "--epochs", "--iterations", "--init-weights",
               "--dump-weights", "--seed", "--no-shuffle", "--log-csv", "--plot", "--quiet",
-              "--ram-budget", "--lookahead", "--swap-file", "--micro-batch"],
+              "--ram-budget", "--lookahead", "--swap-file", "--micro-batch", "--threads"],
     "plan": ["--batch", "--planner", "--ram-budget", "--lookahead", "--explain", "--json",
              "--timeline", "-o", "--data", "--epochs", "--checkpoint-every", "--seed",
              "--init-weights", "--micro-batch", "--min-ram", "--target"],
