@@ -16,7 +16,8 @@ static struct {
     pthread_cond_t wake, done;
     pthread_t workers[MAX_THREADS];
     int n_threads;          /* including the caller */
-    unsigned long round;    /* bumped for every task and for shutdown */
+    unsigned long round;    /* bumped for every task */
+    unsigned long first;    /* round when the workers were created */
     int pending;            /* workers still busy with this round */
     int stop;
     mt_task_fn task;
@@ -36,7 +37,7 @@ static void *worker(void *arg)
     int who = (int)(long)arg, lo, hi;
     unsigned long seen;
     pthread_mutex_lock(&pool.lock);
-    seen = pool.round;   /* no round runs before mt_threads_start returns */
+    seen = pool.first;   /* a worker may start after the first task was posted */
     for (;;) {
         while (pool.round == seen && !pool.stop)
             pthread_cond_wait(&pool.wake, &pool.lock);
@@ -101,6 +102,7 @@ int mt_threads_start(int n)
     if (pool.n_threads > 1)
         stop_workers();
     pool.n_threads = 1;
+    pool.first = pool.round;
     for (i = 1; i < n; i++) {
         if (pthread_create(&pool.workers[i], 0, worker, (void *)(long)i) != 0)
             break;
