@@ -4,11 +4,18 @@ arena, against the same model without swap, in the same process.
 
     python bench/memory.py [--batches 1,8,32] [--swap-batch 8] [--models mlp,lenet5]
                            [--iterations 6] [--repeats 3] [--no-swap] [--min-ram]
+                           [--precision-only]
 
 Ratios: arena / lower bound (1.0 is optimal); no-reuse / arena (what the
 planner saves against allocating every tensor); swap time / no-swap time.
 Swap runs against a file standing in for flash, read ahead on a background
 thread (the Linux backend).
+
+Integer precisions (always, or alone with --precision-only): at batch 8, the
+int8 and fixed arenas against float32's for every zoo model (same optimizer,
+scales calibrated on random inputs: sizes do not depend on them), and the
+parameter bytes (weights + biases) ratio; a model whose layers have no integer
+kernels yet says so.
 
 --min-ram (batch 32, plus the digits CNN of issue 11): arena, lower bound and
 the smallest RAM each technique reaches in turn (swap alone, then micro-batch
@@ -72,6 +79,52 @@ def print_memory(rows):
     if batch32:
         print(f"no-reuse / arena at batch 32: mean {statistics.mean(batch32):.2f}, "
               f"min {min(batch32):.2f}")
+
+
+PRECISION_BATCH = 8
+
+
+def _integer_program(model, precision):
+    from host_tools.data import DataSet
+    from host_tools.quantize.prepare import float_graph_of, quantized_graph
+    spec = load_model(ZOO / f"{model}.ini")
+    spec.batch_size, spec.precision = PRECISION_BATCH, precision
+    float_graph = float_graph_of(spec, 0)
+    x, y = _random_samples(float_graph)
+    graph, _ = quantized_graph(spec, float_graph.label_kind, DataSet(x, y), None, 0)
+    return build_program(graph)
+
+
+def _random_samples(graph, n=64):
+    rng = np.random.default_rng(0)
+    classes = graph.tensors[graph.output].numel // graph.batch
+    return (rng.standard_normal((n, *graph.tensors[graph.input].shape[1:])).astype(np.float32),
+            rng.integers(0, max(classes, 2), n))
+
+
+def _parameter_bytes(program):
+    from host_tools.weights import npz_params
+    return sum(t.nbytes for t in npz_params(program.graph).values())
+
+
+def precision_rows(models):
+    """int8 / fixed arena and parameter bytes against float32 at batch 8."""
+    from host_tools.errors import UserError
+    print(f"\ninteger precisions, batch {PRECISION_BATCH}: arena and parameter bytes "
+          f"against float32 (target int8/float32 arena <= 0.35)")
+    print(f"{'model':<20}{'float32 arena':>15}{'int8 arena':>12}{'int8/f32':>10}"
+          f"{'fixed/f32':>11}{'int8 params/f32':>17}")
+    for model in models:
+        base = build_program(graph_for(model, PRECISION_BATCH))
+        try:
+            int8, fixed = (_integer_program(model, p) for p in ("int8", "fixed"))
+        except UserError as error:
+            print(f"{model:<20}{base.arena_bytes:>15,}  n/a: {str(error).split(': ', 1)[-1]}")
+            continue
+        print(f"{model:<20}{base.arena_bytes:>15,}{int8.arena_bytes:>12,}"
+              f"{int8.arena_bytes / base.arena_bytes:>10.3f}"
+              f"{fixed.arena_bytes / base.arena_bytes:>11.3f}"
+              f"{_parameter_bytes(int8) / _parameter_bytes(base):>17.3f}")
 
 
 def random_data(graph, n_batches, seed=0):
@@ -167,6 +220,8 @@ def main():
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-swap", action="store_true")
+    parser.add_argument("--precision-only", action="store_true",
+                        help="only the int8 / fixed against float32 table")
     parser.add_argument("--min-ram", action="store_true",
                         help="only the smallest-RAM table (slow: a swap search per model)")
     args = parser.parse_args()
@@ -174,7 +229,11 @@ def main():
     if args.min_ram:
         min_ram_rows(["digits_small", *models], args.iterations, args.repeats)
         return
+    if args.precision_only:
+        precision_rows(models)
+        return
     print_memory(memory_rows(models, [int(b) for b in args.batches.split(",")]))
+    precision_rows(models)
     if not args.no_swap:
         swap_rows(models, args.swap_batch, args.iterations, args.repeats)
 

@@ -10,9 +10,15 @@ tests' TorchTwin interpreter, grads not retained) with a plain
 zero_grad / forward / loss / backward / step loop, once with
 torch.set_num_threads(1) and once with its default thread count.
 Ratio = microtrain / torch: below 1 means microtrain is faster.
+
+Then (alone with --precision-only) int8 and fixed (int16) against float32 on
+the host, same C executor, every model with SGD momentum 0.9 in all three
+(the integer kernels have SGD only); a model whose layers have no integer
+kernels yet says so. Ratio = integer / float32 time per iteration.
 """
 import argparse
 import statistics
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -131,14 +137,48 @@ def measure(name, spec, batch, threads, seconds, repeats):
     return parameter_count(graph), ours, theirs
 
 
+def _precision_step(spec, precision, batch, seconds, repeats):
+    from host_tools.data import DataSet
+    from host_tools.model.spec import OptimizerSpec
+    from host_tools.quantize.prepare import quantized_graph
+    spec.batch_size, spec.precision = batch, precision
+    spec.optimizer = OptimizerSpec(type="sgd", learning_rate=0.01, momentum=0.9)
+    float_graph = build_training_graph(replace(spec, precision="float32"))
+    x, y = random_data(float_graph)
+    graph = float_graph if precision == "float32" else \
+        quantized_graph(spec, float_graph.label_kind, DataSet(x, y), None, 0)[0]
+    x_rows, y_bytes = encode(x, y, graph)
+    return microtrain_step(graph, x_rows, y_bytes, seconds, repeats)
+
+
+def precision_rows(models, seconds, repeats):
+    from host_tools.errors import UserError
+    print(f"\n{'model':16} {'batch':>5}  float32 ms   int8 ms  int8/f32  fixed ms  fixed/f32")
+    for name in models:
+        for batch in BATCHES:
+            try:
+                f32, int8, fixed = (_precision_step(MODELS[name](), p, batch, seconds, repeats)
+                                    for p in ("float32", "int8", "fixed"))
+            except UserError as error:
+                print(f"{name:16}  n/a: {str(error).split(': ', 1)[-1]}")
+                break
+            print(f"{name:16} {batch:5d}  {1e3 * f32:10.3f} {1e3 * int8:9.3f} {int8 / f32:9.2f}"
+                  f" {1e3 * fixed:9.3f} {fixed / f32:10.2f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=0.3, help="per repeat")
     parser.add_argument("--threads", type=int, default=1, help="microtrain kernel threads")
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--precision-only", action="store_true",
+                        help="only the int8 / fixed against float32 table")
     args = parser.parse_args()
     set_threads(args.threads)
+    if args.precision_only:
+        precision_rows(args.models.split(","), args.seconds, args.repeats)
+        return
     print(f"microtrain: {args.threads} kernel thread(s), {gemm_variant()} micro-kernels")
     default_threads = torch.get_num_threads()
     threads = (1, default_threads) if default_threads != 1 else (1,)
@@ -152,6 +192,7 @@ def main():
             print(f"{name:16} {params:8d} {batch:5d}  {1e3 * ours:13.3f}{cells}", flush=True)
     print(f"ratio = microtrain / torch (<1: microtrain faster); torch default threads = "
           f"{default_threads}")
+    precision_rows(args.models.split(","), args.seconds, args.repeats)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,9 @@ def encode(x, y, graph, where="data"):
         raise UserError(f"{len(x)} samples are fewer than one batch of "
                         f"{graph.samples_per_iteration}", where)
     rows = x.reshape(len(x), -1)
+    if graph.tensors[graph.input].dtype == "i32":   # fixed: the host quantizes, no float op
+        rows = graph.quant.quantize_input(rows, graph.nodes[0].name).astype(np.int32) \
+            .view(np.float32)
     if graph.label_kind == LABEL_INDEX:
         return rows, _index_labels(y, graph, where)
     return rows, _dense_targets(y, graph, where)

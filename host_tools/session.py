@@ -6,6 +6,7 @@ import numpy as np
 from core_cy import OP_KINDS
 from core_cy.runtime import FLASH, RAM_FLASH, Runtime
 from host_tools.graph.tensors import DTYPES
+from host_tools.quantize.scales import channel_multipliers
 from host_tools.weights import initial_values, npz_params
 
 
@@ -60,14 +61,18 @@ class Session:
         ops = self.executor.ops
         for kind in ("SGD_APPLY", "ADAM_APPLY"):
             ops["f"][ops["kind"] == OP_KINDS[kind], 0] = rate
+        for tid, per_rate in self.graph.rate_factors.items():   # integer SGD: LR tensors
+            self.write(tid, channel_multipliers(rate * per_rate, allow_negative_shift=True))
 
     def train(self, x, y, order, first_batch, n_iter):
         """Runs n_iter iterations in C; returns per-iteration loss and correct counts."""
         return self.runtime.train(x, y, order, first_batch, n_iter)
 
     def predict(self, x, y):
-        """Forward (eval mode) over all samples; returns the output rows."""
-        return self.runtime.predict(x, y, self.graph.output, self.graph.batch)
+        """Forward (eval mode) over all samples; returns the output rows (int32
+        Q30 probabilities for integer programs)."""
+        rows = self.runtime.predict(x, y, self.graph.output, self.graph.batch)
+        return rows.view(DTYPES[self.graph.tensors[self.graph.output].dtype])
 
     @property
     def swap_bytes(self):

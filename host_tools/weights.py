@@ -4,6 +4,7 @@ keys '<layer>:weight', '<layer>:bias', '<layer>:gamma', '<layer>:beta',
 import numpy as np
 
 from host_tools.errors import UserError
+from host_tools.graph.tensors import DTYPES
 
 NPZ_KEYS = ("weight", "bias", "gamma", "beta", "running_mean", "running_var")
 
@@ -16,9 +17,11 @@ def initial_value(tensor, rng):
         return (rng.standard_normal(tensor.shape) * tensor.init[1]).astype(np.float32)
     if kind == "const":
         return np.full(tensor.shape, tensor.init[1], np.float32)
+    if kind == "array":   # integer programs: quantized weights and multipliers
+        return np.asarray(tensor.init[1]).reshape(tensor.shape)
     if kind == "seed":  # xorshift32 state: any non-zero word
         return np.array([rng.integers(1, 2**32 - 1)], np.uint32)
-    return np.zeros(tensor.shape, np.float32 if tensor.dtype == "f32" else np.uint32)
+    return np.zeros(tensor.shape, DTYPES[tensor.dtype])
 
 
 def initial_values(graph, seed):
@@ -44,6 +47,8 @@ def load_weights_npz(path, graph):
     values = {}
     with archive:
         for key in archive.files:
+            if "#" in key:   # integer tensors and scales of an int8 / fixed dump
+                continue
             if key not in expected:
                 raise UserError(f"unknown key '{key}' (expected some of: "
                                 f"{', '.join(sorted(expected))})", str(path))

@@ -24,6 +24,30 @@ def firmware(target):
     return _BUILT[target]
 
 
+def firmware_env(env):
+    """Path of the ELF of a PlatformIO environment no --target names (e.g.
+    qemu_m3_fixed), built on first use in this session like firmware()."""
+    if env not in _BUILT:
+        import os
+        import shutil
+        from host_tools.device import qemu_board as qb
+        try:
+            qb.check_tools()
+            if shutil.which("pio") is None:
+                raise UserError("PlatformIO not found: pip install 'microtrain[firmware]' (platformio, scons)")
+            environ = dict(os.environ, PLATFORMIO_CORE_DIR=str(qb.core_dir()),
+                           PLATFORMIO_SETTING_ENABLE_TELEMETRY="No")
+            if not (qb.core_dir() / "packages" / "tool-scons" / "scons.py").exists():
+                qb._run(["sh", str(qb.FIRMWARE_DIR / "tools" / "setup_offline.sh")], environ,
+                        "firmware set-up")
+            qb._run(["pio", "run", "-s", "-e", env, "-d", str(qb.FIRMWARE_DIR)], environ,
+                    "firmware build (%s)" % env)
+        except UserError as error:
+            pytest.fail(str(error), pytrace=False)
+        _BUILT[env] = qb.firmware_path(env)
+    return _BUILT[env]
+
+
 def boot(target, storage, stderr=subprocess.DEVNULL):
     """-> (port, QemuBoard) with the session's firmware; stderr gets its console lines."""
     from host_tools.device.qemu_board import start_qemu_board

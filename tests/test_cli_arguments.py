@@ -30,21 +30,25 @@ FLAGS = st.just(None)   # an option without a value
 OPTIONS = {
     "train": ["--batch", "--planner", "--data", "--epochs", "--iterations", "--init-weights",
               "--dump-weights", "--seed", "--no-shuffle", "--log-csv", "--plot", "--quiet",
-              "--ram-budget", "--lookahead", "--swap-file", "--micro-batch", "--threads"],
+              "--ram-budget", "--lookahead", "--swap-file", "--micro-batch", "--precision",
+              "--no-qas", "--threads"],
     "plan": ["--batch", "--planner", "--ram-budget", "--lookahead", "--explain", "--json",
              "--timeline", "-o", "--data", "--epochs", "--checkpoint-every", "--seed",
-             "--init-weights", "--micro-batch", "--min-ram", "--target"],
+             "--init-weights", "--micro-batch", "--min-ram", "--target", "--precision",
+             "--no-qas"],
     "flash": ["--port"],
     "samples": ["--port", "--quiet"],
     "monitor": ["--port", "--csv", "--png", "--start", "--epochs", "--checkpoint-every",
                 "--idle-timeout", "--no-live"],
     "pull": ["--port", "--bundle", "-o"],
     "ports": [],
-    "demo": ["--workdir", "--no-live", "--user", "--epochs", "--pretrain-epochs", "--target"],
+    "demo": ["--workdir", "--no-live", "--user", "--epochs", "--pretrain-epochs", "--target",
+             "--precision", "--no-qas"],
     "board-sim": ["--storage", "--ram-limit", "--name", "--target"],
     "convert": ["--batch", "--micro-batch", "--planner"],
 }
-SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live", "--min-ram"}
+SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live", "--min-ram",
+            "--no-qas"}
 # The last word wins in argparse: these make an accepted command fail fast.
 TRAPS = {
     "train": [MISSING + ".ini"], "plan": [MISSING + ".ini"], "convert": [MISSING + ".ini"],
@@ -120,6 +124,9 @@ def test_random_arguments_give_exit_0_or_one_line(command):
     (["monitor", "--port", BAD_PORT, "--checkpoint-every", "5"], "--checkpoint-every needs --start"),
     (["board-sim", "--name", "x" * 230], "device names are 1..64 printable UTF-8 bytes"),
     (["demo", "--user", "-1"], "--user: -1 is out of range"),
+    (["demo", "--precision", "int4"], "--precision: invalid choice: 'int4'"),
+    (["demo", "--no-qas"], "--no-qas applies to int8 only"),
+    (["train", "m.ini", "--precision", "half"], "--precision: invalid choice: 'half'"),
 ])
 def test_the_reported_bad_arguments_are_one_line(argv, words):
     code, stderr = run_cli(argv)

@@ -17,5 +17,14 @@ mt_status mt_actx_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_binary_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_shape_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_ln_needs(const mt_op *op, mt_op_needs *needs);
+/* integer ops (mt_op_needs_q.c) */
+mt_status mt_qfc_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qrelu_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qce_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qsgd_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qconvert_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qconv_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qpool_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs);
 
 #endif

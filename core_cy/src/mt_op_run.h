@@ -50,5 +50,25 @@ MT_RUN_FN(mt_run_concat_deriv);
 MT_RUN_FN(mt_run_permute);
 MT_RUN_FN(mt_run_upsample_fwd);
 MT_RUN_FN(mt_run_upsample_deriv);
+/* integer ops (mt_op_run_q.c) */
+MT_RUN_FN(mt_run_qfc_fwd);
+MT_RUN_FN(mt_run_qfc_grad);
+MT_RUN_FN(mt_run_qfc_deriv);
+MT_RUN_FN(mt_run_qrelu_fwd);
+MT_RUN_FN(mt_run_qrelu_deriv);
+MT_RUN_FN(mt_run_qce_softmax_fwd);
+MT_RUN_FN(mt_run_qce_softmax_deriv);
+MT_RUN_FN(mt_run_qsgd_apply);
+MT_RUN_FN(mt_run_qnarrow);
+MT_RUN_FN(mt_run_quantize);
+MT_RUN_FN(mt_run_dequantize);
+MT_RUN_FN(mt_run_qconv_fwd);
+MT_RUN_FN(mt_run_qconv_grad);
+MT_RUN_FN(mt_run_qconv_deriv);
+MT_RUN_FN(mt_run_qmaxpool_fwd);
+MT_RUN_FN(mt_run_qmaxpool_deriv);
+MT_RUN_FN(mt_run_qavgpool_fwd);
+MT_RUN_FN(mt_run_qavgpool_deriv);
+MT_RUN_FN(mt_run_qadam_apply);
 
 #endif

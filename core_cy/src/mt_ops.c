@@ -12,6 +12,7 @@
 /* kind, name, max slots, roles, optional slots, params, floats,
    in-place (write slot, read slot), needs, run */
 static const mt_op_info op_table[] = {
+#ifndef MT_NO_FLOAT_KERNELS  /* float32 ops: a float-free (fixed) build leaves them out */
     {MT_OP_FC_FWD, "FC_FWD", 4, {R, R, R, W}, OPTIONAL_SLOT(2), 3, 0, NO_PAIR,
      mt_fc_needs, mt_run_fc_fwd},
     {MT_OP_FC_GRAD, "FC_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 3, 0, NO_PAIR,
@@ -104,6 +105,48 @@ static const mt_op_info op_table[] = {
      mt_binary_needs, mt_run_decay_grad},
     {MT_OP_L2NORM_LOSS, "L2NORM_LOSS", 2, {R, RW}, 0, 1, 1, NO_PAIR,
      mt_binary_needs, mt_run_l2norm_loss},
+    /* float <-> integer at the edges of an integer graph */
+    {MT_OP_QUANTIZE, "QUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
+     mt_qconvert_needs, mt_run_quantize},
+    {MT_OP_DEQUANTIZE, "DEQUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
+     mt_qconvert_needs, mt_run_dequantize},
+#endif
+    /* integer ops (docs/int8.md): no float operation */
+    {MT_OP_QFC_FWD, "QFC_FWD", 5, {R, R, R, W, R}, OPTIONAL_SLOT(2), 6, 0, NO_PAIR,
+     mt_qfc_needs, mt_run_qfc_fwd},
+    {MT_OP_QFC_GRAD, "QFC_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 5, 0, NO_PAIR,
+     mt_qfc_needs, mt_run_qfc_grad},
+    {MT_OP_QFC_DERIV, "QFC_DERIV", 4, {R, R, R, W}, 0, 5, 0, NO_PAIR,
+     mt_qfc_needs, mt_run_qfc_deriv},
+    /* Y may be X, dX may be dY */
+    {MT_OP_QRELU_FWD, "QRELU_FWD", 2, {R, W}, 0, 3, 0, 1, 0,
+     mt_qrelu_needs, mt_run_qrelu_fwd},
+    {MT_OP_QRELU_DERIV, "QRELU_DERIV", 3, {R, R, W}, 0, 3, 0, 2, 1,
+     mt_qrelu_needs, mt_run_qrelu_deriv},
+    {MT_OP_QCE_SOFTMAX_FWD, "QCE_SOFTMAX_FWD", 4, {R, R, W, W}, 0, 5, 0, NO_PAIR,
+     mt_qce_needs, mt_run_qce_softmax_fwd},
+    {MT_OP_QCE_SOFTMAX_DERIV, "QCE_SOFTMAX_DERIV", 3, {R, R, W}, 0, 2, 0, NO_PAIR,
+     mt_qce_needs, mt_run_qce_softmax_deriv},
+    {MT_OP_QSGD_APPLY, "QSGD_APPLY", 5, {RW, R, R, RW, RW}, 0, 4, 0, NO_PAIR,
+     mt_qsgd_needs, mt_run_qsgd_apply},
+    {MT_OP_QNARROW, "QNARROW", 2, {R, W}, 0, 2, 0, NO_PAIR,
+     mt_qconvert_needs, mt_run_qnarrow},
+    {MT_OP_QCONV_FWD, "QCONV_FWD", 5, {R, R, R, W, R}, OPTIONAL_SLOT(2), 16, 0, NO_PAIR,
+     mt_qconv_needs, mt_run_qconv_fwd},
+    {MT_OP_QCONV_GRAD, "QCONV_GRAD", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 16, 0, NO_PAIR,
+     mt_qconv_needs, mt_run_qconv_grad},
+    {MT_OP_QCONV_DERIV, "QCONV_DERIV", 4, {R, R, R, W}, 0, 16, 0, NO_PAIR,
+     mt_qconv_needs, mt_run_qconv_deriv},
+    {MT_OP_QMAXPOOL_FWD, "QMAXPOOL_FWD", 3, {R, W, W}, 0, 13, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qmaxpool_fwd},
+    {MT_OP_QMAXPOOL_DERIV, "QMAXPOOL_DERIV", 3, {R, R, W}, 0, 12, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qmaxpool_deriv},
+    {MT_OP_QAVGPOOL_FWD, "QAVGPOOL_FWD", 2, {R, W}, 0, 14, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qavgpool_fwd},
+    {MT_OP_QAVGPOOL_DERIV, "QAVGPOOL_DERIV", 2, {R, W}, 0, 12, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qavgpool_deriv},
+    {MT_OP_QADAM_APPLY, "QADAM_APPLY", 7, {RW, R, R, RW, RW, RW, RW}, 0, 7, 0, NO_PAIR,
+     mt_qadam_needs, mt_run_qadam_apply},
 };
 
 #define OP_COUNT (sizeof(op_table) / sizeof(op_table[0]))

@@ -132,7 +132,36 @@ enum mt_op_kind {
 
     /* NNTrainer regularization. p = [NUMEL], f = [constant] */
     MT_OP_DECAY_GRAD = 90,  /* t = [W, dW] : dW += c * W (l2norm gradient, weight decay) */
-    MT_OP_L2NORM_LOSS = 91  /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
+    MT_OP_L2NORM_LOSS = 91, /* t = [W, METRICS] : METRICS[0] += c / 2 * ||W||_2 */
+
+    /* integer training (docs/int8.md has the arithmetic). E: element bytes of
+       the activations / weights, 1 (int8) or 2 (int16, precision "fixed").
+       Gradients are g16: int32 exponent then int16 values. RQ / LR hold
+       per-channel multipliers (int32 M[C] then shifts[C]). */
+    MT_OP_QFC_FWD = 100,   /* t = [X, W, B?, Y, RQ]   p = [N, IN, OUT, E, zx, zy] */
+    MT_OP_QFC_GRAD = 101,  /* t = [X, dY, dW, dB?]    p = [N, IN, OUT, E, zx] */
+    MT_OP_QFC_DERIV = 102, /* t = [dY, W, WS, dX]     p = [N, IN, OUT, E, ws_exp] */
+    MT_OP_QRELU_FWD = 103,   /* t = [X, Y]            p = [NUMEL, E, z] */
+    MT_OP_QRELU_DERIV = 104, /* t = [Y, dY, dX]       p = [NUMEL, E, z] */
+    MT_OP_QCE_SOFTMAX_FWD = 105,   /* t = [Z, T, P, METRICS]  p = [N, F, E, Mz, shz] */
+    MT_OP_QCE_SOFTMAX_DERIV = 106, /* t = [P, T, dZ]          p = [N, F] */
+    MT_OP_QSGD_APPLY = 107, /* t = [W, dW, LR, RNG, MOM?] p = [NUMEL, E (1, 2, 4), CH, mu Q15] */
+    MT_OP_QNARROW = 108,    /* t = [X int32, Y]  p = [NUMEL, E] */
+    MT_OP_QUANTIZE = 109,   /* t = [X float, Y]  p = [NUMEL, E, z]  f = [1/scale] */
+    MT_OP_DEQUANTIZE = 110, /* t = [X, Y float]  p = [NUMEL, E, z]  f = [scale] */
+    /* conv: p = [the 14 float conv params, E, ZP] with ZP = (zx + 128) | (zy + 128) << 8
+       (zero points in the int8 range); the derivative's p[15] is ws_exp. No scratch. */
+    MT_OP_QCONV_FWD = 111,   /* t = [X, W, B?, Y, RQ] */
+    MT_OP_QCONV_GRAD = 112,  /* t = [X, dY, dW, dB?] */
+    MT_OP_QCONV_DERIV = 113, /* t = [dY, W, WS, dX] */
+    /* pooling: p = [the 12 float pool params, E (forwards), z (average forward)] */
+    MT_OP_QMAXPOOL_FWD = 114,   /* t = [X, Y, IDX] */
+    MT_OP_QMAXPOOL_DERIV = 115, /* t = [dY, IDX, dX] */
+    MT_OP_QAVGPOOL_FWD = 116,   /* t = [X, Y] */
+    MT_OP_QAVGPOOL_DERIV = 117, /* t = [dY, dX] */
+    /* Adam: p = [NUMEL, E, CH, B1, B2 (Q30), EPS_M, EPS_SH]; M, V int32 e8m24 words,
+       STEP int32 [t, beta1^t, beta2^t (Q30)] */
+    MT_OP_QADAM_APPLY = 118     /* t = [W, dW, LR, M, V, STEP, RNG] */
 };
 
 typedef struct {

@@ -2,8 +2,18 @@
  * so a hostile op list can never make the executor read or write outside
  * the arena, nor write bytes it reads in the same op (unless the op table
  * declares that slot pair in-place). */
+#include <string.h>
 #include "mt_exec.h"
 #include "mt_ops.h"
+
+/* f != 0.0f without a float compare (a float-free build links no soft-float
+ * routine): every bit but the sign is zero exactly for +0 and -0. */
+static int float_nonzero(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return (bits & 0x7FFFFFFFu) != 0;
+}
 
 static int tensor_in_arena(const mt_program *prog, const mt_tensor *t)
 {
@@ -24,7 +34,7 @@ static int unused_params_zero(const mt_op_info *info, const mt_op *op)
     for (int i = info->n_params; i < MT_OP_MAX_PARAMS; i++)
         if (op->p[i] != 0) return 0;
     for (int i = info->n_floats; i < MT_OP_MAX_FLOATS; i++)
-        if (op->f[i] != 0.0f) return 0;
+        if (float_nonzero(op->f[i])) return 0;
     return 1;
 }
 

@@ -18,11 +18,37 @@ def model_description(program):
         "optimizer": vars(spec.optimizer),
         "layers": [{"name": n.name, "type": n.type, "inputs": n.inputs, "shape": list(n.shape)}
                    for n in graph.nodes],
-        "params": {key: {"tensor": t.id, "shape": list(t.shape)}
-                   for key, t in npz_params(graph).items()},
+        "params": {key: _param(graph, key, t) for key, t in npz_params(graph).items()},
         "output_shape": list(graph.tensors[graph.output].shape),
         "unswapped_arena_bytes": program.unswapped_arena_bytes,
+        **_precision(graph),
     }
+
+
+def _param(graph, key, tensor):
+    """Where a parameter lives; integer ones carry their dtype and the per-output-
+    channel scales that turn them back into floats (real = scale[o] * q)."""
+    entry = {"tensor": tensor.id, "shape": list(tensor.shape)}
+    if graph.quant is not None:
+        layer, name = key.split(":")
+        q = graph.quant.layers[layer]
+        entry["dtype"] = tensor.dtype
+        entry["scale"] = [float(v) for v in (q.weight_scale if name == "weight"
+                                             else q.bias_scale)]
+    return entry
+
+
+def _precision(graph):
+    """float32 bundles stay as they were; integer ones say how the samples and
+    every activation are quantized (real = scale * (q - zero_point))."""
+    quant = graph.quant
+    if quant is None:
+        return {}
+    return {"precision": quant.precision, "qas": bool(graph.spec.qas),
+            "input_pre_quantized": graph.tensors[graph.input].dtype == "i32",
+            "activations": {name: [float(scale), int(zero_point)]
+                            for name, (scale, zero_point) in quant.activations.items()},
+            "dtypes": [t.dtype for t in graph.tensors]}
 
 
 def _init_records(program, values):

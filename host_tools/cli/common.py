@@ -7,6 +7,7 @@ from core_cy import CONSTANTS
 from host_tools.cli.arguments import U16_MAX, byte_count, integer
 from host_tools.errors import UserError
 from host_tools.graph.training_graph import build_training_graph
+from host_tools.model.model_settings import PRECISIONS
 from host_tools.model.load import load_model
 from host_tools.planning import PLANNERS
 from host_tools.program import build_program
@@ -23,6 +24,16 @@ def add_model_arguments(parser):
     parser.add_argument("--planner", default="best", choices=["best", *PLANNERS],
                         help="memory planner: best (default: the smallest valid plan), "
                              + ", ".join(PLANNERS))
+
+
+def add_precision_arguments(parser):
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="number format of the training step (override the model's "
+                             "precision): float32, int8 (quantized from float weights) or fixed "
+                             "(no float operation at all)")
+    parser.add_argument("--no-qas", action="store_true",
+                        help="int8 without quantization-aware scaling of the weight gradients "
+                             "(the ablation)")
 
 
 def add_budget_arguments(parser):
@@ -53,6 +64,12 @@ def load_spec(args, quiet=False):
         if args.micro_batch < 1:
             raise UserError(f"--micro-batch {args.micro_batch} must be >= 1")
         spec.micro_batch = args.micro_batch
+    if getattr(args, "precision", None) is not None:
+        spec.precision = args.precision
+    if getattr(args, "no_qas", False):
+        if spec.precision != "int8":
+            raise UserError(f"--no-qas applies to int8 only (precision is {spec.precision})")
+        spec.qas = False
     return spec
 
 
@@ -66,3 +83,14 @@ def label_kind_for(spec, y=None):
 
 def build_graph(spec, y=None):
     return build_training_graph(spec, label_kind_for(spec, y))
+
+
+def build_model_graph(spec, data=None, init_weights=None, seed=0):
+    """float32: the training graph; int8 / fixed: the float model quantized
+    (init_weights or the seeded init, calibrated on data) into an integer graph,
+    whose initial values already hold the quantized weights."""
+    y = data.y if data is not None else None
+    if spec.precision == "float32":
+        return build_graph(spec, y)
+    from host_tools.quantize.prepare import quantized_graph
+    return quantized_graph(spec, label_kind_for(spec, y), data, init_weights, seed)[0]

@@ -2,6 +2,8 @@
 one user's handwriting and show the accuracy before and after."""
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer
 from host_tools.device.targets import TARGET_NAMES
+from host_tools.errors import UserError
+from host_tools.model.model_settings import PRECISIONS
 
 
 def register(commands):
@@ -21,11 +23,19 @@ def register(commands):
     parser.add_argument("--target", choices=TARGET_NAMES, default="linux",
                         help="the emulated board: linux (default) or a bare-metal firmware "
                              "under QEMU (baremetal-m4f, baremetal-m3)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="number format the board trains in: float32 (default), int8 "
+                             "(the pretrained float weights quantized) or fixed")
+    parser.add_argument("--no-qas", action="store_true",
+                        help="int8 without quantization-aware scaling (the ablation)")
     parser.set_defaults(run=run)
 
 
 def run(args):
+    if args.no_qas and args.precision != "int8":
+        raise UserError(f"--no-qas applies to int8 only (precision is {args.precision})")
     from host_tools.device.demo import Demo
     Demo(args.workdir, live=not args.no_live, user=args.user,
-         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs, target=args.target).run()
+         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs, target=args.target,
+         precision=args.precision, qas=not args.no_qas).run()
     return 0

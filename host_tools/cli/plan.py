@@ -6,7 +6,8 @@ import sys
 from host_tools.bundle import write_bundle
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.bundle.from_program import bundle_content
-from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
+                                   add_precision_arguments, build_model_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.errors import UserError
@@ -23,6 +24,7 @@ def register(commands):
                                              "tensors into one static arena and report the "
                                              "lower bound and every planner's arena.")
     add_model_arguments(parser)
+    add_precision_arguments(parser)
     add_budget_arguments(parser)
     parser.add_argument("--explain", action="store_true",
                         help="print the execution order and every tensor's size and lifespan")
@@ -53,7 +55,10 @@ def run(args):
         args.ram_budget = RAM_BYTES[args.target]
     spec = load_spec(args)
     data = load_data(args.data) if args.data else None
-    graph = build_graph(spec, data.y if data else None)
+    if args.output and spec.precision != "float32" and data is None:
+        raise UserError(f"precision {spec.precision}: a bundle needs --data D (its scales are "
+                        f"calibrated on the data)")
+    graph = build_model_graph(spec, data, args.init_weights, args.seed)
     if args.min_ram:
         if args.ram_budget is not None:
             raise UserError("--min-ram and --ram-budget exclude each other")
@@ -64,10 +69,12 @@ def run(args):
     else:
         program = plan_program(args, graph)
         figures = memory_figures(program, graph, args.ram_budget, program.swap)
+    figures["precision"] = spec.precision
     if args.timeline:
         _draw(program, args.timeline)
     if args.output:
-        weights = load_weights_npz(args.init_weights, graph) if args.init_weights else None
+        weights = load_weights_npz(args.init_weights, graph) \
+            if args.init_weights and graph.quant is None else None
         content = bundle_content(program, seed=args.seed, epochs=args.epochs or spec.epochs,
                                  checkpoint_interval=args.checkpoint_every, data=data,
                                  weights=weights)
@@ -84,6 +91,9 @@ def run(args):
         print(explain(program))
         print()
     print(format_figures(figures))
+    if spec.precision != "float32":
+        print(f"  precision {spec.precision}{'' if spec.qas else ' without QAS'}: "
+              f"integer tensors planned at their own byte sizes")
     if args.min_ram:
         print(f"min RAM {figures['min_ram_bytes']:,} B (micro-batch {graph.batch} x "
               f"{graph.micro_batches}, {len(figures['swapped_tensors'])} tensors swapped; "

@@ -1,12 +1,14 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
 from core_cy._core import set_threads
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
-from host_tools.cli.common import (add_budget_arguments, add_model_arguments, build_graph,
+from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
+                                   add_precision_arguments, build_model_graph,
                                    load_spec, plan_program)
 from host_tools.data import load_data
 from host_tools.device.curves import save_png
 from host_tools.device.progress import TrainingLog
 from host_tools.report.memory import op_count
+from host_tools.quantize.dump import dump_weights
 from host_tools.session import Session
 from host_tools.training import train
 from host_tools.weights import load_weights_npz, save_weights_npz
@@ -17,6 +19,7 @@ def register(commands):
                                  description="Train MODEL on the host and report loss/accuracy "
                                              "per epoch.")
     add_model_arguments(parser)
+    add_precision_arguments(parser)
     parser.add_argument("--data", default="digits",
                         help="'digits' (scikit-learn, held-out split) or an npz with x, y "
                              "[, x_test, y_test] (default: digits)")
@@ -49,15 +52,17 @@ def register(commands):
 def run(args):
     spec = load_spec(args)
     data = load_data(args.data)
-    graph = build_graph(spec, data.y)
+    graph = build_model_graph(spec, data, args.init_weights, args.seed)
     program = plan_program(args, graph)
     set_threads(args.threads)
     session = Session(program, seed=args.seed, swap_file=args.swap_file)
-    if args.init_weights:
+    if args.init_weights and graph.quant is None:   # integer graphs start quantized from them
         session.set_values(load_weights_npz(args.init_weights, graph))
     print(f"model {spec.source}: {op_count(program)} ops, arena {program.arena_bytes:,} bytes "
           f"({program.plan.planner} planner), batch {graph.samples_per_iteration}"
-          f"{f' (micro-batch {graph.batch})' if graph.micro_batches > 1 else ''}, data {data.name} "
+          f"{f' (micro-batch {graph.batch})' if graph.micro_batches > 1 else ''}, "
+          f"{spec.precision}{'' if spec.qas or graph.quant is None else ' without QAS'}, "
+          f"data {data.name} "
           f"({len(data.x)} samples)")
     log = TrainingLog()
     result = train(session, data, epochs=args.epochs or spec.epochs, iterations=args.iterations,
@@ -76,7 +81,7 @@ def run(args):
 
 def _write_outputs(args, session, log):
     if args.dump_weights:
-        save_weights_npz(args.dump_weights, session.weights())
+        save_weights_npz(args.dump_weights, dump_weights(session))
         print(f"weights written to {args.dump_weights}")
     if args.log_csv:
         log.write_csv(args.log_csv)

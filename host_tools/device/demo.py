@@ -6,6 +6,7 @@ board while the monitor shows it, pull the weights back and compare the
 accuracy on the user's held-out digits before and after. Every step prints
 the command a user would type for it on a real board."""
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,9 @@ STEPS = 8
 
 class Demo:
     def __init__(self, workdir, live=True, user=3, pretrain_epochs=15, epochs=30, seed=0,
-                 target="linux"):
+                 target="linux", precision="float32", qas=True):
         self.workdir = Path(workdir)
+        self.precision, self.qas = precision, qas
         self.target = target
         self.live, self.user, self.seed = live, user, seed
         self.pretrain_epochs, self.epochs = pretrain_epochs, epochs
@@ -53,6 +55,7 @@ class Demo:
         self.workdir.mkdir(parents=True, exist_ok=True)
         program = self._plan_model()
         pretrained = self._pretrain(program)
+        program = self._board_program(program, pretrained)
         bundle = self._make_bundle(program, pretrained)
         personal = user_data(self.user)
         with _emulated_board(self.workdir / "board", self.target) as port:
@@ -84,6 +87,21 @@ class Demo:
                   f"--dump-weights pretrained.npz")
         return weights
 
+    def _board_program(self, program, pretrained):
+        """float32: the pretrained program; int8 / fixed: the pretrained weights
+        quantized (calibrated on the clean digits), personalised by integer Adam."""
+        if self.precision == "float32":
+            return program
+        from host_tools.quantize.prepare import quantized_graph
+        spec = replace(load_model(MODEL), precision=self.precision, qas=self.qas)
+        graph, _ = quantized_graph(spec, program.graph.label_kind, digits(), pretrained,
+                                   self.seed)
+        board = plan_program(_PlanArgs(), graph)
+        print(f"   quantized to {self.precision}{'' if self.qas else ' without QAS'}: training "
+              f"arena {board.arena_bytes:,} bytes (float32: {program.arena_bytes:,}), weights "
+              f"{_weight_bytes(board):,} bytes (float32: {_weight_bytes(program):,})")
+        return board
+
     def _make_bundle(self, program, pretrained):
         self.step("Plan a bundle: the MLP, pretrained weights, digits training split")
         path = self.workdir / "digits_mlp.mtb"
@@ -93,8 +111,10 @@ class Demo:
         bundle = load_bundle(path)
         print(f"   {path.name}: {len(bundle.data):,} bytes, training arena "
               f"{bundle.arena_bytes:,} bytes")
+        precision = "" if self.precision == "float32" else f" --precision {self.precision}"
+        precision += "" if self.qas else " --no-qas"
         self.hint(f"microtrain plan {_short(MODEL)} --data digits --init-weights pretrained.npz "
-                  f"--epochs {self.epochs} -o {path.name}")
+                  f"--epochs {self.epochs}{precision} -o {path.name}")
         return bundle
 
     def _on_board(self, port, bundle, program, pretrained, personal):
@@ -109,7 +129,7 @@ class Demo:
             self.step("Upload the user's samples")
             np.savez(self.workdir / "user-samples.npz", x=personal.x, y=personal.y)
             self.hint(f"microtrain samples --port {port} user-samples.npz")
-            upload_samples(client, personal.x, personal.y)
+            upload_samples(client, *_board_samples(program, personal))
             self.step(f"Personalise on the board ({self.epochs} epochs)")
             self.hint(f"microtrain monitor --port {port} --start --epochs {self.epochs}")
             since = len(client.events)
@@ -155,9 +175,28 @@ class _emulated_board:
 
 
 def by_tensor_id(program, weights):
-    """npz-keyed weights -> {tensor id: array} for a Session or a bundle."""
+    """npz-keyed weights -> {tensor id: array} for a Session or a bundle. An
+    integer program takes the integers ('#q' keys, as pulled) and keeps its
+    own quantized initial values for float-only weights."""
     params = npz_params(program.graph)
-    return {params[key].id: np.asarray(value) for key, value in weights.items()}
+    if program.graph.quant is not None:
+        return {t.id: np.asarray(weights[key + "#q"]) for key, t in params.items()
+                if key + "#q" in weights}
+    return {params[key].id: np.asarray(value) for key, value in weights.items()
+            if "#" not in key}
+
+
+def _board_samples(program, data):
+    """The samples as the board's loader takes them: float32, or for a fixed
+    program the host-quantized integers (its input op is float-free)."""
+    if program.graph.tensors[program.graph.input].dtype != "i32":
+        return data.x, data.y
+    x, _ = encode(data.x, data.y, program.graph, data.name)
+    return x.reshape(data.x.shape), data.y
+
+
+def _weight_bytes(program):
+    return sum(t.nbytes for t in npz_params(program.graph).values())
 
 
 def evaluate(program, weights, data):

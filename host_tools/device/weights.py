@@ -1,7 +1,9 @@
 """The board's DOWNLOAD what=weights blob -> named arrays.
 
 The blob is one record per entry of the bundle's MODL "params", in sorted
-key order: u32 tensor id, u32 nbytes, raw float32 bytes. The names and
+key order: u32 tensor id, u32 nbytes, raw bytes (float32, or for int8 /
+fixed bundles the integers, turned into floats with the per-channel scales
+MODL gives them, the integers kept under '#q' keys). The names and
 shapes come from the bundle, so pulling needs the bundle the board runs;
 every record is checked against it (a board running another bundle shows up
 here rather than as silently wrong weights)."""
@@ -10,6 +12,7 @@ import struct
 import numpy as np
 
 from host_tools.errors import UserError
+from host_tools.graph.tensors import DTYPES
 
 RECORD_HEADER = struct.Struct("<II")
 
@@ -29,8 +32,21 @@ def weight_entries(model, bundle_path):
         except (KeyError, TypeError, ValueError):
             raise UserError(f"bundle {bundle_path}: weight '{key}' lacks a tensor id or a "
                             f"shape in the model section") from None
+        if entry.get("dtype", "f32") not in DTYPES:
+            raise UserError(f"bundle {bundle_path}: weight '{key}' has unknown dtype "
+                            f"{entry.get('dtype')!r}")
         entries.append((key, tensor, shape))
     return entries
+
+
+def _value(raw, entry, shape):
+    """-> {suffix: array}: a float weight, or an integer one with its float twin."""
+    values = np.frombuffer(raw, DTYPES[entry.get("dtype", "f32")]).reshape(shape).copy()
+    if "scale" not in entry:
+        return {"": values}
+    scale = np.asarray(entry["scale"], np.float64).reshape((-1,) + (1,) * (len(shape) - 1))
+    return {"": (values * scale).astype(np.float32), "#q": values,
+            "#scale": np.asarray(entry["scale"], np.float32)}
 
 
 def decode_weights(blob, model, bundle_path):
@@ -41,10 +57,13 @@ def decode_weights(blob, model, bundle_path):
             raise _mismatch(bundle_path, f"weights end before '{key}'")
         tid, nbytes = RECORD_HEADER.unpack_from(blob, offset)
         offset += RECORD_HEADER.size
-        if tid != tensor or nbytes != 4 * int(np.prod(shape)) or offset + nbytes > len(blob):
+        entry = model["params"][key]
+        item = np.dtype(DTYPES[entry.get("dtype", "f32")]).itemsize
+        if tid != tensor or nbytes != item * int(np.prod(shape)) or offset + nbytes > len(blob):
             raise _mismatch(bundle_path, f"record for '{key}' is tensor {tid} of {nbytes} bytes, "
                                          f"the bundle has tensor {tensor} of shape {shape}")
-        out[key] = np.frombuffer(blob, np.float32, nbytes // 4, offset).reshape(shape).copy()
+        for suffix, value in _value(blob[offset:offset + nbytes], entry, shape).items():
+            out[key + suffix] = value
         offset += nbytes
     if offset != len(blob):
         raise _mismatch(bundle_path, f"{len(blob) - offset} bytes left after the last weight")

@@ -3,7 +3,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DTYPES = {"f32": np.float32, "i32": np.int32, "u32": np.uint32}
+# Element types a tensor may hold; the planner plans numel x itemsize bytes.
+DTYPES = {"f32": np.float32, "i32": np.int32, "u32": np.uint32, "i16": np.int16,
+          "i8": np.int8, "u8": np.uint8}
+ITEM_BYTES = {name: np.dtype(kind).itemsize for name, kind in DTYPES.items()}
+# g16 (docs/int8.md): an int32 exponent, then int16 values: every integer gradient
+G16 = "g16"
+G16_HEADER_BYTES = 4
 
 # What a tensor holds; used by reports, the planner and swap decisions.
 KINDS = ("input", "label", "metrics", "activation", "derivative", "weight", "gradient",
@@ -27,7 +33,9 @@ class Tensor:
 
     @property
     def nbytes(self):
-        return self.numel * 4
+        if self.dtype == G16:
+            return G16_HEADER_BYTES + 2 * self.numel
+        return self.numel * ITEM_BYTES[self.dtype]
 
 
 @dataclass

@@ -34,6 +34,8 @@ class TrainingGraph:
     batch: int
     alias: dict = field(default_factory=dict)  # tensor id -> id whose bytes it shares
     micro_batches: int = 1  # passes per iteration; `batch` samples each (micro_batch.py)
+    quant: object = None    # int8 / fixed: host_tools.quantize.ptq.QuantizedModel
+    rate_factors: dict = field(default_factory=dict)  # LR tensor id -> multipliers per unit rate
 
     @property
     def samples_per_iteration(self):

@@ -7,7 +7,7 @@ from host_tools.model.ini_text import read_ini
 from host_tools.model.loss_layers import fold_loss_layers
 from host_tools.model.lr_schedule import parse_lr_schedule
 from host_tools.model.model_settings import (parse_micro_batch, parse_model_settings,
-                                             parse_optimizer)
+                                             parse_optimizer, parse_precision)
 from host_tools.model.properties import (canonical_key, canonical_type, parse_input_layers,
                                          parse_property)
 from host_tools.model.spec import LayerSpec, ModelSpec
@@ -60,6 +60,7 @@ def load_ini(path):
     loss, batch_size, epochs, legacy = parse_model_settings(sections["model"],
                                                             f"{path} [Model]", warnings)
     micro_batch = parse_micro_batch(sections["model"], f"{path} [Model]")
+    precision = parse_precision(sections["model"].get("precision"), f"{path} [Model]")
     optimizer, schedule = _optimizer(sections, legacy, path)
     layers = []
     for name, values in sections.items():
@@ -73,4 +74,4 @@ def load_ini(path):
         raise UserError("no layer sections", str(path))
     return fold_loss_layers(ModelSpec(layers=layers, loss=loss, batch_size=batch_size, epochs=epochs,
                      optimizer=optimizer, source=str(path), lr_schedule=schedule,
-                     warnings=warnings, micro_batch=micro_batch))
+                     warnings=warnings, micro_batch=micro_batch, precision=precision))

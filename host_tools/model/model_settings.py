@@ -9,7 +9,7 @@ from host_tools.model.spec import OptimizerSpec
 
 LOSSES = ("mse", "cross", "cross_softmax", "cross_sigmoid")
 MODEL_KEYS = {"type", "loss", "batch_size", "epochs", "model_tensor_type", "tensor_format",
-              "loss_scale", "micro_batch"}
+              "loss_scale", "micro_batch", "precision"}
 # Older NNTrainer files put the optimizer in [Model]; [Optimizer] wins over them.
 LEGACY_OPTIMIZER_KEYS = {"optimizer": "type", "learning_rate": "learning_rate",
                          "decay_rate": "decay_rate", "decay_steps": "decay_steps",
@@ -18,6 +18,7 @@ LEGACY_OPTIMIZER_KEYS = {"optimizer": "type", "learning_rate": "learning_rate",
 OPTIMIZER_KEYS = {"type", "learning_rate", "momentum", "beta1", "beta2", "epsilon"}
 SCHEDULE_KEYS = {"decay_rate", "decay_steps"}
 OPTIMIZERS = ("sgd", "adam")
+PRECISIONS = ("float32", "int8", "fixed")
 
 
 def _warn(warnings, where, key, reason):
@@ -66,6 +67,15 @@ def parse_micro_batch(values, where):
     """[Model] micro_batch: samples per pass (0 = the whole batch); checked
     against the batch when the graph is built, after --batch overrides."""
     return _int(values.get("micro_batch", 0), "micro_batch", where, minimum=0)
+
+
+def parse_precision(value, where):
+    """[Model] precision / --precision: float32 (default), int8 or fixed."""
+    text = str("float32" if value is None else value).strip().lower()
+    if text not in PRECISIONS:
+        raise UserError(f"precision={text!r} must be one of {', '.join(PRECISIONS)}",
+                        f"{where} precision")
+    return text
 
 
 def parse_optimizer(values, where):

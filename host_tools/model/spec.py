@@ -28,6 +28,8 @@ class ModelSpec:
     batch_size: int = 1
     epochs: int = 1
     micro_batch: int = 0   # samples per forward/backward pass; 0 = the whole batch
+    precision: str = "float32"   # float32 | int8 | fixed (host_tools.model.model_settings)
+    qas: bool = True             # int8: quantization-aware scaling of weight gradients
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     source: str = "<api>"
     lr_schedule: object = None   # host_tools.model.lr_schedule.LRSchedule; None: constant

@@ -1,0 +1,186 @@
+/* Integer SGD with momentum and Adam, with QAS and stochastic rounding
+ * (docs/int8.md, "SGD with QAS and momentum", "Adam"). The per-channel multipliers in LR carry lr, the
+ * gradient's static factor and the QAS rescaling (s_w^-1 instead of the int8
+ * graph's s_w); steps are Q16 units of the weight's integer. */
+#include "mt_kernels_q.h"
+#include "mt_requant.h"
+
+/* One channel's elements: delta = requant(g, m, shift), then momentum and the
+ * stochastically rounded step, saturating the weight to [lo, hi]. */
+#define QSGD_ROWS(NAME, T)                                                            \
+static void NAME(T *w, const int16_t *g, int32_t *mom, uint32_t *rng, int count,     \
+                 int32_t m, int64_t shift, int32_t mu, int64_t lo, int64_t hi)        \
+{                                                                                     \
+    /* the usual case, shift in [0, 62] and M in range: |g M| < 2^30 in int32 */      \
+    int fast = shift >= 0 && shift <= 62 && m >= 0 && m <= 32767;                     \
+    mt_rshift rs = mt_rshift_by(fast ? (int)shift : 0);                               \
+    for (int i = 0; i < count; i++) {                                                 \
+        int64_t delta = fast ? mt_rshift_apply(rs, (int32_t)g[i] * m)                 \
+                             : mt_requant(g[i], m, shift);                            \
+        int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)  \
+                        : mt_sat32(delta);                                            \
+        if (mom) mom[i] = v;                                                          \
+        int64_t r = mt_xorshift32(rng) >> 16;                                         \
+        w[i] = (T)mt_q_clamp64(w[i] - mt_floor_shift((int64_t)v + r, 16), lo, hi);    \
+    }                                                                                 \
+}
+
+QSGD_ROWS(rows8, int8_t)
+QSGD_ROWS(rows16, int16_t)
+QSGD_ROWS(rows32, int32_t)
+
+void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
+                   int32_t *mom, int numel, int ch, int32_t mu)
+{
+    const int16_t *g = mt_g16_cvals(dw);
+    int64_t e_dw = mt_g16_exp(dw);
+    int rows = numel / ch;
+    for (int c = 0; c < ch; c++) {
+        long at = (long)c * rows;
+        int32_t m = lr[c];
+        int64_t shift = (int64_t)lr[ch + c] - e_dw;
+        int32_t *mc = mom ? mom + at : 0;
+        if (e == 1) rows8((int8_t *)w + at, g + at, mc, rng, rows, m, shift, mu, -127, 127);
+        else if (e == 2) rows16((int16_t *)w + at, g + at, mc, rng, rows, m, shift, mu, -32767, 32767);
+        else rows32((int32_t *)w + at, g + at, mc, rng, rows, m, shift, mu, INT32_MIN, INT32_MAX);
+    }
+}
+
+/* ---- Adam (docs/int8.md, "Adam"): m and v as per-element e8m24 words ---- */
+
+#define Q30 ((int64_t)1 << 30)
+#define EPS_CAP ((int64_t)1 << 60)
+
+/* e8m24: value = mant 2^exp, mant = word / 256 (signed), exp = (word & 0xFF) - 128. */
+static void e8m24_decode(int32_t word, int64_t *mant, int64_t *exp)
+{
+    *exp = (word & 0xFF) - 128;
+    *mant = ((int64_t)word - (word & 0xFF)) / 256;   /* exact: a multiple of 256 */
+}
+
+/* a 2^e (|a| < 2^62) to the nearest e8m24: |mant| in [2^22, 2^23) unless the
+ * exponent saturates (top: largest mantissa; bottom: fewer bits, then 0). */
+static int32_t e8m24_encode(int64_t a, int64_t e)
+{
+    if (a == 0) return 0;
+    int64_t sh = (int64_t)mt_bitlen(mt_abs64(a)) - 23;
+    int64_t mant = mt_round_shift(a, sh);
+    if (mant == ((int64_t)1 << 23) || mant == -((int64_t)1 << 23)) {
+        mant /= 2;
+        sh++;
+    }
+    int64_t exp = e + sh;
+    if (exp > 127) {
+        mant = mant < 0 ? -(((int64_t)1 << 23) - 1) : ((int64_t)1 << 23) - 1;
+        exp = 127;
+    } else if (exp < -128) {
+        mant = mt_round_shift(mant, -128 - exp);
+        exp = -128;
+        if (mant == 0) return 0;
+    }
+    return (int32_t)(mant * 256 + (exp + 128));
+}
+
+/* t1 2^x1 + t2 2^x2 (|t| < 2^61) as e8m24: both aligned to the larger top
+ * bit minus 61 (the smaller term rounded half up), then summed exactly. */
+static int32_t e8m24_sum(int64_t t1, int64_t x1, int64_t t2, int64_t x2)
+{
+    if (t1 == 0 && t2 == 0) return 0;
+    int64_t top1 = t1 ? x1 + mt_bitlen(mt_abs64(t1)) : INT32_MIN;
+    int64_t top2 = t2 ? x2 + mt_bitlen(mt_abs64(t2)) : INT32_MIN;
+    int64_t common = (top1 > top2 ? top1 : top2) - 61;
+    int64_t sum = (t1 ? mt_round_shift(t1, common - x1) : 0) + (t2 ? mt_round_shift(t2, common - x2) : 0);
+    return e8m24_encode(sum, common);
+}
+
+/* floor(sqrt(x)) for x >= 0, bit by bit. */
+static int64_t isqrt64(int64_t x)
+{
+    uint64_t v = (uint64_t)x, root = 0, bit = (uint64_t)1 << 62;
+    while (bit > v) bit >>= 2;
+    while (bit) {
+        if (v >= root + bit) {
+            v -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (int64_t)root;
+}
+
+/* The Q16 ratio m / (sqrt(v) / sqrt(c2) + eps) of one element (0 when the
+ * denominator is 0); sq2 = sqrt(c2 2^30). */
+static int64_t adam_ratio(int32_t mw, int32_t vw, int64_t sq2, int32_t eps_m, int32_t eps_sh)
+{
+    int64_t mm, me, vm, ve;
+    e8m24_decode(mw, &mm, &me);
+    e8m24_decode(vw, &vm, &ve);
+    if (vm < 0) vm = 0;
+    if (ve % 2) {
+        vm *= 2;
+        ve -= 1;
+    }
+    int64_t es = (ve - 30) / 2;   /* exact: ve is even */
+    int64_t eps = mt_round_shift(eps_m, eps_sh + es);   /* capped: div_round needs 2d < 2^63 */
+    int64_t d = mt_div_round(isqrt64(vm * Q30) * Q30, sq2) + (eps < EPS_CAP ? eps : EPS_CAP);
+    if (d <= 0) return 0;
+    return mt_round_shift(mt_div_round(mm * Q30, d), 14 - me + es);
+}
+
+#define QADAM_ROWS(NAME, T)                                                           \
+static void NAME(T *w, const int16_t *g, int64_t e_g, int32_t *m, int32_t *v,        \
+                 uint32_t *rng, int count, const int32_t *p, int64_t c1, int64_t sq2, \
+                 int32_t lr_m, int64_t lr_sh, int64_t lo, int64_t hi)                 \
+{                                                                                     \
+    int64_t b1 = p[3], b2 = p[4];                                                     \
+    for (int i = 0; i < count; i++) {                                                 \
+        int64_t mm, me, vm, ve, gi = g[i];                                            \
+        e8m24_decode(m[i], &mm, &me);                                                 \
+        e8m24_decode(v[i], &vm, &ve);                                                 \
+        m[i] = e8m24_sum(b1 * mm, me - 30, (Q30 - b1) * gi, e_g - 30);                \
+        v[i] = e8m24_sum(b2 * (vm < 0 ? 0 : vm), ve - 30, (Q30 - b2) * gi * gi, 2 * e_g - 30); \
+        int64_t r = mt_sat32(adam_ratio(m[i], v[i], sq2, p[5], p[6]));                \
+        int32_t step = mt_sat32(mt_requant(mt_div_round(r * Q30, c1), lr_m, lr_sh));  \
+        int64_t rnd = mt_xorshift32(rng) >> 16;                                       \
+        w[i] = (T)mt_q_clamp64(w[i] - mt_floor_shift((int64_t)step + rnd, 16), lo, hi); \
+    }                                                                                 \
+}
+
+QADAM_ROWS(adam8, int8_t)
+QADAM_ROWS(adam16, int16_t)
+QADAM_ROWS(adam32, int32_t)
+
+/* STEP = [t, beta1^t, beta2^t (Q30)]: advanced first, as PyTorch counts steps. */
+static void adam_step(int32_t *step, const int32_t *p, int64_t *c1, int64_t *c2)
+{
+    int64_t p1 = mt_q_clamp64(step[1], 0, Q30), p2 = mt_q_clamp64(step[2], 0, Q30);
+    step[0] = step[0] < INT32_MAX ? step[0] + 1 : INT32_MAX;
+    step[1] = (int32_t)mt_round_shift(p1 * p[3], 30);
+    step[2] = (int32_t)mt_round_shift(p2 * p[4], 30);
+    *c1 = Q30 - step[1];
+    *c2 = Q30 - step[2];
+}
+
+void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, int32_t *m, int32_t *v,
+                    int32_t *step, uint32_t *rng, int numel, int ch, const int32_t *p)
+{
+    const int16_t *g = mt_g16_cvals(dw);
+    int64_t e_g = mt_g16_exp(dw), c1, c2;
+    int rows = numel / ch;
+    adam_step(step, p, &c1, &c2);
+    int64_t sq2 = isqrt64(c2 * Q30);
+    for (int c = 0; c < ch; c++) {
+        long at = (long)c * rows;
+        if (e == 1)
+            adam8((int8_t *)w + at, g + at, e_g, m + at, v + at, rng, rows, p, c1, sq2,
+                  lr[c], lr[ch + c], -127, 127);
+        else if (e == 2)
+            adam16((int16_t *)w + at, g + at, e_g, m + at, v + at, rng, rows, p, c1, sq2,
+                   lr[c], lr[ch + c], -32767, 32767);
+        else
+            adam32((int32_t *)w + at, g + at, e_g, m + at, v + at, rng, rows, p, c1, sq2,
+                   lr[c], lr[ch + c], INT32_MIN, INT32_MAX);
+    }
+}
