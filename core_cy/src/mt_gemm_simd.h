@@ -1,19 +1,24 @@
 /* Vector micro-kernels of the GEMM layer, written once with GCC vector
- * extensions over 8-float vectors and compiled per target by the file that
- * includes this header: one 256-bit register on AVX2, two 128-bit registers
- * on SSE and NEON. Vector + and * are lane-wise IEEE operations (no
- * contraction: -ffp-contract=off), so every target computes exactly the
- * orders of mt_gemm.h.
+ * extensions and compiled per target by the file that includes this header,
+ * with vectors of the target's register width: VL = 8 floats on AVX2, 4 on
+ * SSE and NEON (wider generic vectors would live in memory). Vector + and *
+ * are lane-wise IEEE operations (no contraction: -ffp-contract=off), so every
+ * target computes exactly the orders of mt_gemm.h; a dot product's 8 lanes
+ * are 8 / VL vectors.
  *
  * The includer defines SIMD_NAME (the set's name string), SIMD_FN(x) (a
- * unique prefix for x), ACC_MR x ACC_NV (rows x 8-float vectors per acc
- * block) and DOT_NS x DOT_NO (samples x outputs per dot block). */
+ * unique prefix for x), VL, ACC_MR x ACC_NV (rows x vectors per acc block)
+ * and DOT_NS x DOT_NO (samples x outputs per dot block). */
 #include <string.h>
 #include "mt_gemm.h"
 
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float v8 __attribute__((vector_size(VL * 4)));
+typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
+#define LANES (8 / VL)   /* vectors per dot product */
 
+/* Complete unrolling keeps every accumulator in a register whatever -O level
+ * the build uses (GCC unrolls these small loops fully only at -O3). */
+#define UNROLL _Pragma("GCC unroll 16")
 #define LD(p) ((v8)*(const v8u *)(p))
 #define ST(p, v) (*(v8u *)(p) = (v))
 
@@ -25,23 +30,30 @@ static inline void NAME(const mt_gemm_acc_args *g, long r, long j)              
     float *c = g->c + r * g->ldc + j;                                            \
     const float *a = g->a + r * g->ar, *b = g->b + j;                            \
     int q, v, k;                                                                 \
+    UNROLL                                                                       \
     for (q = 0; q < R; q++)                                                      \
+        UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
-            acc[q][v] = g->from_c ? LD(c + q * g->ldc + 8 * v) : (v8){0};        \
+            acc[q][v] = g->from_c ? LD(c + q * g->ldc + VL * v) : (v8){0};        \
     for (k = 0; k < g->kn; k++) {                                                \
         const float *bk = b + (long)k * g->ldb, *ak = a + (long)k * g->ak;       \
         v8 bv[NV];                                                               \
+        UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
-            bv[v] = LD(bk + 8 * v);                                              \
+            bv[v] = LD(bk + VL * v);                                              \
+        UNROLL                                                                   \
         for (q = 0; q < R; q++) {                                                \
             float s = ak[q * g->ar];                                             \
+            UNROLL                                                               \
             for (v = 0; v < NV; v++)                                             \
                 acc[q][v] = acc[q][v] + s * bv[v];                               \
         }                                                                        \
     }                                                                            \
+    UNROLL                                                                       \
     for (q = 0; q < R; q++)                                                      \
+        UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
-            ST(c + q * g->ldc + 8 * v, acc[q][v]);                               \
+            ST(c + q * g->ldc + VL * v, acc[q][v]);                               \
 }
 
 ACC_BLOCK(SIMD_FN(acc_wide), ACC_MR, ACC_NV)
@@ -49,7 +61,7 @@ ACC_BLOCK(SIMD_FN(acc_wide1), 1, ACC_NV)
 ACC_BLOCK(SIMD_FN(acc_one), ACC_MR, 1)
 ACC_BLOCK(SIMD_FN(acc_one1), 1, 1)
 
-/* One column j of rows [r0, r1), scalar (the last cols % 8). */
+/* One column j of rows [r0, r1), scalar (the last cols % VL). */
 static void SIMD_FN(acc_column)(const mt_gemm_acc_args *g, int r0, int r1, long j)
 {
     int r, k;
@@ -66,7 +78,7 @@ static void SIMD_FN(acc_column)(const mt_gemm_acc_args *g, int r0, int r1, long 
  * row block of C passes over it. */
 static void SIMD_FN(acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1)
 {
-    const int wide = 8 * ACC_NV;
+    const int wide = VL * ACC_NV;
     long j = j0, r;
     for (; j + wide <= j1; j += wide) {
         for (r = r0; r + ACC_MR <= r1; r += ACC_MR)
@@ -74,7 +86,7 @@ static void SIMD_FN(acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int 
         for (; r < r1; r++)
             SIMD_FN(acc_wide1)(g, r, j);
     }
-    for (; j + 8 <= j1; j += 8) {
+    for (; j + VL <= j1; j += VL) {
         for (r = r0; r + ACC_MR <= r1; r += ACC_MR)
             SIMD_FN(acc_one)(g, r, j);
         for (; r < r1; r++)
@@ -84,6 +96,7 @@ static void SIMD_FN(acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int 
         SIMD_FN(acc_column)(g, r0, r1, j);
 }
 
+/* The fixed tree over lanes 0..7 (held in LANES vectors). */
 static inline float SIMD_FN(tree)(const v8 *v)
 {
     float l[8];
@@ -95,24 +108,37 @@ static inline float SIMD_FN(tree)(const v8 *v)
 #define DOT_BLOCK(NAME, NS, NO)                                                  \
 static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              \
 {                                                                                \
-    v8 acc[NS][NO];                                                              \
+    v8 acc[NS][NO][LANES];                                                       \
     float tail[NS][NO];                                                          \
     const float *x = g->x + s * g->ldx, *w = g->w + o * g->ldw;                  \
-    int p, q, i, kv = g->kn & ~7;                                                \
+    int p, q, h, i, kv = g->kn & ~7;                                             \
+    UNROLL                                                                       \
     for (p = 0; p < NS; p++)                                                     \
+        UNROLL                                                                   \
         for (q = 0; q < NO; q++) {                                               \
-            acc[p][q] = (v8){0};                                                 \
+            UNROLL                                                               \
+            for (h = 0; h < LANES; h++)                                          \
+                acc[p][q][h] = (v8){0};                                          \
             tail[p][q] = 0.0f;                                                   \
         }                                                                        \
     for (i = 0; i < kv; i += 8) {                                                \
-        v8 xv[NS], wv[NO];                                                       \
-        for (p = 0; p < NS; p++)                                                 \
-            xv[p] = LD(x + p * g->ldx + i);                                      \
-        for (q = 0; q < NO; q++)                                                 \
-            wv[q] = LD(w + q * g->ldw + i);                                      \
-        for (p = 0; p < NS; p++)                                                 \
+        v8 xv[NS][LANES], wv[NO][LANES];                                         \
+        UNROLL                                                                   \
+        for (h = 0; h < LANES; h++) {                                            \
+            UNROLL                                                               \
+            for (p = 0; p < NS; p++)                                             \
+                xv[p][h] = LD(x + p * g->ldx + i + VL * h);                      \
+            UNROLL                                                               \
             for (q = 0; q < NO; q++)                                             \
-                acc[p][q] = acc[p][q] + xv[p] * wv[q];                           \
+                wv[q][h] = LD(w + q * g->ldw + i + VL * h);                      \
+        }                                                                        \
+        UNROLL                                                                   \
+        for (p = 0; p < NS; p++)                                                 \
+            UNROLL                                                               \
+            for (q = 0; q < NO; q++)                                             \
+                UNROLL                                                           \
+                for (h = 0; h < LANES; h++)                                      \
+                    acc[p][q][h] = acc[p][q][h] + xv[p][h] * wv[q][h];           \
     }                                                                            \
     for (; i < g->kn; i++)                                                       \
         for (p = 0; p < NS; p++)                                                 \
@@ -120,7 +146,7 @@ static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              
                 tail[p][q] = tail[p][q] + x[p * g->ldx + i] * w[q * g->ldw + i]; \
     for (p = 0; p < NS; p++)                                                     \
         for (q = 0; q < NO; q++)                                                 \
-            g->y[(s + p) * g->ldy + o + q] = SIMD_FN(tree)(&acc[p][q]) + tail[p][q]; \
+            g->y[(s + p) * g->ldy + o + q] = SIMD_FN(tree)(acc[p][q]) + tail[p][q]; \
 }
 
 DOT_BLOCK(SIMD_FN(dot_block), DOT_NS, DOT_NO)

@@ -2,13 +2,15 @@
  * AVX2 by the pragma below whatever the build flags and used only when the
  * CPU reports AVX2 at run time. The pragma enables no FMA (and the build has
  * -ffp-contract=off), so the products and sums round as on every target.
- * 4 rows x 2 vectors = 8 accumulators of the 16 ymm registers. */
+ * 8-float ymm vectors; 4 rows x 2 vectors (acc) and 2 samples x 4 outputs
+ * (dot) keep 8 accumulators of the 16 registers. */
 #include "mt_gemm.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC target("avx2")
 #define SIMD_NAME "avx2"
 #define SIMD_FN(x) avx2_##x
+#define VL 8
 #define ACC_MR 4
 #define ACC_NV 2
 #define DOT_NS 2
