@@ -57,43 +57,58 @@ static inline void NAME(const mt_gemm_acc_args *g, long r, long j)              
 }
 
 ACC_BLOCK(SIMD_FN(acc_wide), ACC_MR, ACC_NV)
-ACC_BLOCK(SIMD_FN(acc_wide1), 1, ACC_NV)
 ACC_BLOCK(SIMD_FN(acc_one), ACC_MR, 1)
-ACC_BLOCK(SIMD_FN(acc_one1), 1, 1)
+ACC_BLOCK(SIMD_FN(acc_row_long), 1, 4 * ACC_NV)
+ACC_BLOCK(SIMD_FN(acc_row), 1, 1)
+
+#define SMALL_B_FLOATS (64L * 1024)
 
 /* One column j of rows [r0, r1), scalar (the last cols % VL). */
-static void SIMD_FN(acc_column)(const mt_gemm_acc_args *g, int r0, int r1, long j)
+static void SIMD_FN(acc_column)(const mt_gemm_acc_args *g, long r0, long r1, long j)
 {
-    int r, k;
+    long r;
+    int k;
     for (r = r0; r < r1; r++) {
-        const float *a = g->a + (long)r * g->ar;
-        float *c = g->c + (long)r * g->ldc + j, acc = g->from_c ? *c : 0.0f;
+        const float *a = g->a + r * g->ar;
+        float *c = g->c + r * g->ldc + j, acc = g->from_c ? *c : 0.0f;
         for (k = 0; k < g->kn; k++)
             acc = acc + a[(long)k * g->ak] * g->b[(long)k * g->ldb + j];
         *c = acc;
     }
 }
 
-/* Column strips outermost: a strip of B (kn x strip) stays in L1 while every
- * row block of C passes over it. */
+/* Rows in blocks of ACC_MR. With a large B, column strips outermost: a strip
+ * of B (kn x strip) stays in L1 while every row block passes over it; a
+ * small B stays in L2 anyway, so C is written row after row. Rows left over
+ * go one at a time in long strips, so enough independent sums are in flight
+ * to hide the add latency (a single row is the batch-1 case). */
 static void SIMD_FN(acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1)
 {
-    const int wide = VL * ACC_NV;
-    long j = j0, r;
-    for (; j + wide <= j1; j += wide) {
-        for (r = r0; r + ACC_MR <= r1; r += ACC_MR)
-            SIMD_FN(acc_wide)(g, r, j);
-        for (; r < r1; r++)
-            SIMD_FN(acc_wide1)(g, r, j);
+    const long wide = VL * ACC_NV, longer = 4 * VL * ACC_NV;
+    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r;
+    if ((long)g->kn * (j1 - j0) <= SMALL_B_FLOATS) {   /* B stays in L2: C row-major */
+        for (r = r0; r < rows_full; r += ACC_MR)
+            for (j = j0; j + wide <= j1; j += wide)
+                SIMD_FN(acc_wide)(g, r, j);
+        j = j0 + (j1 - j0) / wide * wide;
+    } else {
+        for (j = j0; j + wide <= j1; j += wide)
+            for (r = r0; r < rows_full; r += ACC_MR)
+                SIMD_FN(acc_wide)(g, r, j);
     }
-    for (; j + VL <= j1; j += VL) {
-        for (r = r0; r + ACC_MR <= r1; r += ACC_MR)
+    for (; j + VL <= j1; j += VL)
+        for (r = r0; r < rows_full; r += ACC_MR)
             SIMD_FN(acc_one)(g, r, j);
-        for (; r < r1; r++)
-            SIMD_FN(acc_one1)(g, r, j);
-    }
     for (; j < j1; j++)
-        SIMD_FN(acc_column)(g, r0, r1, j);
+        SIMD_FN(acc_column)(g, r0, rows_full, j);
+    for (r = rows_full; r < r1; r++) {
+        for (j = j0; j + longer <= j1; j += longer)
+            SIMD_FN(acc_row_long)(g, r, j);
+        for (; j + VL <= j1; j += VL)
+            SIMD_FN(acc_row)(g, r, j);
+        for (; j < j1; j++)
+            SIMD_FN(acc_column)(g, r, r + 1, j);
+    }
 }
 
 /* The fixed tree over lanes 0..7 (held in LANES vectors). */

@@ -504,7 +504,7 @@ static void load_chunk_weights(const corr_plan *P, const float *w_group, int fir
 }
 
 /* dst rows (rows of them, ld apart) += weights x columns (GEMM order 1). */
-static void accumulate_rows(float *dst, long ld, const float *cols, long cols_stride,
+MT_NOINLINE static void accumulate_rows(float *dst, long ld, const float *cols, long cols_stride,
                             const float *weights, int rows, int n_pairs, int count)
 {
     mt_gemm_acc_args g;
@@ -619,7 +619,7 @@ void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, floa
 
 /* dw_r[u] += sum_j dy_r[j] * B[j*GW + u] for every filter r of the group,
  * u < mc, j ascending (GEMM order 1). */
-static void grad_chunk(float *dw, long ld, const float *dy, long ldy, int filters,
+MT_NOINLINE static void grad_chunk(float *dw, long ld, const float *dy, long ldy, int filters,
                        const float *B, int cnt, int mc)
 {
     mt_gemm_acc_args g;
