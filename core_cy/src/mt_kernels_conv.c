@@ -503,13 +503,15 @@ static void load_chunk_weights(const corr_plan *P, const float *w_group, int fir
     }
 }
 
-/* dst rows (rows of them, ld apart) += weights x columns (GEMM order 1). */
+/* dst rows (rows of them, ld apart) += A x columns (GEMM order 1), with the
+ * weight of row r and chunk pair k at a[k*ak + r*ar]. */
 MT_NOINLINE static void accumulate_rows(float *dst, long ld, const float *cols, long cols_stride,
-                            const float *weights, int rows, int n_pairs, int count)
+                                        const float *a, long ak, long ar, int rows,
+                                        int n_pairs, int count)
 {
     mt_gemm_acc_args g;
     g.c = dst; g.ldc = ld;
-    g.a = weights; g.ak = rows; g.ar = 1;
+    g.a = a; g.ak = ak; g.ar = ar;
     g.b = cols; g.ldb = cols_stride;
     g.rows = rows; g.cols = count; g.kn = n_pairs; g.from_c = 1;
     mt_gemm_acc(&g);
@@ -525,11 +527,16 @@ static void correlate_tile(const corr_plan *P, const float *src_group, float *ds
         const float *cols = P->direct ? src_group + (long)first_pair * P->src_plane + q0 : scratch->tile;
         long cols_stride = P->direct ? P->src_plane : count;
         gather_chunk(P, src_group, first_pair, n_pairs, q0, count, scratch);
+        if (!P->W->flip) {   /* pair k's weights are contiguous: filter[first_pair + k] */
+            accumulate_rows(dst_group + q0, P->dst_plane, cols, cols_stride,
+                            w_group + first_pair, 1, P->W->wso, P->dst_per_group, n_pairs, count);
+            continue;
+        }
         for (first_out = 0; first_out < P->dst_per_group; first_out += rows) {
             rows = first_out + 4 <= P->dst_per_group ? 4 : first_out + 2 <= P->dst_per_group ? 2 : 1;
             load_chunk_weights(P, w_group, first_out, rows, n_pairs, scratch);
             accumulate_rows(dst_group + (long)first_out * P->dst_plane + q0, P->dst_plane, cols,
-                            cols_stride, scratch->chunk_weights, rows, n_pairs, count);
+                            cols_stride, scratch->chunk_weights, rows, 1, rows, n_pairs, count);
         }
     }
 }
