@@ -7,7 +7,13 @@
 #include "mt_gemm.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+/* Only the kernels are AVX2 code: the CPU check below must run anywhere. */
+#if defined(__clang__)
+#pragma clang attribute push (__attribute__((target("avx2"))), apply_to = function)
+#else
+#pragma GCC push_options
 #pragma GCC target("avx2")
+#endif
 #define SIMD_NAME "avx2"
 #define SIMD_FN(x) avx2_##x
 #define VL 8
@@ -16,6 +22,11 @@
 #define DOT_NS 2
 #define DOT_NO 4
 #include "mt_gemm_simd.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
 
 const mt_gemm_variant *mt_gemm_avx2_variant(void)
 {
