@@ -8,8 +8,9 @@
 #include "mt_threads.h"
 
 #define MAX_THREADS 64
-/* Below this many multiply-adds a hand-off costs more than it saves. */
-#define MIN_PARALLEL_WORK 32768L
+/* Below this many multiply-adds (~20-60 us of work) waking the workers costs
+ * more than it saves. */
+#define MIN_PARALLEL_WORK (1L << 20)
 
 static struct {
     pthread_mutex_t lock;
