@@ -4,7 +4,8 @@ Usage: python bench/kernel_speed.py [--src core_cy/src] [--opt -O3] [--quick]
                                     [--only conv|fc] [--batches 1,8,32]
 
 Our kernels are compiled from --src with the extension's flags (-O3
--ffp-contract=off -fno-math-errno, baseline x86-64 = SSE2) together with a
+-ffp-contract=off -fno-math-errno; the GEMM layer picks its AVX2 micro-kernels
+at run time when the CPU has AVX2, else SSE) together with a
 tiny C timing loop, so no Python call overhead is counted for us (the C
 executor calls kernels directly). PyTorch is timed through its Python API
 (the way a PyTorch training loop would call it) with one thread and with its
@@ -157,6 +158,8 @@ FC_LAYERS = [
     ("fc 400->120", 400, 120),
     ("fc 120->84", 120, 84),
     ("fc 64->10", 64, 10),
+    ("fc 784->512 (stack)", 784, 512),
+    ("fc 512->512 (stack)", 512, 512),
 ]
 
 

@@ -2,6 +2,7 @@
 C) vs PyTorch CPU on the same models, batch sizes 1, 8 and 32.
 
     python bench/step_time.py [--repeats 5] [--seconds 0.3] [--models mlp,cnn]
+                              [--threads N]
 
 Each cell is the median over repeats of (elapsed / iterations), after a
 warm-up, timed with time.perf_counter. PyTorch runs the same graph (the
@@ -29,6 +30,7 @@ import torch.nn.functional as Fn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the PyTorch twin lives with the golden tests
 
+from core_cy._core import gemm_variant, set_threads  # noqa: E402
 from host_tools.cli.common import label_kind_for  # noqa: E402
 from host_tools.data import encode  # noqa: E402
 from host_tools.graph.training_graph import build_training_graph  # noqa: E402
@@ -45,9 +47,19 @@ N_SAMPLES = 256
 def mlp_100k():
     """784 -> 128 -> 10: 101,770 parameters."""
     m = Model(loss="cross", optimizer={"type": "sgd", "learning_rate": 0.01})
-    m.add("in", "input", input_shape="1:28:28")
+    m.add("in", "input", input_shape="1:1:784")   # FC acts on the last axis
     m.add("fc1", "fully_connected", unit=128, activation="relu")
     m.add("fc2", "fully_connected", unit=10, activation="softmax")
+    return m.spec()
+
+
+def mlp_512x3():
+    """784 -> 512 -> 512 -> 512 -> 10 (the NNTrainer/OpenBLAS comparison of issue 14)."""
+    m = Model(loss="cross", optimizer={"type": "sgd", "learning_rate": 0.01})
+    m.add("in", "input", input_shape="1:1:784")
+    for i in range(3):
+        m.add(f"fc{i}", "fully_connected", unit=512, activation="relu")
+    m.add("out", "fully_connected", unit=10, activation="softmax")
     return m.spec()
 
 
@@ -55,8 +67,11 @@ MODELS = {
     "mlp (digits)": lambda: load_model(ROOT / "examples" / "digits_mlp.ini"),
     "cnn (digits)": lambda: load_model(ROOT / "examples" / "digits_cnn.ini"),
     "lenet5 32x32": lambda: load_model(ROOT / "bench" / "zoo" / "lenet5.ini"),
-    "mlp 100k 28x28": mlp_100k,
+    "mlp 784-128-10": mlp_100k,
+    "mlp 784-512x3-10": mlp_512x3,
 }
+# Batch sizes per model (default BATCHES).
+MODEL_BATCHES = {"mlp 784-512x3-10": (64,)}
 
 
 def random_data(graph, seed=0):
@@ -155,19 +170,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=0.3, help="per repeat")
+    parser.add_argument("--threads", type=int, default=1, help="microtrain kernel threads")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--precision-only", action="store_true",
                         help="only the int8 / fixed against float32 table")
     args = parser.parse_args()
+    set_threads(args.threads)
     if args.precision_only:
         precision_rows(args.models.split(","), args.seconds, args.repeats)
         return
+    print(f"microtrain: {args.threads} kernel thread(s), {gemm_variant()} micro-kernels")
     default_threads = torch.get_num_threads()
     threads = (1, default_threads) if default_threads != 1 else (1,)
     heads = "".join(f"  torch {n}t ms  ratio" for n in threads)
     print(f"{'model':16} {'params':>8} {'batch':>5}  microtrain ms{heads}")
     for name in args.models.split(","):
-        for batch in BATCHES:
+        for batch in MODEL_BATCHES.get(name, BATCHES):
             params, ours, theirs = measure(name, MODELS[name](), batch, threads, args.seconds,
                                            args.repeats)
             cells = "".join(f"  {1e3 * t:11.3f} {ours / t:6.2f}" for t in theirs.values())

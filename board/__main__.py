@@ -1,5 +1,6 @@
 """python -m board --port PORT --storage DIR [--ram-limit BYTES] [--name NAME]
                   [--flash-limit BYTES] [--max-resumes N] [--engine MODULE]
+                  [--threads N]
 
 Runs the device agent (board/agent.py) on a serial port: a device path or
 pyserial URL, or fd:N for a descriptor inherited from the simulator."""
@@ -29,7 +30,19 @@ def _parser():
                              % DEFAULT_MAX_RESUMES)
     parser.add_argument("--engine", default="board.trainer", metavar="MODULE",
                         help="training engine module (default board.trainer)")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="kernel threads (1..64, default 1); results do not depend on N")
     return parser
+
+
+def _start_threads(n):
+    """Kernel threads for the C core (bit-identical results for any n)."""
+    if n > 1:
+        from core_cy._core import set_threads
+        try:
+            set_threads(n)
+        except ValueError as error:
+            _refuse(str(error))
 
 
 def open_port(port):
@@ -48,9 +61,12 @@ def main(argv=None):
         _refuse("--flash-limit must be 0 or more")
     if args.max_resumes < 0:
         _refuse("--max-resumes must be 0 or more")
+    if not 1 <= args.threads <= 64:
+        _refuse("--threads must be 1..64")
     try:
         os.makedirs(args.storage, exist_ok=True)
         engine = importlib.import_module(args.engine)
+        _start_threads(args.threads)
     except OSError as error:
         _refuse("cannot use storage %s: %s" % (args.storage, error.strerror or error))
     except ImportError as error:

@@ -214,3 +214,4 @@ cdef void _fill_dataset(mt_dataset *data, const float[:, ::1] xs, const uint8_t[
 
 
 include "bundle.pxi"
+include "threads.pxi"

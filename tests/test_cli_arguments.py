@@ -31,7 +31,7 @@ OPTIONS = {
     "train": ["--batch", "--planner", "--data", "--epochs", "--iterations", "--init-weights",
               "--dump-weights", "--seed", "--no-shuffle", "--log-csv", "--plot", "--quiet",
               "--ram-budget", "--lookahead", "--swap-file", "--micro-batch", "--precision",
-              "--no-qas", "--no-fused-update", "--no-recompute"],
+              "--no-qas", "--no-fused-update", "--no-recompute", "--threads"],
     "plan": ["--batch", "--planner", "--ram-budget", "--lookahead", "--explain", "--json",
              "--timeline", "-o", "--data", "--epochs", "--checkpoint-every", "--seed",
              "--init-weights", "--micro-batch", "--min-ram", "--target", "--precision",

@@ -27,6 +27,7 @@
 #include <string.h>
 #include "mt_kernels.h"
 #include "mt_kernel_util.h"
+#include "mt_gemm.h"
 #include "mt_program.h"
 
 
@@ -40,7 +41,7 @@
 #if defined(__ARM_ARCH) && !defined(__ARM_FP)
 #define MT_CONV_GRAD_COLUMNS 8
 #else
-#define MT_CONV_GRAD_COLUMNS 12
+#define MT_CONV_GRAD_COLUMNS 16   /* two 8-float vectors */
 #endif
 #endif
 #define GW MT_CONV_GRAD_COLUMNS
@@ -502,24 +503,18 @@ static void load_chunk_weights(const corr_plan *P, const float *w_group, int fir
     }
 }
 
-/* dst rows (rows of them, ld apart) += weights x columns, 8, 4, then 1 pixel at a time. */
-static void accumulate_rows(float *dst, long ld, const float *cols, long cols_stride,
-                            const float *weights, int rows, int n_pairs, int count)
+/* dst rows (rows of them, ld apart) += A x columns (GEMM order 1), with the
+ * weight of row r and chunk pair k at a[k*ak + r*ar]. */
+MT_NOINLINE static void accumulate_rows(float *dst, long ld, const float *cols, long cols_stride,
+                                        const float *a, long ak, long ar, int rows,
+                                        int n_pairs, int count)
 {
-    int j = 0;
-    if (rows == 4) {
-        for (; j + 8 <= count; j += 8) mt_block_4x8(dst + j, ld, cols + j, cols_stride, weights, 4, 1, n_pairs, 1);
-        for (; j + 4 <= count; j += 4) mt_block_4x4(dst + j, ld, cols + j, cols_stride, weights, 4, 1, n_pairs, 1);
-        for (; j < count; j++) mt_block_4x1(dst + j, ld, cols + j, cols_stride, weights, 4, 1, n_pairs, 1);
-    } else if (rows == 2) {
-        for (; j + 8 <= count; j += 8) mt_block_2x8(dst + j, ld, cols + j, cols_stride, weights, 2, 1, n_pairs, 1);
-        for (; j + 4 <= count; j += 4) mt_block_2x4(dst + j, ld, cols + j, cols_stride, weights, 2, 1, n_pairs, 1);
-        for (; j < count; j++) mt_block_2x1(dst + j, ld, cols + j, cols_stride, weights, 2, 1, n_pairs, 1);
-    } else {
-        for (; j + 8 <= count; j += 8) mt_block_1x8(dst + j, ld, cols + j, cols_stride, weights, 1, 1, n_pairs, 1);
-        for (; j + 4 <= count; j += 4) mt_block_1x4(dst + j, ld, cols + j, cols_stride, weights, 1, 1, n_pairs, 1);
-        for (; j < count; j++) mt_block_1x1(dst + j, ld, cols + j, cols_stride, weights, 1, 1, n_pairs, 1);
-    }
+    mt_gemm_acc_args g;
+    g.c = dst; g.ldc = ld;
+    g.a = a; g.ak = ak; g.ar = ar;
+    g.b = cols; g.ldb = cols_stride;
+    g.rows = rows; g.cols = count; g.kn = n_pairs; g.from_c = 1;
+    mt_gemm_acc(&g);
 }
 
 /* One tile of `count` produced pixels from q0, summed chunk by chunk of pairs. */
@@ -532,11 +527,16 @@ static void correlate_tile(const corr_plan *P, const float *src_group, float *ds
         const float *cols = P->direct ? src_group + (long)first_pair * P->src_plane + q0 : scratch->tile;
         long cols_stride = P->direct ? P->src_plane : count;
         gather_chunk(P, src_group, first_pair, n_pairs, q0, count, scratch);
+        if (!P->W->flip) {   /* pair k's weights are contiguous: filter[first_pair + k] */
+            accumulate_rows(dst_group + q0, P->dst_plane, cols, cols_stride,
+                            w_group + first_pair, 1, P->W->wso, P->dst_per_group, n_pairs, count);
+            continue;
+        }
         for (first_out = 0; first_out < P->dst_per_group; first_out += rows) {
             rows = first_out + 4 <= P->dst_per_group ? 4 : first_out + 2 <= P->dst_per_group ? 2 : 1;
             load_chunk_weights(P, w_group, first_out, rows, n_pairs, scratch);
             accumulate_rows(dst_group + (long)first_out * P->dst_plane + q0, P->dst_plane, cols,
-                            cols_stride, scratch->chunk_weights, rows, n_pairs, count);
+                            cols_stride, scratch->chunk_weights, rows, 1, rows, n_pairs, count);
         }
     }
 }
@@ -624,31 +624,18 @@ void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, floa
 
 /* ---- weight gradient ---- */
 
-/* dw_r[u] += sum_j dy_r[j] * B[j*GW + u] for R filters, u < mc, j ascending */
-#define GBLOCK(NAME, R)                                                          \
-MT_BLOCK static void NAME(float *restrict dw, long ld, const float *restrict dy, \
-                          long ldy, const float *restrict B, int cnt, int mc)    \
-{                                                                                \
-    float acc[R][GW];                                                            \
-    int r, u, j;                                                                 \
-    for (r = 0; r < R; r++)                                                      \
-        for (u = 0; u < GW; u++)                                                 \
-            acc[r][u] = u < mc ? dw[(long)r * ld + u] : 0.0f;                    \
-    for (j = 0; j < cnt; j++) {                                                  \
-        const float *bv = B + (long)j * GW;                                      \
-        for (r = 0; r < R; r++) {                                                \
-            float c = dy[(long)r * ldy + j];                                     \
-            for (u = 0; u < GW; u++)                                             \
-                acc[r][u] += c * bv[u];                                          \
-        }                                                                        \
-    }                                                                            \
-    for (r = 0; r < R; r++)                                                      \
-        for (u = 0; u < mc; u++)                                                 \
-            dw[(long)r * ld + u] = acc[r][u];                                    \
+/* dw_r[u] += sum_j dy_r[j] * B[j*GW + u] for every filter r of the group,
+ * u < mc, j ascending (GEMM order 1). */
+MT_NOINLINE static void grad_chunk(float *dw, long ld, const float *dy, long ldy, int filters,
+                       const float *B, int cnt, int mc)
+{
+    mt_gemm_acc_args g;
+    g.c = dw; g.ldc = ld;
+    g.a = dy; g.ak = 1; g.ar = ldy;
+    g.b = B; g.ldb = GW;
+    g.rows = filters; g.cols = mc; g.kn = cnt; g.from_c = 1;
+    mt_gemm_acc(&g);
 }
-
-GBLOCK(gb_4, 4)
-GBLOCK(gb_1, 1)
 
 void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
                   float *dw, float *db, void *scratch)
@@ -680,7 +667,7 @@ void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
                 int cnt = (int)(pout - q0 < qmax ? pout - q0 : qmax), m0;
                 int oy0 = (int)(q0 / s->ow), ox0 = (int)(q0 % s->ow);
                 for (m0 = 0; m0 < mt; m0 += GW) {
-                    int mc = mt - m0 < GW ? mt - m0 : GW, mm, j, R;
+                    int mc = mt - m0 < GW ? mt - m0 : GW, mm, j;
                     int ii = m0 / kk, t = m0 % kk;
                     for (mm = 0; mm < mc; mm++) {
                         col_row(B + mm, GW, xg + (long)ii * pin, &G, t / s->kw, t % s->kw,
@@ -693,15 +680,7 @@ void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
                     for (; mm < GW; mm++)
                         for (j = 0; j < cnt; j++)
                             B[j * GW + mm] = 0.0f;
-                    for (o = 0; o < opg; o += R) {
-                        float *d = dwg + (long)o * mt + m0;
-                        const float *e = dyg + (long)o * pout + q0;
-                        R = o + 4 <= opg ? 4 : 1;
-                        if (R == 4)
-                            gb_4(d, mt, e, pout, B, cnt, mc);
-                        else
-                            gb_1(d, mt, e, pout, B, cnt, mc);
-                    }
+                    grad_chunk(dwg + m0, mt, dyg + q0, pout, opg, B, cnt, mc);
                 }
             }
         }

@@ -1,4 +1,5 @@
 """microtrain train: train a model on the host with the same C executor a board runs."""
+from core_cy._core import set_threads
 from host_tools.cli.arguments import U16_MAX, U32_MAX, integer, output_file
 from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
                                    add_precision_arguments, budget_graph,
@@ -38,6 +39,9 @@ def register(commands):
     parser.add_argument("--plot", type=output_file, metavar="CURVES.png",
                         help="draw the loss and accuracy curves (as `monitor` does)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--threads", type=integer(1, 64), default=1, metavar="N",
+                        help="kernel threads (1..64, default 1); results are bit-identical "
+                             "for every N")
     add_budget_arguments(parser)
     parser.add_argument("--swap-file", metavar="PATH",
                         help="file standing in for flash when swapping (default: a temporary "
@@ -50,6 +54,7 @@ def run(args):
     data = load_data(args.data)
     graph = budget_graph(args, spec, data)
     program = plan_program(args, graph)
+    set_threads(args.threads)
     session = Session(program, seed=args.seed, swap_file=args.swap_file)
     if args.init_weights and graph.quant is None:   # integer graphs start quantized from them
         session.set_values(load_weights_npz(args.init_weights, graph))

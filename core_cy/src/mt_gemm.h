@@ -1,0 +1,89 @@
+/* The GEMM layer every float FC and convolution kernel runs on, and the one
+ * summation order all targets share.
+ *
+ * CANONICAL SUMMATION ORDER (bit-identical on Cortex-M, x86-64 and AArch64)
+ * Every float is rounded after every multiply and after every add (IEEE-754
+ * single precision, round to nearest); no fused multiply-add anywhere: all
+ * targets build with -ffp-contract=off and no kernel calls fmaf. (Cortex-M3
+ * has no FMA at all, so fusing on the others would break identity.)
+ *
+ * 1. Accumulating products, mt_gemm_acc:
+ *        C[r][j] = init + A(r,0) B(0,j) + A(r,1) B(1,j) + ... + A(r,K-1) B(K-1,j)
+ *    evaluated left to right (c = c + a*b for k = 0, 1, ..., K-1), where init
+ *    is C[r][j] itself (from_c) or +0.0f. Vector units work across j (and r):
+ *    each lane owns one C element, so lane count and register blocking never
+ *    change a bit. Used by the FC weight gradient and input derivative and by
+ *    every convolution (forward, derivative and weight gradient).
+ *
+ * 2. Dot products of two contiguous rows, mt_gemm_dot (FC forward):
+ *        y[s][o] = ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) + t
+ *    with L = 8 lanes: lane q sums x[s][i] w[o][i] for i == q (mod 8) over
+ *    i < K - K%8, in ascending i, starting from +0.0f; t sums the last K%8
+ *    products in ascending i, starting from +0.0f. One 8-float vector on AVX2,
+ *    two 4-float vectors on SSE and NEON, eight scalars on Cortex-M.
+ *
+ * Work splits (blocks, threads) only ever partition the output elements, so
+ * results do not depend on the block sizes or on the number of threads.
+ * Which micro-kernel set runs: chosen at build time (scalar C; NEON on
+ * AArch64) and at run time on x86-64 (AVX2 when the CPU has it, else SSE). */
+#ifndef MT_GEMM_H
+#define MT_GEMM_H
+
+/* C[r*ldc + j] (r < rows, j < cols) per order 1, with A(r,k) = a[k*ak + r*ar]
+ * and B(k,j) = b[k*ldb + j]. */
+typedef struct {
+    float *c;
+    long ldc;
+    const float *a;
+    long ak, ar;
+    const float *b;
+    long ldb;
+    int rows, cols, kn, from_c;
+} mt_gemm_acc_args;
+
+/* y[s*ldy + o] (s < ns, o < no) per order 2 over x[s*ldx + i] and
+ * w[o*ldw + i], i < kn. */
+typedef struct {
+    const float *x;
+    long ldx;
+    const float *w;
+    long ldw;
+    float *y;
+    long ldy;
+    int ns, no, kn;
+} mt_gemm_dot_args;
+
+/* One target's micro-kernel set; each computes the sub-block
+ * [r0, r1) x [j0, j1) of its output (rows x columns, or samples x outputs). */
+typedef struct {
+    const char *name;
+    void (*acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1);
+    void (*dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1);
+} mt_gemm_variant;
+
+void mt_gemm_acc(const mt_gemm_acc_args *g);
+void mt_gemm_dot(const mt_gemm_dot_args *g);
+
+/* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "neon");
+ * returns 0 when this build or CPU lacks it. NULL restores the automatic
+ * choice. For tests and benchmarks comparing targets on one machine. */
+int mt_gemm_select(const char *name);
+/* Name of the set in use. */
+const char *mt_gemm_variant_name(void);
+
+/* The sets this build compiles (NULL where the target lacks one). */
+extern const mt_gemm_variant mt_gemm_scalar;
+const mt_gemm_variant *mt_gemm_sse_variant(void);
+const mt_gemm_variant *mt_gemm_avx2_variant(void);
+const mt_gemm_variant *mt_gemm_neon_variant(void);
+
+/* Work splitting across threads. The core is single-threaded by itself; a
+ * port (POSIX: mt_threads.c) may install a runner that calls
+ * task(ctx, lo, hi) over a partition of [0, n) on several threads and returns
+ * when all are done. Kernels hand it only output-disjoint tasks. */
+typedef void (*mt_task_fn)(void *ctx, int lo, int hi);
+typedef void (*mt_parallel_fn)(mt_task_fn task, void *ctx, int n, long work);
+void mt_set_parallel(mt_parallel_fn runner);
+void mt_parallel(mt_task_fn task, void *ctx, int n, long work);
+
+#endif

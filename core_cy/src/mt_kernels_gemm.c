@@ -1,0 +1,219 @@
+/* The GEMM layer's drivers: micro-kernel set selection, the portable scalar
+ * set (Cortex-M and any target without a vector set), and the split of an
+ * output into thread tasks. The summation order is in mt_gemm.h. */
+#include <string.h>
+#include "mt_gemm.h"
+#include "mt_kernel_util.h"
+
+
+/* ---- scalar set: the register blocks of mt_kernel_util.h ---- */
+
+static void scalar_acc(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1)
+{
+    int r, j;
+    for (r = r0; r < r1; r += 4) {
+        int four = r + 4 <= r1;
+        float *d = g->c + (long)r * g->ldc;
+        const float *cf = g->a + (long)r * g->ar;
+        for (j = j0; j < j1;) {
+            int w = j + 8 <= j1 ? 8 : j + 4 <= j1 ? 4 : 1, q;
+            for (q = 0; q < (four ? 1 : r1 - r); q++) {
+                float *dq = d + (long)q * g->ldc + j;
+                const float *cq = cf + (long)q * g->ar;
+                const float *s = g->b + j;
+                if (four && w == 8)
+                    mt_block_4x8(dq, g->ldc, s, g->ldb, cq, g->ak, g->ar, g->kn, g->from_c);
+                else if (four && w == 4)
+                    mt_block_4x4(dq, g->ldc, s, g->ldb, cq, g->ak, g->ar, g->kn, g->from_c);
+                else if (four)
+                    mt_block_4x1(dq, g->ldc, s, g->ldb, cq, g->ak, g->ar, g->kn, g->from_c);
+                else if (w == 8)
+                    mt_block_1x8(dq, g->ldc, s, g->ldb, cq, g->ak, g->ar, g->kn, g->from_c);
+                else if (w == 4)
+                    mt_block_1x4(dq, g->ldc, s, g->ldb, cq, g->ak, g->ar, g->kn, g->from_c);
+                else
+                    mt_block_1x1(dq, g->ldc, s, g->ldb, cq, g->ak, g->ar, g->kn, g->from_c);
+            }
+            j += w;
+        }
+    }
+}
+
+/* Eight lanes per output (order 2), NO outputs of one sample per block. */
+#define DOT_LANES(NAME, NO)                                                      \
+MT_BLOCK static void NAME(const float *restrict x, const float *restrict w,     \
+                          long ldw, float *restrict y, int kn)                  \
+{                                                                                \
+    float acc[NO][8], tl[NO];                                                    \
+    int i, c, q, kv = kn & ~7;                                                   \
+    for (c = 0; c < NO; c++) {                                                   \
+        tl[c] = 0.0f;                                                            \
+        for (q = 0; q < 8; q++)                                                  \
+            acc[c][q] = 0.0f;                                                    \
+    }                                                                            \
+    for (i = 0; i < kv; i += 8)                                                  \
+        for (c = 0; c < NO; c++)                                                 \
+            for (q = 0; q < 8; q++)                                              \
+                acc[c][q] += x[i + q] * w[(long)c * ldw + i + q];                \
+    for (; i < kn; i++)                                                          \
+        for (c = 0; c < NO; c++)                                                 \
+            tl[c] += x[i] * w[(long)c * ldw + i];                                \
+    for (c = 0; c < NO; c++)                                                     \
+        y[c] = (((acc[c][0] + acc[c][1]) + (acc[c][2] + acc[c][3])) +            \
+                ((acc[c][4] + acc[c][5]) + (acc[c][6] + acc[c][7]))) + tl[c];    \
+}
+
+DOT_LANES(dot_lanes_2, 2)
+DOT_LANES(dot_lanes_1, 1)
+
+static void scalar_dot(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1)
+{
+    int s, o;
+    for (s = s0; s < s1; s++) {
+        const float *x = g->x + (long)s * g->ldx;
+        float *y = g->y + (long)s * g->ldy;
+        for (o = o0; o + 2 <= o1; o += 2)
+            dot_lanes_2(x, g->w + (long)o * g->ldw, g->ldw, y + o, g->kn);
+        if (o < o1)
+            dot_lanes_1(x, g->w + (long)o * g->ldw, g->ldw, y + o, g->kn);
+    }
+}
+
+const mt_gemm_variant mt_gemm_scalar = {"scalar", scalar_acc, scalar_dot};
+
+
+/* ---- selection ---- */
+
+static const mt_gemm_variant *chosen;
+
+static const mt_gemm_variant *automatic(void)
+{
+    const mt_gemm_variant *v = mt_gemm_neon_variant();
+    if (!v)
+        v = mt_gemm_avx2_variant();
+    if (!v)
+        v = mt_gemm_sse_variant();
+    return v ? v : &mt_gemm_scalar;
+}
+
+static const mt_gemm_variant *variant(void)
+{
+    if (!chosen)
+        chosen = automatic();
+    return chosen;
+}
+
+int mt_gemm_select(const char *name)
+{
+    const mt_gemm_variant *all[4];
+    int i;
+    if (!name) {
+        chosen = automatic();
+        return 1;
+    }
+    all[0] = &mt_gemm_scalar;
+    all[1] = mt_gemm_sse_variant();
+    all[2] = mt_gemm_avx2_variant();
+    all[3] = mt_gemm_neon_variant();
+    for (i = 0; i < 4; i++)
+        if (all[i] && strcmp(all[i]->name, name) == 0) {
+            chosen = all[i];
+            return 1;
+        }
+    return 0;
+}
+
+const char *mt_gemm_variant_name(void)
+{
+    return variant()->name;
+}
+
+
+/* ---- thread tasks: output rows or columns, in whole blocks ---- */
+
+static mt_parallel_fn parallel_runner;
+
+void mt_set_parallel(mt_parallel_fn runner)
+{
+    parallel_runner = runner;
+}
+
+void mt_parallel(mt_task_fn task, void *ctx, int n, long work)
+{
+    if (parallel_runner && n > 1)
+        parallel_runner(task, ctx, n, work);
+    else if (n > 0)
+        task(ctx, 0, n);
+}
+
+#define ROW_UNIT 4    /* rows (samples) per task unit */
+#define COL_UNIT 16   /* columns (outputs) per task unit */
+
+typedef struct {
+    const void *args;
+    const mt_gemm_variant *v;
+    int by_rows;
+    int rows, cols;
+} split;
+
+static void unit_range(const split *sp, int lo, int hi, int *r0, int *r1, int *j0, int *j1)
+{
+    int unit = sp->by_rows ? ROW_UNIT : COL_UNIT, limit = sp->by_rows ? sp->rows : sp->cols;
+    int a = lo * unit, b = hi * unit > limit ? limit : hi * unit;
+    *r0 = 0; *r1 = sp->rows; *j0 = 0; *j1 = sp->cols;
+    if (sp->by_rows) {
+        *r0 = a; *r1 = b;
+    } else {
+        *j0 = a; *j1 = b;
+    }
+}
+
+static void acc_task(void *ctx, int lo, int hi)
+{
+    const split *sp = ctx;
+    int r0, r1, j0, j1;
+    unit_range(sp, lo, hi, &r0, &r1, &j0, &j1);
+    sp->v->acc(sp->args, r0, r1, j0, j1);
+}
+
+static void dot_task(void *ctx, int lo, int hi)
+{
+    const split *sp = ctx;
+    int r0, r1, j0, j1;
+    unit_range(sp, lo, hi, &r0, &r1, &j0, &j1);
+    sp->v->dot(sp->args, r0, r1, j0, j1);
+}
+
+/* Splits the dimension with more units (whole blocks either way). */
+static int plan_split(split *sp, int rows, int cols)
+{
+    int row_units = (rows + ROW_UNIT - 1) / ROW_UNIT, col_units = (cols + COL_UNIT - 1) / COL_UNIT;
+    sp->rows = rows;
+    sp->cols = cols;
+    sp->by_rows = row_units > col_units;
+    return sp->by_rows ? row_units : col_units;
+}
+
+void mt_gemm_acc(const mt_gemm_acc_args *g)
+{
+    split sp;
+    int units;
+    if (g->rows <= 0 || g->cols <= 0)
+        return;
+    sp.args = g;
+    sp.v = variant();
+    units = plan_split(&sp, g->rows, g->cols);
+    mt_parallel(acc_task, &sp, units, (long)g->rows * g->cols * (g->kn + 1));
+}
+
+void mt_gemm_dot(const mt_gemm_dot_args *g)
+{
+    split sp;
+    int units;
+    if (g->ns <= 0 || g->no <= 0)
+        return;
+    sp.args = g;
+    sp.v = variant();
+    units = plan_split(&sp, g->ns, g->no);
+    mt_parallel(dot_task, &sp, units, (long)g->ns * g->no * (g->kn + 1));
+}
