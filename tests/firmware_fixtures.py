@@ -5,8 +5,10 @@ toolchain or QEMU is missing), boot it, talk to it."""
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
+from host_tools.cli import main
 from host_tools.device.client import BoardClient
 from host_tools.errors import UserError
 
@@ -66,3 +68,21 @@ def client(port, seconds=20.0):
             board.close()
             if time.monotonic() > deadline:
                 raise
+
+
+def train_through_host_tools(booted, work, storage, out, bundle):
+    """samples, flash, monitor --start, pull on a freshly booted (port, board)
+    -> (INFO, pulled npz); the board is stopped afterwards."""
+    port, board = booted
+    try:
+        with client(port) as c:
+            info = c.info
+            data = np.load(work / "data.npz")
+            c.upload_samples(data["x"], data["y"])
+        assert main(["flash", "--port", port, str(bundle)]) == 0
+        assert main(["monitor", "--port", port, "--start", "--no-live", "--csv",
+                     str(storage / "log.csv"), "--png", str(storage / "log.png")]) == 0
+        assert main(["pull", "--port", port, "--bundle", str(bundle), "-o", str(out)]) == 0
+    finally:
+        board.stop()
+    return info, np.load(out)

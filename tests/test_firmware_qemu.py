@@ -21,7 +21,7 @@ from host_tools.data import digits
 from host_tools.device.targets import BAREMETAL_FLASH_BYTES, BAREMETAL_RAM_BYTES
 from host_tools.errors import UserError
 from protocol import messages as m
-from firmware_fixtures import boot, client
+from firmware_fixtures import boot, client, train_through_host_tools
 
 REPO = Path(__file__).resolve().parents[1]
 MLP = REPO / "examples" / "digits_mlp.ini"
@@ -51,19 +51,7 @@ def work(tmp_path_factory):
 def train_on_board(target, work, storage, out, bundle=None):
     """flash, samples, monitor --start, pull on a fresh board -> (INFO, pulled npz)."""
     bundle = bundle or work / "mlp.mtb"
-    port, board = boot(target, storage)
-    try:
-        with client(port) as c:
-            info = c.info
-            data = np.load(work / "data.npz")
-            c.upload_samples(data["x"], data["y"])
-        assert main(["flash", "--port", port, str(bundle)]) == 0
-        assert main(["monitor", "--port", port, "--start", "--no-live", "--csv",
-                     str(storage / "log.csv"), "--png", str(storage / "log.png")]) == 0
-        assert main(["pull", "--port", port, "--bundle", str(bundle), "-o", str(out)]) == 0
-    finally:
-        board.stop()
-    return info, np.load(out)
+    return train_through_host_tools(boot(target, storage), work, storage, out, bundle)
 
 
 @pytest.fixture(scope="module")

@@ -13,43 +13,17 @@ from board import checkpoint
 from core_cy._core import KERNEL_ABI_VERSION
 from host_tools.cli import main
 from host_tools.device.bundle_file import load_bundle
-from host_tools.device.client import BoardClient
 from host_tools.device.micropython_board import UNIX_NAME
 from host_tools.device.targets import MICROPYTHON_ARENA_BYTES
 from host_tools.errors import UserError
 from protocol import messages as m
 from protocol.crc32 import crc32
+from firmware_fixtures import client
+from test_board_agent import MODEL, SEED, SWAP_BUDGET
 from micropython_board_fixtures import (assert_bit_identical, board_sim_answers, boot, built,
                                         host_weights)
 
 TARGET = "micropython-unix"
-MODEL = """
-[Model]
-type = NeuralNetwork
-loss = cross
-batch_size = 8
-epochs = 2
-
-[Optimizer]
-type = adam
-learning_rate = 0.01
-
-[input]
-type = input
-input_shape = 1:1:12
-
-[hidden]
-type = fully_connected
-unit = 16
-activation = relu
-
-[output]
-type = fully_connected
-unit = 4
-activation = softmax
-"""
-SEED = 3
-SWAP_BUDGET = "3400"     # below the 5,200-byte arena: persistent tensors live in flash
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +43,6 @@ def files(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # `pull`'s last bundle
-
-
-def client(port, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        board = BoardClient(port)
-        try:
-            board.hello()
-            return board
-        except UserError:
-            board.close()
-            if time.monotonic() > deadline:
-                raise
 
 
 def train(port, files, bundle, out, epochs=2):

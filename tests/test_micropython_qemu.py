@@ -15,11 +15,10 @@ from board import checkpoint
 from host_tools.cli import main
 from host_tools.data import digits
 from host_tools.device.bundle_file import load_bundle
-from host_tools.device.client import BoardClient
 from host_tools.device.targets import (BAREMETAL_RAM_BYTES, MICROPYTHON_ARENA_BYTES,
                                       MICROPYTHON_QEMU_HEAP)
-from host_tools.errors import UserError
 from protocol import messages as m
+from firmware_fixtures import client, train_through_host_tools
 from micropython_board_fixtures import (assert_bit_identical, board_sim_answers, boot, built,
                                         host_weights)
 
@@ -46,34 +45,9 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))   # `pull`'s last bundle
 
 
-def client(port, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while True:
-        board = BoardClient(port)
-        try:
-            board.hello()
-            return board
-        except UserError:
-            board.close()
-            if time.monotonic() > deadline:
-                raise
-
-
 def train_on_board(target, work, storage, out, bundle):
     """samples, flash, monitor --start, pull on a fresh board -> (INFO, pulled npz)."""
-    port, board = boot(target, storage)
-    try:
-        with client(port) as c:
-            info = c.info
-            data = np.load(work / "data.npz")
-            c.upload_samples(data["x"], data["y"])
-        assert main(["flash", "--port", port, str(bundle)]) == 0
-        assert main(["monitor", "--port", port, "--start", "--no-live", "--csv",
-                     str(storage / "log.csv"), "--png", str(storage / "log.png")]) == 0
-        assert main(["pull", "--port", port, "--bundle", str(bundle), "-o", str(out)]) == 0
-    finally:
-        board.stop()
-    return info, np.load(out)
+    return train_through_host_tools(boot(target, storage), work, storage, out, bundle)
 
 
 @pytest.mark.parametrize("target", ["micropython-m4f", "micropython-m3"])
