@@ -196,6 +196,15 @@ def xorshift32(state):
     return x
 
 
+def apply_step(q, step, e, rng):
+    """The weight after a step: int8/int16 steps are Q16, rounded stochastically
+    with one draw; int32 bias steps (e = 4) are whole units, no draw."""
+    if e == 4:
+        return q - step, rng
+    rng = xorshift32(rng)
+    return q - (step + rng // 2 ** 16) // 2 ** 16, rng
+
+
 def sgd(w, dw, lr, rng, mom, mu, e, ch):
     """One integer SGD step. Returns (new weights, new rng state, new momentum or None)."""
     e_dw, g = dw
@@ -212,18 +221,19 @@ def sgd(w, dw, lr, rng, mom, mu, e, ch):
         else:
             v = sat(round_shift(mu * int(mom_new[i]), 15) + delta, 4)
             mom_new[i] = v
-        rng = xorshift32(rng)
-        r = rng // 2 ** 16
-        w_new[i] = clamp(int(w_new[i]) - (v + r) // 2 ** 16, lo, hi)
+        q, rng = apply_step(int(w_new[i]), v, e, rng)
+        w_new[i] = clamp(q, lo, hi)
     w_out = np.array(list(w_new), DTYPES[e]).reshape(w.shape)
     m_out = None if mom is None else np.array(list(mom_new), np.int32).reshape(mom.shape)
     return w_out, rng, m_out
 
 
-def sgd_multipliers(lr, scales, factor, qas=True):
-    """LR tensor (M[C] then sh[C]) for step lr: Q16 steps of q per unit of g16 value.
+def sgd_multipliers(lr, scales, factor, qas=True, e=1):
+    """LR tensor (M[C] then sh[C]) for step lr: Q16 steps of q per unit of g16 value
+    (whole steps for int32 biases, e = 4).
     QAS: lr * factor / s_w; without: lr * factor * s_w (plain int8 SGD)."""
-    pairs = [multiplier(lr * factor * (1.0 / s if qas else s) * 2 ** 16) for s in scales]
+    frac = 1 if e == 4 else 2 ** 16
+    pairs = [multiplier(lr * factor * (1.0 / s if qas else s) * frac) for s in scales]
     return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)
 
 
@@ -453,8 +463,8 @@ def adam(w, dw, lr, state, m, v, step, p, e, ch):
         d = div_round(math.isqrt(vm * Q30) * Q30, sq2) + min(round_shift(eps_m, eps_sh + es), 2 ** 60)
         r = 0 if d <= 0 else round_shift(div_round(mm * Q30, d), 14 - me + es)
         stp = sat(requant(div_round(sat(r, 4) * Q30, c1), int(lr[c]), int(lr[ch + c])), 4)
-        state = xorshift32(state)
-        w_new[i] = clamp(int(w_new[i]) - (stp + state // 2 ** 16) // 2 ** 16, lo, hi)
+        q, state = apply_step(int(w_new[i]), stp, e, state)
+        w_new[i] = clamp(q, lo, hi)
     return (np.array(list(w_new), DTYPES[e]).reshape(w.shape), state,
             np.array(m_new, np.int64).astype(np.int32).reshape(m.shape),
             np.array(v_new, np.int64).astype(np.int32).reshape(v.shape),
@@ -466,6 +476,8 @@ def adam_params(numel, e, ch, beta1=0.9, beta2=0.999, eps=1e-8):
     return [numel, e, ch, round(beta1 * Q30), round(beta2 * Q30), eps_m, eps_sh]
 
 
-def adam_multipliers(lr, scales, qas=True):
-    pairs = [multiplier(lr / s if qas else lr) for s in scales]
+def adam_multipliers(lr, scales, qas=True, e=1):
+    """The ratio is Q16: Q16 weight steps as it is, whole bias steps (e = 4) / 2^16."""
+    frac = 2.0 ** -16 if e == 4 else 1.0
+    pairs = [multiplier((lr / s if qas else lr) * frac) for s in scales]
     return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)

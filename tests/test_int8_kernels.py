@@ -266,7 +266,7 @@ def test_qsgd(e, numel, ch, mu):
     w[:2] = [lo, hi]  # saturate at the symmetric limits
     dw = rand_g16(g, numel, (-20, 0))
     scales = np.exp(g.uniform(-8, -2, size=ch))
-    lr = ref.sgd_multipliers(0.05, scales, 0.02)
+    lr = ref.sgd_multipliers(0.05, scales, 0.02, e=e)
     mom = g.integers(-2 ** 31, 2 ** 31 - 1, size=numel).astype(np.int32) if mu else None
     state = int(g.integers(1, 2 ** 32))
     prog = Program().tensor("W", w.nbytes).tensor("dW", g16_bytes(numel)).tensor("LR", lr.nbytes)
@@ -304,6 +304,34 @@ def test_qsgd_stochastic_rounding_is_unbiased():
     moved = -prog.get("W", np.int8, (numel,)).astype(np.int64)
     assert set(np.unique(moved)) <= {0, 1}
     assert abs(moved.mean() - 1 / 16) < 0.015
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fixed_bias_moves_by_the_float_step(optimizer):
+    """An int32 bias with a fixed-like scale s_b = 1e-10 moves by the float step
+    (SGD: lr * G; Adam's first step: lr * sign G); a Q16 step would saturate int32."""
+    s_b, lr, numel = 1e-10, 0.01, 6
+    real_g = np.array([0.5, -0.25, 0.125, -1.0, 0.75, 0.0])
+    dw = (-15, np.round(real_g * 2 ** 15).astype(np.int16))
+    prog = Program().tensor("W", 4 * numel).tensor("dW", g16_bytes(numel)).tensor("LR", 8)
+    prog.tensor("RNG", 4).tensor("M", 4 * numel).tensor("V", 4 * numel).tensor("STEP", 12)
+    if optimizer == "sgd":
+        lr_tensor = ref.sgd_multipliers(lr, [s_b], 1.0, e=4)
+        prog.op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG"], [numel, 4, 1, 0]).build()
+        want = lr * real_g
+    else:
+        lr_tensor = ref.adam_multipliers(lr, [s_b], e=4)
+        prog.op("QADAM_APPLY", APPLY, ["W", "dW", "LR", "M", "V", "STEP", "RNG"],
+                ref.adam_params(numel, 4, 1)).build()
+        prog.set("STEP", np.array([0, 2 ** 30, 2 ** 30], np.int32))
+        want = lr * np.sign(real_g)
+    prog.set("W", np.zeros(numel, np.int32))
+    prog.set_g16("dW", dw)
+    prog.set("LR", lr_tensor)
+    prog.set("RNG", np.array([5], np.uint32))
+    prog.run()
+    moved = -prog.get("W", np.int32, (numel,)).astype(np.float64) * s_b
+    np.testing.assert_allclose(moved, want, rtol=1e-3, atol=1e-9)
 
 
 # ---------------------------------------------------------------- float edges
@@ -360,7 +388,7 @@ def test_qadam(e, numel, ch):
     w = rand_q(g, numel, e, lo, hi)
     w[:2] = [lo, hi]
     scales = np.exp(g.uniform(-8, -3, size=ch))
-    lr = ref.adam_multipliers(0.01, scales)
+    lr = ref.adam_multipliers(0.01, scales, e=e)
     params = ref.adam_params(numel, e, ch)
     m = np.zeros(numel, np.int32)
     v = np.zeros(numel, np.int32)

@@ -75,13 +75,13 @@ class Quantized:
         if optimizer == "sgd":
             self.lr_w1 = ref.sgd_multipliers(LR, self.s_w1, self.s_x, qas)
             self.lr_w2 = ref.sgd_multipliers(LR, self.s_w2, self.s_h, qas)
-            self.lr_b1 = ref.sgd_multipliers(LR, self.s_x * self.s_w1, 1.0, qas)
-            self.lr_b2 = ref.sgd_multipliers(LR, self.s_h * self.s_w2, 1.0, qas)
+            self.lr_b1 = ref.sgd_multipliers(LR, self.s_x * self.s_w1, 1.0, qas, e=4)
+            self.lr_b2 = ref.sgd_multipliers(LR, self.s_h * self.s_w2, 1.0, qas, e=4)
         else:   # Adam is invariant to the gradient's scale: only lr / s_w
             self.lr_w1 = ref.adam_multipliers(ADAM_LR, self.s_w1, qas)
             self.lr_w2 = ref.adam_multipliers(ADAM_LR, self.s_w2, qas)
-            self.lr_b1 = ref.adam_multipliers(ADAM_LR, self.s_x * self.s_w1, qas)
-            self.lr_b2 = ref.adam_multipliers(ADAM_LR, self.s_h * self.s_w2, qas)
+            self.lr_b1 = ref.adam_multipliers(ADAM_LR, self.s_x * self.s_w1, qas, e=4)
+            self.lr_b2 = ref.adam_multipliers(ADAM_LR, self.s_h * self.s_w2, qas, e=4)
 
 
 def build(q, loader=False):

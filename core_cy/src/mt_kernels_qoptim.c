@@ -1,13 +1,24 @@
 /* Integer SGD with momentum and Adam, with QAS and stochastic rounding
  * (docs/int8.md, "SGD with QAS and momentum", "Adam"). The per-channel multipliers in LR carry lr, the
  * gradient's static factor and the QAS rescaling (s_w^-1 instead of the int8
- * graph's s_w); steps are Q16 units of the weight's integer. */
+ * graph's s_w); steps are Q16 units of the weight's integer, except for int32
+ * biases (E = 4): their scale s_x s_w is so small (1e-10 in fixed) that a Q16
+ * step would saturate int32, so their steps are whole units, rounded by requant,
+ * with no random draw. */
 #include "mt_kernels_q.h"
 #include "mt_requant.h"
 
+/* The new weight after a step v: Q16 stochastically rounded for int8/int16
+ * weights (one draw per element), whole units for int32 biases (no draw). */
+static int64_t step_weight(int64_t q, int64_t v, int whole, uint32_t *rng)
+{
+    if (whole) return q - v;
+    return q - mt_floor_shift(v + (int64_t)(mt_xorshift32(rng) >> 16), 16);
+}
+
 /* One channel's elements: delta = requant(g, m, shift), then momentum and the
- * stochastically rounded step, saturating the weight to [lo, hi]. */
-#define QSGD_ROWS(NAME, T)                                                            \
+ * step, saturating the weight to [lo, hi]. */
+#define QSGD_ROWS(NAME, T, WHOLE)                                                     \
 static void NAME(T *w, const int16_t *g, int32_t *mom, uint32_t *rng, int count,     \
                  int32_t m, int64_t shift, int32_t mu, int64_t lo, int64_t hi)        \
 {                                                                                     \
@@ -20,14 +31,13 @@ static void NAME(T *w, const int16_t *g, int32_t *mom, uint32_t *rng, int count,
         int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)  \
                         : mt_sat32(delta);                                            \
         if (mom) mom[i] = v;                                                          \
-        int64_t r = mt_xorshift32(rng) >> 16;                                         \
-        w[i] = (T)mt_q_clamp64(w[i] - mt_floor_shift((int64_t)v + r, 16), lo, hi);    \
+        w[i] = (T)mt_q_clamp64(step_weight(w[i], v, WHOLE, rng), lo, hi);            \
     }                                                                                 \
 }
 
-QSGD_ROWS(rows8, int8_t)
-QSGD_ROWS(rows16, int16_t)
-QSGD_ROWS(rows32, int32_t)
+QSGD_ROWS(rows8, int8_t, 0)
+QSGD_ROWS(rows16, int16_t, 0)
+QSGD_ROWS(rows32, int32_t, 1)
 
 void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
                    int32_t *mom, int numel, int ch, int32_t mu)
@@ -129,7 +139,7 @@ static int64_t adam_ratio(int32_t mw, int32_t vw, int64_t sq2, int32_t eps_m, in
     return mt_round_shift(mt_div_round(mm * Q30, d), 14 - me + es);
 }
 
-#define QADAM_ROWS(NAME, T)                                                           \
+#define QADAM_ROWS(NAME, T, WHOLE)                                                    \
 static void NAME(T *w, const int16_t *g, int64_t e_g, int32_t *m, int32_t *v,        \
                  uint32_t *rng, int count, const int32_t *p, int64_t c1, int64_t sq2, \
                  int32_t lr_m, int64_t lr_sh, int64_t lo, int64_t hi)                 \
@@ -143,14 +153,13 @@ static void NAME(T *w, const int16_t *g, int64_t e_g, int32_t *m, int32_t *v,   
         v[i] = e8m24_sum(b2 * (vm < 0 ? 0 : vm), ve - 30, (Q30 - b2) * gi * gi, 2 * e_g - 30); \
         int64_t r = mt_sat32(adam_ratio(m[i], v[i], sq2, p[5], p[6]));                \
         int32_t step = mt_sat32(mt_requant(mt_div_round(r * Q30, c1), lr_m, lr_sh));  \
-        int64_t rnd = mt_xorshift32(rng) >> 16;                                       \
-        w[i] = (T)mt_q_clamp64(w[i] - mt_floor_shift((int64_t)step + rnd, 16), lo, hi); \
+        w[i] = (T)mt_q_clamp64(step_weight(w[i], step, WHOLE, rng), lo, hi);         \
     }                                                                                 \
 }
 
-QADAM_ROWS(adam8, int8_t)
-QADAM_ROWS(adam16, int16_t)
-QADAM_ROWS(adam32, int32_t)
+QADAM_ROWS(adam8, int8_t, 0)
+QADAM_ROWS(adam16, int16_t, 0)
+QADAM_ROWS(adam32, int32_t, 1)
 
 /* STEP = [t, beta1^t, beta2^t (Q30)]: advanced first, as PyTorch counts steps. */
 static void adam_step(int32_t *step, const int32_t *p, int64_t *c1, int64_t *c2)

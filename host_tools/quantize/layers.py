@@ -58,19 +58,21 @@ def fc_params(b, node, quant):
 def rate_factors(quant, node, qas, optimizer):
     """Per unit learning rate, the optimizer's multiplier of each channel
     (docs/int8.md): QAS undoes the s_w**2 error of the integer gradient (fixed
-    always does). SGD steps are Q16 and scale with the gradient's factor s_x;
-    Adam's ratio m / sqrt(v) is free of it."""
+    always does). Weight steps are Q16 units of q and SGD's scale with the
+    gradient's factor s_x (Adam's ratio m / sqrt(v) is free of it); int32 bias
+    steps are whole units of q (a Q16 step would saturate int32 when s_b is tiny),
+    so their multipliers carry no 2**16 (Adam's ratio is Q16: 2**-16)."""
     layer = quant.layers[node.name]
     s_x = np.float64(quant.activation(node.inputs[0])[0])
     s_w = layer.weight_scale.astype(np.float64)
     s_b = layer.bias_scale.astype(np.float64)
     qas = qas or quant.precision == "fixed"
     if optimizer == "adam":
-        return {"weight": 1.0 / s_w, "bias": 1.0 / s_b} if qas else \
-            {"weight": np.ones_like(s_w), "bias": np.ones_like(s_b)}
+        return {"weight": 1.0 / s_w, "bias": 1.0 / s_b / Q16} if qas else \
+            {"weight": np.ones_like(s_w), "bias": np.ones_like(s_b) / Q16}
     if qas:
-        return {"weight": s_x / s_w * Q16, "bias": 1.0 / s_b * Q16}
-    return {"weight": s_x * s_w * Q16, "bias": s_b * Q16}
+        return {"weight": s_x / s_w * Q16, "bias": 1.0 / s_b}
+    return {"weight": s_x * s_w * Q16, "bias": s_b}
 
 
 def gradient_factor(quant, node, key):
