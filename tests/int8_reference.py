@@ -206,26 +206,32 @@ def apply_step(q, step, e, rng):
 
 
 def sgd(w, dw, lr, rng, mom, mu, e, ch):
-    """One integer SGD step. Returns (new weights, new rng state, new momentum or None)."""
+    """One integer SGD step. mom is the m16 momentum (exponent em, int16 values;
+    value vals * 2^em in Q16 units of q) or None. Returns (new weights, new rng
+    state, new momentum or None)."""
     e_dw, g = dw
+    g = [int(x) for x in np.ravel(g)]
     numel = w.size
     rows = numel // ch
     lo, hi = WEIGHT_RANGE[e]
-    w_new = ints(w.ravel())
-    mom_new = None if mom is None else ints(mom.ravel())
+    em = None if mom is None else clamp(int(mom[0]), 0, 16)
+    old = None if mom is None else [int(x) for x in np.ravel(mom[1])]
+    v = []
     for i in range(numel):
         c = i // rows
-        delta = requant(int(g.ravel()[i]), int(lr[c]), int(lr[ch + c]) - e_dw)
-        if mom is None:
-            v = sat(delta, 4)
-        else:
-            v = sat(round_shift(mu * int(mom_new[i]), 15) + delta, 4)
-            mom_new[i] = v
-        q, rng = apply_step(int(w_new[i]), v, e, rng)
+        delta = requant(g[i], int(lr[c]), int(lr[ch + c]) - e_dw)
+        v.append(sat(delta if mom is None else round_shift(mu * old[i] * 2 ** em, 15) + delta, 4))
+    w_new = ints(w.ravel())
+    for i in range(numel):
+        q, rng = apply_step(int(w_new[i]), v[i], e, rng)
         w_new[i] = clamp(q, lo, hi)
     w_out = np.array(list(w_new), DTYPES[e]).reshape(w.shape)
-    m_out = None if mom is None else np.array(list(mom_new), np.int32).reshape(mom.shape)
-    return w_out, rng, m_out
+    if mom is None:
+        return w_out, rng, None
+    # the state keeps v in 16 bits: one exponent for the tensor, from the largest |v|
+    shift = max(0, max(abs(x) for x in v).bit_length() - 15)
+    vals = np.array([sat(round_shift(x, shift), 2) for x in v], np.int16).reshape(np.shape(mom[1]))
+    return w_out, rng, (shift, vals)
 
 
 def sgd_multipliers(lr, scales, factor, qas=True, e=1):

@@ -267,10 +267,11 @@ def test_qsgd(e, numel, ch, mu):
     dw = rand_g16(g, numel, (-20, 0))
     scales = np.exp(g.uniform(-8, -2, size=ch))
     lr = ref.sgd_multipliers(0.05, scales, 0.02, e=e)
-    mom = g.integers(-2 ** 31, 2 ** 31 - 1, size=numel).astype(np.int32) if mu else None
+    # m16 momentum: exponent in [0, 16] (the largest one saturates int32 sums)
+    mom = (int(g.integers(0, 17)), g.integers(-2 ** 15, 2 ** 15, size=numel).astype(np.int16)) if mu else None
     state = int(g.integers(1, 2 ** 32))
     prog = Program().tensor("W", w.nbytes).tensor("dW", g16_bytes(numel)).tensor("LR", lr.nbytes)
-    prog.tensor("RNG", 4).tensor("MOM", 4 * numel)
+    prog.tensor("RNG", 4).tensor("MOM", g16_bytes(numel))
     prog.op("QSGD_APPLY", APPLY, ["W", "dW", "LR", "RNG"] + (["MOM"] if mu else []),
             [numel, e, ch, mu]).build()
     prog.set("W", w)
@@ -278,14 +279,16 @@ def test_qsgd(e, numel, ch, mu):
     prog.set("LR", lr)
     prog.set("RNG", np.array([state], np.uint32))
     if mu:
-        prog.set("MOM", mom)
+        prog.set_g16("MOM", mom)
     for _ in range(3):  # three steps: the state carries over
         prog.run()
         w, state, mom = ref.sgd(w, dw, lr, state, mom, mu, e, ch)
         np.testing.assert_array_equal(prog.get("W", ref.DTYPES[e], (numel,)), w)
         assert int(prog.get("RNG", np.uint32)[0]) == state
         if mu:
-            np.testing.assert_array_equal(prog.get("MOM", np.int32, (numel,)), mom)
+            exp, vals = prog.get_g16("MOM", (numel,))
+            assert exp == mom[0]
+            np.testing.assert_array_equal(vals, mom[1])
 
 
 def test_qsgd_stochastic_rounding_is_unbiased():

@@ -16,21 +16,63 @@ static int64_t step_weight(int64_t q, int64_t v, int whole, uint32_t *rng)
     return q - mt_floor_shift(v + (int64_t)(mt_xorshift32(rng) >> 16), 16);
 }
 
-/* One channel's elements: delta = requant(g, m, shift), then momentum and the
- * step, saturating the weight to [lo, hi]. */
+/* One channel's rate: delta = requant(g, m, shift), with a fast path when
+ * shift is in [0, 62] and M in range (|g M| < 2^30 fits int32). */
+typedef struct {
+    int32_t m;
+    int64_t shift;
+    int fast;
+    mt_rshift rs;
+} qsgd_rate;
+
+static qsgd_rate rate_of(const int32_t *lr, int ch, int c, int64_t e_dw)
+{
+    qsgd_rate r;
+    r.m = lr[c];
+    r.shift = (int64_t)lr[ch + c] - e_dw;
+    r.fast = r.shift >= 0 && r.shift <= 62 && r.m >= 0 && r.m <= 32767;
+    r.rs = mt_rshift_by(r.fast ? (int)r.shift : 0);
+    return r;
+}
+
+/* The momentum is m16 (docs/int8.md): int32 exponent em in [0, 16], then int16
+ * values; element value mom[i] 2^em in Q16 units of q. v = mu mom + delta. */
+#define MOM_EXP_MAX 16
+
+static inline int32_t velocity(const qsgd_rate *r, int16_t g, const int16_t *mom, int64_t em,
+                               int32_t mu)
+{
+    int64_t delta = r->fast ? mt_rshift_apply(r->rs, (int32_t)g * r->m) : mt_requant(g, r->m, r->shift);
+    if (!mom) return mt_sat32(delta);
+    return mt_sat32(mt_round_shift((int64_t)mu * ((int64_t)*mom * ((int64_t)1 << em)), 15) + delta);
+}
+
+/* Pass 1: the largest |v| of the tensor, which fixes the new momentum exponent. */
+static uint64_t velocity_max(const int16_t *g, const int32_t *lr, const int16_t *mom, int64_t em,
+                             int32_t mu, int numel, int ch, int64_t e_dw)
+{
+    int rows = numel / ch;
+    uint64_t top = 0;
+    for (int c = 0; c < ch; c++) {
+        qsgd_rate r = rate_of(lr, ch, c, e_dw);
+        for (int i = c * rows; i < (c + 1) * rows; i++) {
+            uint64_t a = mt_abs64(velocity(&r, g[i], mom + i, em, mu));
+            if (a > top) top = a;
+        }
+    }
+    return top;
+}
+
+/* Pass 2 over one channel: the step with the full v; the momentum keeps v
+ * rounded to the new exponent em_new. */
 #define QSGD_ROWS(NAME, T, WHOLE)                                                     \
-static void NAME(T *w, const int16_t *g, int32_t *mom, uint32_t *rng, int count,     \
-                 int32_t m, int64_t shift, int32_t mu, int64_t lo, int64_t hi)        \
+static void NAME(T *w, const int16_t *g, int16_t *mom, int64_t em, int64_t em_new,   \
+                 uint32_t *rng, int count, const qsgd_rate *r, int32_t mu,           \
+                 int64_t lo, int64_t hi)                                             \
 {                                                                                     \
-    /* the usual case, shift in [0, 62] and M in range: |g M| < 2^30 in int32 */      \
-    int fast = shift >= 0 && shift <= 62 && m >= 0 && m <= 32767;                     \
-    mt_rshift rs = mt_rshift_by(fast ? (int)shift : 0);                               \
     for (int i = 0; i < count; i++) {                                                 \
-        int64_t delta = fast ? mt_rshift_apply(rs, (int32_t)g[i] * m)                 \
-                             : mt_requant(g[i], m, shift);                            \
-        int32_t v = mom ? mt_sat32(mt_round_shift((int64_t)mu * mom[i], 15) + delta)  \
-                        : mt_sat32(delta);                                            \
-        if (mom) mom[i] = v;                                                          \
+        int32_t v = velocity(r, g[i], mom ? mom + i : 0, em, mu);                     \
+        if (mom) mom[i] = mt_sat16(mt_round_shift(v, em_new));                        \
         w[i] = (T)mt_q_clamp64(step_weight(w[i], v, WHOLE, rng), lo, hi);            \
     }                                                                                 \
 }
@@ -40,20 +82,25 @@ QSGD_ROWS(rows16, int16_t, 0)
 QSGD_ROWS(rows32, int32_t, 1)
 
 void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
-                   int32_t *mom, int numel, int ch, int32_t mu)
+                   void *mom, int numel, int ch, int32_t mu)
 {
     const int16_t *g = mt_g16_cvals(dw);
-    int64_t e_dw = mt_g16_exp(dw);
+    int64_t e_dw = mt_g16_exp(dw), em = 0, em_new = 0;
+    int16_t *mv = mom ? mt_g16_vals(mom) : 0;
     int rows = numel / ch;
+    if (mom) {
+        em = mt_q_clamp64(mt_g16_exp(mom), 0, MOM_EXP_MAX);   /* arena data: clamped */
+        em_new = mt_g16_shift(velocity_max(g, lr, mv, em, mu, numel, ch, e_dw));
+    }
     for (int c = 0; c < ch; c++) {
         long at = (long)c * rows;
-        int32_t m = lr[c];
-        int64_t shift = (int64_t)lr[ch + c] - e_dw;
-        int32_t *mc = mom ? mom + at : 0;
-        if (e == 1) rows8((int8_t *)w + at, g + at, mc, rng, rows, m, shift, mu, -127, 127);
-        else if (e == 2) rows16((int16_t *)w + at, g + at, mc, rng, rows, m, shift, mu, -32767, 32767);
-        else rows32((int32_t *)w + at, g + at, mc, rng, rows, m, shift, mu, INT32_MIN, INT32_MAX);
+        qsgd_rate r = rate_of(lr, ch, c, e_dw);
+        int16_t *mc = mv ? mv + at : 0;
+        if (e == 1) rows8((int8_t *)w + at, g + at, mc, em, em_new, rng, rows, &r, mu, -127, 127);
+        else if (e == 2) rows16((int16_t *)w + at, g + at, mc, em, em_new, rng, rows, &r, mu, -32767, 32767);
+        else rows32((int32_t *)w + at, g + at, mc, em, em_new, rng, rows, &r, mu, INT32_MIN, INT32_MAX);
     }
+    if (mom) mt_g16_set_exp(mom, em_new);
 }
 
 /* ---- Adam (docs/int8.md, "Adam"): m and v as per-element e8m24 words ---- */

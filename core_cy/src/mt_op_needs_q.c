@@ -91,8 +91,8 @@ mt_status mt_qsgd_needs(const mt_op *op, mt_op_needs *needs)
     if (p[2] <= 0 || p[0] % p[2] || p[3] < 0 || p[3] > 32767) return MT_ERR_BAD_OP;
     uint64_t numel = (uint64_t)p[0];
     const uint64_t sizes[5] = {numel * (uint64_t)p[1], G16(numel), 2u * I32 * (uint64_t)p[2],
-                               I32, numel * I32};
-    set_needs(needs, p[3] ? 5 : 4, sizes);  /* MOM only with momentum */
+                               I32, G16(numel)};
+    set_needs(needs, p[3] ? 5 : 4, sizes);  /* MOM (m16, the g16 layout) only with momentum */
     return MT_OK;
 }
 

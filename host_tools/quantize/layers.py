@@ -166,8 +166,10 @@ def sgd_apply(b, node, key, quant, factors, rng):
     tensors = [weight, b.grads[node.name][key], rate, rng]
     mu = int(min(scales.round_half_away(opt.momentum * MOMENTUM_ONE), MOMENTUM_ONE - 1))
     if opt.momentum:
-        tensors.append(b.tensor(f"{node.name}:{key}/momentum", shape, "optimizer",
-                                persistent=True, dtype="i32"))
+        # m16 (docs/int8.md): an int32 exponent then int16 values, i.e. numel + 2
+        # int16 words; zeros are the empty momentum (exponent 0)
+        tensors.append(b.tensor(f"{node.name}:{key}/momentum", (numel(shape) + 2,), "optimizer",
+                                persistent=True, dtype="i16"))
     element = quant.element_bytes if key == "weight" else 4
     b.op("QSGD_APPLY", APPLY, tensors, [numel(shape), element, shape[0], mu], layer=node.name)
     return rate
