@@ -404,46 +404,60 @@ def avgpool_deriv(dy, x_shape, k, stride, pad, out_hw):
 
 # ---------------------------------------------------------------- Adam
 
-def e8m24_decode(word):
+A16_BASE_MAX = 2 ** 30
+
+
+def a16_decode(word, base):
+    """a16 word: offset = low 5 bits, mant = the rest (signed); value mant 2^(base + offset)."""
     word = int(word)
-    low = word % 256
-    return (word - low) // 256, low - 128
+    off = word % 32
+    return (word - off) // 32, base + off
 
 
-def e8m24_encode(a, e):
-    if a == 0:
-        return 0
-    sh = abs(a).bit_length() - 23
-    mant = round_shift(a, sh)
-    if abs(mant) == 2 ** 23:
-        mant, sh = mant // 2, sh + 1
-    exp = e + sh
-    if exp > 127:
-        mant, exp = (2 ** 23 - 1) * (1 if mant > 0 else -1), 127
-    elif exp < -128:
-        mant, exp = round_shift(mant, -128 - exp), -128
-        if mant == 0:
-            return 0
-    return mant * 256 + exp + 128
-
-
-def e8m24_sum(t1, x1, t2, x2):
+def moment_sum(t1, x1, t2, x2):
+    """t1 2^x1 + t2 2^x2 aligned to the larger top bit minus 61: (a, x), value a 2^x."""
     terms = [(t, x) for t, x in ((t1, x1), (t2, x2)) if t != 0]
     if not terms:
-        return 0
+        return 0, 0
     c = max(x + abs(t).bit_length() for t, x in terms) - 61
-    return e8m24_encode(sum(round_shift(t, c - x) for t, x in terms), c)
+    return sum(round_shift(t, c - x) for t, x in terms), c
 
 
-def e8m24_value(word):
-    mant, exp = e8m24_decode(word)
+def a16_encode(a, x, base):
+    """The nearest a16 word under base: 10 significant bits, round half up."""
+    if a == 0:
+        return 0
+    sh = abs(a).bit_length() - 10
+    mant = round_shift(a, sh)
+    if abs(mant) == 2 ** 10:
+        mant, sh = mant // 2, sh + 1
+    off = x + sh - base
+    if off > 31:
+        mant, off = (2 ** 10 - 1) * (1 if mant > 0 else -1), 31
+    elif off < 0:
+        mant, off = round_shift(mant, -off), 0
+        if mant == 0:
+            return 0
+    return mant * 32 + off
+
+
+def a16_base(sums, old):
+    """The largest value's top bit lands in offset 31 (10 mantissa bits below it)."""
+    tops = [x + abs(a).bit_length() for a, x in sums if a != 0]
+    return old if not tops else clamp(max(tops) - 41, -A16_BASE_MAX, A16_BASE_MAX)
+
+
+def a16_value(base, word):
+    mant, exp = a16_decode(word, base)
     return mant * 2.0 ** exp
 
 
 def adam(w, dw, lr, state, m, v, step, p, e, ch):
-    """One integer Adam step (docs/int8.md). Returns (w, rng, m, v, step)."""
+    """One integer Adam step (docs/int8.md); m and v are a16 (base, int16 words).
+    Returns (w, rng, m, v, step)."""
     _, _, _, b1, b2, eps_m, eps_sh = (int(x) for x in p)
     e_g, g = dw
+    g = [int(x) for x in np.ravel(g)]
     t, p1, p2 = (int(x) for x in step)
     p1, p2 = clamp(p1, 0, Q30), clamp(p2, 0, Q30)
     t = min(t + 1, 2 ** 31 - 1)
@@ -453,15 +467,21 @@ def adam(w, dw, lr, state, m, v, step, p, e, ch):
     numel = w.size
     rows = numel // ch
     lo, hi = WEIGHT_RANGE[e]
-    w_new, m_new, v_new = ints(w.ravel()), list(m.ravel()), list(v.ravel())
+    bm, bv = (clamp(int(x[0]), -A16_BASE_MAX, A16_BASE_MAX) for x in (m, v))
+    m_sums, v_sums = [], []
     for i in range(numel):
-        c, gi = i // rows, int(g.ravel()[i])
-        mm, me = e8m24_decode(m_new[i])
-        vm, ve = e8m24_decode(v_new[i])
-        m_new[i] = e8m24_sum(b1 * mm, me - 30, (Q30 - b1) * gi, e_g - 30)
-        v_new[i] = e8m24_sum(b2 * max(vm, 0), ve - 30, (Q30 - b2) * gi * gi, 2 * e_g - 30)
-        mm, me = e8m24_decode(m_new[i])
-        vm, ve = e8m24_decode(v_new[i])
+        mm, me = a16_decode(m[1].ravel()[i], bm)
+        vm, ve = a16_decode(v[1].ravel()[i], bv)
+        m_sums.append(moment_sum(b1 * mm, me - 30, (Q30 - b1) * g[i], e_g - 30))
+        v_sums.append(moment_sum(b2 * max(vm, 0), ve - 30, (Q30 - b2) * g[i] * g[i], 2 * e_g - 30))
+    bm, bv = a16_base(m_sums, bm), a16_base(v_sums, bv)
+    m_words = [a16_encode(a, x, bm) for a, x in m_sums]
+    v_words = [a16_encode(a, x, bv) for a, x in v_sums]
+    w_new = ints(w.ravel())
+    for i in range(numel):
+        c = i // rows
+        mm, me = a16_decode(m_words[i], bm)
+        vm, ve = a16_decode(v_words[i], bv)
         vm = max(vm, 0)
         if ve % 2:
             vm, ve = vm * 2, ve - 1
@@ -471,9 +491,10 @@ def adam(w, dw, lr, state, m, v, step, p, e, ch):
         stp = sat(requant(div_round(sat(r, 4) * Q30, c1), int(lr[c]), int(lr[ch + c])), 4)
         q, state = apply_step(int(w_new[i]), stp, e, state)
         w_new[i] = clamp(q, lo, hi)
+    shape = np.shape(m[1])
     return (np.array(list(w_new), DTYPES[e]).reshape(w.shape), state,
-            np.array(m_new, np.int64).astype(np.int32).reshape(m.shape),
-            np.array(v_new, np.int64).astype(np.int32).reshape(v.shape),
+            (bm, np.array(m_words, np.int16).reshape(shape)),
+            (bv, np.array(v_words, np.int16).reshape(shape)),
             np.array([t, p1, p2], np.int32))
 
 

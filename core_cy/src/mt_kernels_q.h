@@ -34,8 +34,9 @@ uint32_t mt_q_to_f32_bits(int64_t v, int frac_bits);
 void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
                    void *mom, int numel, int ch, int32_t mu);
 
-/* p = [NUMEL, E, CH, B1, B2, EPS_M, EPS_SH]; m, v: e8m24 words; step: [t, beta1^t, beta2^t]. */
-void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, int32_t *m, int32_t *v,
+/* p = [NUMEL, E, CH, B1, B2, EPS_M, EPS_SH]; m, v: a16 (int32 base, int16 words);
+ * step: [t, beta1^t, beta2^t]. */
+void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, void *m, void *v,
                     int32_t *step, uint32_t *rng, int numel, int ch, const int32_t *p);
 
 /* conv: p[15] of the forward / gradient op packs the zero points (int8 range):

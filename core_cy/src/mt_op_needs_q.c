@@ -198,7 +198,7 @@ mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs)
     if (p[5] < 0 || p[5] >= 32768 || p[6] < -62 || p[6] > 62) return MT_ERR_BAD_OP;
     uint64_t numel = (uint64_t)p[0];
     const uint64_t sizes[7] = {numel * (uint64_t)p[1], G16(numel), 2u * I32 * (uint64_t)p[2],
-                               numel * I32, numel * I32, 3 * I32, I32};
+                               G16(numel), G16(numel), 3 * I32, I32};   /* m, v: a16 */
     set_needs(needs, 7, sizes);
     return MT_OK;
 }

@@ -180,15 +180,17 @@ ADAM_STEP_START = np.array([0, Q30, Q30], np.int32)   # [t, beta1**t, beta2**t i
 
 
 def adam_apply(b, node, key, quant, factors, rng):
-    """QADAM_APPLY: m and v as e8m24 int32 words; eps in the integer gradient's
+    """QADAM_APPLY: m and v as a16 (16-bit words, per-tensor base); eps in the integer gradient's
     units (eps / F), so the update is float Adam's."""
     opt = b.optimizer
     weight = b.params[node.name][key]
     shape = b.tensors[weight].shape
     rate = _array(b, f"{node.name}:{key}/lr",
                   scales.channel_multipliers(opt.learning_rate * factors, True))
-    m, v = (b.tensor(f"{node.name}:{key}/adam_{name}", shape, "optimizer", persistent=True,
-                     dtype="i32") for name in ("m", "v"))
+    # a16 moments (docs/int8.md): an int32 base exponent then int16 words, i.e.
+    # numel + 2 int16 words; zeros are empty moments
+    m, v = (b.tensor(f"{node.name}:{key}/adam_{name}", (numel(shape) + 2,), "optimizer",
+                     persistent=True, dtype="i16") for name in ("m", "v"))
     step = _array(b, f"{node.name}:{key}/adam_step", ADAM_STEP_START, "optimizer")
     eps_m, eps_sh = scales.quantize_multiplier(opt.epsilon / gradient_factor(quant, node, key))
     beta1, beta2 = (int(min(scales.round_half_away(beta * Q30), Q30 - 1))
