@@ -269,6 +269,7 @@ def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, wei
     assert by_name["hidden:weight"].dtype == weight and by_name["hidden:bias"].dtype == "i32"
     assert by_name["hidden:output"].dtype == act
     assert by_name["hidden:weight/grad"].nbytes == 4 + 2 * 16 * 64     # g16
+    assert by_name["hidden:weight/momentum"].nbytes == 4 + 2 * 16 * 64  # m16
     assert by_name["input:samples"].dtype == ("f32" if precision == "int8" else "i32")
     program = build_program(graph, "no-reuse", in_place=False)
     item = {"f32": 4, "i32": 4, "u32": 4, "i16": 2, "i8": 1}
@@ -277,7 +278,7 @@ def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, wei
             tensor.numel * item[tensor.dtype]
         assert int(program.tensors[tensor.id]["nbytes"]) == expected, tensor.name
     assert program.arena_bytes == sum(-(-int(n) // 16) * 16 for n in program.tensors["nbytes"])
-    # momentum is int32 as float32's is: the ratio comes from weights, activations, gradients
+    # momentum is m16 (2 bytes per weight): still below the float arena by the ratio
     assert build_program(graph).arena_bytes < build_program(float_graph).arena_bytes * ratio
 
 
