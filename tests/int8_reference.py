@@ -508,3 +508,21 @@ def adam_multipliers(lr, scales, qas=True, e=1):
     frac = 2.0 ** -16 if e == 4 else 1.0
     pairs = [multiplier((lr / s if qas else lr) * frac) for s in scales]
     return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)
+
+
+# ---------------------------------------------------------------- residual addition
+
+def add_fwd(a, b, za, zb, zy, rqa, rqb, e):
+    """y = sat(zy + requant(a - za, s_a / s_y) + requant(b - zb, s_b / s_y))."""
+    out = [sat(zy + requant(int(x) - za, *rqa) + requant(int(w) - zb, *rqb), e)
+           for x, w in zip(np.ravel(a), np.ravel(b))]
+    return np.array(out, DTYPES[e]).reshape(np.shape(a))
+
+
+def g16_add(a, b):
+    """The sum of two g16 tensors, exact at exponent max(ea, eb) - 46, then g16."""
+    (ea, ga), (eb, gb) = a, b
+    c = max(ea, eb) - 46
+    sums = np.array([round_shift(int(x), c - ea) + round_shift(int(w), c - eb)
+                     for x, w in zip(np.ravel(ga), np.ravel(gb))], object).reshape(np.shape(ga))
+    return to_g16(sums, c)

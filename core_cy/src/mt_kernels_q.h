@@ -29,6 +29,10 @@ int64_t mt_exp2_q30(int64_t u);
 int64_t mt_log2_q16(int64_t p);
 uint32_t mt_q_to_f32_bits(int64_t v, int frac_bits);
 
+/* residual addition: p = [NUMEL, E, za, zb, zy, Ma, sha, Mb, shb]; g16 sum */
+void mt_qadd_fwd(const void *a, const void *b, void *y, const int32_t *p);
+void mt_qg16_add(const void *a, const void *b, void *y, int numel);
+
 /* e: 1 / 2 / 4 (int8, int16 weights, int32 biases); mom (m16: int32 exponent,
  * int16 values) NULL without momentum. */
 void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,

@@ -202,3 +202,24 @@ mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs)
     set_needs(needs, 7, sizes);
     return MT_OK;
 }
+
+/* QADD_FWD: two activations in, one out (E-byte elements); QG16_ADD: three g16. */
+mt_status mt_qadd_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (p[0] <= 0 || p[0] > MAX_NUMEL) return MT_ERR_BAD_OP;
+    uint64_t numel = (uint64_t)p[0];
+    if (op->kind == MT_OP_QG16_ADD) {
+        const uint64_t sums[3] = {G16(numel), G16(numel), G16(numel)};
+        set_needs(needs, 3, sums);
+        return MT_OK;
+    }
+    if (!elem_ok(p[1]) || !zero_point_ok(p[2], p[1]) || !zero_point_ok(p[3], p[1]) ||
+        !zero_point_ok(p[4], p[1]))
+        return MT_ERR_BAD_OP;
+    if (p[6] < -62 || p[6] > 62 || p[8] < -62 || p[8] > 62) return MT_ERR_BAD_OP;
+    uint64_t bytes = numel * (uint64_t)p[1];
+    const uint64_t acts[3] = {bytes, bytes, bytes};
+    set_needs(needs, 3, acts);
+    return MT_OK;
+}

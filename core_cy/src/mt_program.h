@@ -161,7 +161,10 @@ enum mt_op_kind {
     MT_OP_QAVGPOOL_DERIV = 117, /* t = [dY, dX] */
     /* Adam: p = [NUMEL, E, CH, B1, B2 (Q30), EPS_M, EPS_SH]; M, V a16 (int32 base, int16 words),
        STEP int32 [t, beta1^t, beta2^t (Q30)] */
-    MT_OP_QADAM_APPLY = 118     /* t = [W, dW, LR, M, V, STEP, RNG] */
+    MT_OP_QADAM_APPLY = 118,    /* t = [W, dW, LR, M, V, STEP, RNG] */
+    /* residual addition: p = [NUMEL, E, za, zb, zy, Ma, sha, Mb, shb]; Y may be A */
+    MT_OP_QADD_FWD = 119,       /* t = [A, B, Y] */
+    MT_OP_QG16_ADD = 120        /* t = [A, B, Y] g16, p = [NUMEL]; Y may be A */
 };
 
 typedef struct {
