@@ -52,6 +52,27 @@ def test_api_precision_and_qas():
         Model(precision="double")
 
 
+SIGMOID_MLP = """[Model]
+type = NeuralNetwork
+loss = cross
+batch_size = 8
+[Optimizer]
+type = sgd
+learning_rate = 0.1
+[input]
+type = input
+input_shape = 1:1:64
+[hidden]
+type = fully_connected
+unit = 16
+activation = sigmoid
+[out]
+type = fully_connected
+unit = 10
+activation = softmax
+"""
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--precision", "int4"], "argument --precision: invalid choice: 'int4'"),
     (["--no-qas"], "--no-qas applies to int8 only (precision is float32)"),
@@ -498,8 +519,8 @@ def test_learning_rate_changes_rewrite_the_integer_multipliers(digits_data):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["plan", "bench/zoo/resnet8.ini", "--precision", "int8"],
-     "precision int8 has no integer kernels for 's1_add' (addition) yet"),
+    (["plan", "sigmoid.ini", "--precision", "int8"],
+     "precision int8 has no integer kernels for 'hidden/activation' (sigmoid) yet"),
     (["plan", "examples/digits_mlp_int8.ini", "-o", "x.mtb"],
      "precision int8: a bundle needs --data D (its scales are calibrated on the data)"),
     (["train", "examples/digits_mlp_int8.ini", "--micro-batch", "8", "--iterations", "1"],
@@ -509,7 +530,9 @@ def test_integer_cli_refusals_are_one_line(argv, words, capsys, tmp_path, monkey
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)
-    argv = [argv[0], str(root / argv[1]), *argv[2:]]
+    (tmp_path / "sigmoid.ini").write_text(SIGMOID_MLP)
+    model = tmp_path / argv[1] if argv[1] == "sigmoid.ini" else root / argv[1]
+    argv = [argv[0], str(model), *argv[2:]]
     try:
         code = main(argv)
     except SystemExit as exit_:

@@ -144,6 +144,23 @@ def pool_deriv(b, node, dy, dx):
         b.op("QAVGPOOL_DERIV", CALC_DERIV, [dy, dx], _pool_params(b, node), layer=node.name)
 
 
+def add_forward(b, node, quant, a, other, y):
+    """QADD_FWD: both inputs requantized to the output's scale and zero point."""
+    s_y, z_y = quant.activation(node.name)
+    (s_a, z_a), (s_b, z_b) = (quant.activation(name) for name in node.inputs)
+    ma, sha = scales.quantize_multiplier(float(s_a) / float(s_y), True)
+    mb, shb = scales.quantize_multiplier(float(s_b) / float(s_y), True)
+    b.op("QADD_FWD", FORWARD, [a, other, y],
+         [b.batch * numel(node.shape), quant.element_bytes, z_a, z_b, z_y, ma, sha, mb, shb],
+         layer=node.name)
+
+
+def g16_sum(b, node_name, total, extra):
+    """total += extra (g16): a tensor read by two layers receives both derivatives."""
+    b.op("QG16_ADD", CALC_DERIV, [total, extra, total], [b.tensors[total].numel],
+         layer=node_name)
+
+
 def relu_forward(b, node, quant, x, y):
     _, z = quant.activation(node.name)
     b.op("QRELU_FWD", FORWARD, [x, y], [b.batch * numel(node.shape), quant.element_bytes, z],
