@@ -196,34 +196,50 @@ def xorshift32(state):
     return x
 
 
+def apply_step(q, step, e, rng):
+    """The weight after a step: int8/int16 steps are Q16, rounded stochastically
+    with one draw; int32 bias steps (e = 4) are whole units, no draw."""
+    if e == 4:
+        return q - step, rng
+    rng = xorshift32(rng)
+    return q - (step + rng // 2 ** 16) // 2 ** 16, rng
+
+
 def sgd(w, dw, lr, rng, mom, mu, e, ch):
-    """One integer SGD step. Returns (new weights, new rng state, new momentum or None)."""
+    """One integer SGD step. mom is the m16 momentum (exponent em, int16 values;
+    value vals * 2^em in Q16 units of q) or None. Returns (new weights, new rng
+    state, new momentum or None)."""
     e_dw, g = dw
+    g = [int(x) for x in np.ravel(g)]
     numel = w.size
     rows = numel // ch
     lo, hi = WEIGHT_RANGE[e]
-    w_new = ints(w.ravel())
-    mom_new = None if mom is None else ints(mom.ravel())
+    em = None if mom is None else clamp(int(mom[0]), 0, 16)
+    old = None if mom is None else [int(x) for x in np.ravel(mom[1])]
+    v = []
     for i in range(numel):
         c = i // rows
-        delta = requant(int(g.ravel()[i]), int(lr[c]), int(lr[ch + c]) - e_dw)
-        if mom is None:
-            v = sat(delta, 4)
-        else:
-            v = sat(round_shift(mu * int(mom_new[i]), 15) + delta, 4)
-            mom_new[i] = v
-        rng = xorshift32(rng)
-        r = rng // 2 ** 16
-        w_new[i] = clamp(int(w_new[i]) - (v + r) // 2 ** 16, lo, hi)
+        delta = requant(g[i], int(lr[c]), int(lr[ch + c]) - e_dw)
+        v.append(sat(delta if mom is None else round_shift(mu * old[i] * 2 ** em, 15) + delta, 4))
+    w_new = ints(w.ravel())
+    for i in range(numel):
+        q, rng = apply_step(int(w_new[i]), v[i], e, rng)
+        w_new[i] = clamp(q, lo, hi)
     w_out = np.array(list(w_new), DTYPES[e]).reshape(w.shape)
-    m_out = None if mom is None else np.array(list(mom_new), np.int32).reshape(mom.shape)
-    return w_out, rng, m_out
+    if mom is None:
+        return w_out, rng, None
+    # the state keeps v in 16 bits: one exponent for the tensor, from the largest |v|
+    shift = max(0, max(abs(x) for x in v).bit_length() - 15)
+    vals = np.array([sat(round_shift(x, shift), 2) for x in v], np.int16).reshape(np.shape(mom[1]))
+    return w_out, rng, (shift, vals)
 
 
-def sgd_multipliers(lr, scales, factor, qas=True):
-    """LR tensor (M[C] then sh[C]) for step lr: Q16 steps of q per unit of g16 value.
+def sgd_multipliers(lr, scales, factor, qas=True, e=1):
+    """LR tensor (M[C] then sh[C]) for step lr: Q16 steps of q per unit of g16 value
+    (whole steps for int32 biases, e = 4).
     QAS: lr * factor / s_w; without: lr * factor * s_w (plain int8 SGD)."""
-    pairs = [multiplier(lr * factor * (1.0 / s if qas else s) * 2 ** 16) for s in scales]
+    frac = 1 if e == 4 else 2 ** 16
+    pairs = [multiplier(lr * factor * (1.0 / s if qas else s) * frac) for s in scales]
     return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)
 
 
@@ -388,46 +404,60 @@ def avgpool_deriv(dy, x_shape, k, stride, pad, out_hw):
 
 # ---------------------------------------------------------------- Adam
 
-def e8m24_decode(word):
+A16_BASE_MAX = 2 ** 30
+
+
+def a16_decode(word, base):
+    """a16 word: offset = low 5 bits, mant = the rest (signed); value mant 2^(base + offset)."""
     word = int(word)
-    low = word % 256
-    return (word - low) // 256, low - 128
+    off = word % 32
+    return (word - off) // 32, base + off
 
 
-def e8m24_encode(a, e):
-    if a == 0:
-        return 0
-    sh = abs(a).bit_length() - 23
-    mant = round_shift(a, sh)
-    if abs(mant) == 2 ** 23:
-        mant, sh = mant // 2, sh + 1
-    exp = e + sh
-    if exp > 127:
-        mant, exp = (2 ** 23 - 1) * (1 if mant > 0 else -1), 127
-    elif exp < -128:
-        mant, exp = round_shift(mant, -128 - exp), -128
-        if mant == 0:
-            return 0
-    return mant * 256 + exp + 128
-
-
-def e8m24_sum(t1, x1, t2, x2):
+def moment_sum(t1, x1, t2, x2):
+    """t1 2^x1 + t2 2^x2 aligned to the larger top bit minus 61: (a, x), value a 2^x."""
     terms = [(t, x) for t, x in ((t1, x1), (t2, x2)) if t != 0]
     if not terms:
-        return 0
+        return 0, 0
     c = max(x + abs(t).bit_length() for t, x in terms) - 61
-    return e8m24_encode(sum(round_shift(t, c - x) for t, x in terms), c)
+    return sum(round_shift(t, c - x) for t, x in terms), c
 
 
-def e8m24_value(word):
-    mant, exp = e8m24_decode(word)
+def a16_encode(a, x, base):
+    """The nearest a16 word under base: 10 significant bits, round half up."""
+    if a == 0:
+        return 0
+    sh = abs(a).bit_length() - 10
+    mant = round_shift(a, sh)
+    if abs(mant) == 2 ** 10:
+        mant, sh = mant // 2, sh + 1
+    off = x + sh - base
+    if off > 31:
+        mant, off = (2 ** 10 - 1) * (1 if mant > 0 else -1), 31
+    elif off < 0:
+        mant, off = round_shift(mant, -off), 0
+        if mant == 0:
+            return 0
+    return mant * 32 + off
+
+
+def a16_base(sums, old):
+    """The largest value's top bit lands in offset 31 (10 mantissa bits below it)."""
+    tops = [x + abs(a).bit_length() for a, x in sums if a != 0]
+    return old if not tops else clamp(max(tops) - 41, -A16_BASE_MAX, A16_BASE_MAX)
+
+
+def a16_value(base, word):
+    mant, exp = a16_decode(word, base)
     return mant * 2.0 ** exp
 
 
 def adam(w, dw, lr, state, m, v, step, p, e, ch):
-    """One integer Adam step (docs/int8.md). Returns (w, rng, m, v, step)."""
+    """One integer Adam step (docs/int8.md); m and v are a16 (base, int16 words).
+    Returns (w, rng, m, v, step)."""
     _, _, _, b1, b2, eps_m, eps_sh = (int(x) for x in p)
     e_g, g = dw
+    g = [int(x) for x in np.ravel(g)]
     t, p1, p2 = (int(x) for x in step)
     p1, p2 = clamp(p1, 0, Q30), clamp(p2, 0, Q30)
     t = min(t + 1, 2 ** 31 - 1)
@@ -437,15 +467,21 @@ def adam(w, dw, lr, state, m, v, step, p, e, ch):
     numel = w.size
     rows = numel // ch
     lo, hi = WEIGHT_RANGE[e]
-    w_new, m_new, v_new = ints(w.ravel()), list(m.ravel()), list(v.ravel())
+    bm, bv = (clamp(int(x[0]), -A16_BASE_MAX, A16_BASE_MAX) for x in (m, v))
+    m_sums, v_sums = [], []
     for i in range(numel):
-        c, gi = i // rows, int(g.ravel()[i])
-        mm, me = e8m24_decode(m_new[i])
-        vm, ve = e8m24_decode(v_new[i])
-        m_new[i] = e8m24_sum(b1 * mm, me - 30, (Q30 - b1) * gi, e_g - 30)
-        v_new[i] = e8m24_sum(b2 * max(vm, 0), ve - 30, (Q30 - b2) * gi * gi, 2 * e_g - 30)
-        mm, me = e8m24_decode(m_new[i])
-        vm, ve = e8m24_decode(v_new[i])
+        mm, me = a16_decode(m[1].ravel()[i], bm)
+        vm, ve = a16_decode(v[1].ravel()[i], bv)
+        m_sums.append(moment_sum(b1 * mm, me - 30, (Q30 - b1) * g[i], e_g - 30))
+        v_sums.append(moment_sum(b2 * max(vm, 0), ve - 30, (Q30 - b2) * g[i] * g[i], 2 * e_g - 30))
+    bm, bv = a16_base(m_sums, bm), a16_base(v_sums, bv)
+    m_words = [a16_encode(a, x, bm) for a, x in m_sums]
+    v_words = [a16_encode(a, x, bv) for a, x in v_sums]
+    w_new = ints(w.ravel())
+    for i in range(numel):
+        c = i // rows
+        mm, me = a16_decode(m_words[i], bm)
+        vm, ve = a16_decode(v_words[i], bv)
         vm = max(vm, 0)
         if ve % 2:
             vm, ve = vm * 2, ve - 1
@@ -453,11 +489,12 @@ def adam(w, dw, lr, state, m, v, step, p, e, ch):
         d = div_round(math.isqrt(vm * Q30) * Q30, sq2) + min(round_shift(eps_m, eps_sh + es), 2 ** 60)
         r = 0 if d <= 0 else round_shift(div_round(mm * Q30, d), 14 - me + es)
         stp = sat(requant(div_round(sat(r, 4) * Q30, c1), int(lr[c]), int(lr[ch + c])), 4)
-        state = xorshift32(state)
-        w_new[i] = clamp(int(w_new[i]) - (stp + state // 2 ** 16) // 2 ** 16, lo, hi)
+        q, state = apply_step(int(w_new[i]), stp, e, state)
+        w_new[i] = clamp(q, lo, hi)
+    shape = np.shape(m[1])
     return (np.array(list(w_new), DTYPES[e]).reshape(w.shape), state,
-            np.array(m_new, np.int64).astype(np.int32).reshape(m.shape),
-            np.array(v_new, np.int64).astype(np.int32).reshape(v.shape),
+            (bm, np.array(m_words, np.int16).reshape(shape)),
+            (bv, np.array(v_words, np.int16).reshape(shape)),
             np.array([t, p1, p2], np.int32))
 
 
@@ -466,6 +503,26 @@ def adam_params(numel, e, ch, beta1=0.9, beta2=0.999, eps=1e-8):
     return [numel, e, ch, round(beta1 * Q30), round(beta2 * Q30), eps_m, eps_sh]
 
 
-def adam_multipliers(lr, scales, qas=True):
-    pairs = [multiplier(lr / s if qas else lr) for s in scales]
+def adam_multipliers(lr, scales, qas=True, e=1):
+    """The ratio is Q16: Q16 weight steps as it is, whole bias steps (e = 4) / 2^16."""
+    frac = 2.0 ** -16 if e == 4 else 1.0
+    pairs = [multiplier((lr / s if qas else lr) * frac) for s in scales]
     return np.array([m for m, _ in pairs] + [s for _, s in pairs], np.int32)
+
+
+# ---------------------------------------------------------------- residual addition
+
+def add_fwd(a, b, za, zb, zy, rqa, rqb, e):
+    """y = sat(zy + requant(a - za, s_a / s_y) + requant(b - zb, s_b / s_y))."""
+    out = [sat(zy + requant(int(x) - za, *rqa) + requant(int(w) - zb, *rqb), e)
+           for x, w in zip(np.ravel(a), np.ravel(b))]
+    return np.array(out, DTYPES[e]).reshape(np.shape(a))
+
+
+def g16_add(a, b):
+    """The sum of two g16 tensors, exact at exponent max(ea, eb) - 46, then g16."""
+    (ea, ga), (eb, gb) = a, b
+    c = max(ea, eb) - 46
+    sums = np.array([round_shift(int(x), c - ea) + round_shift(int(w), c - eb)
+                     for x, w in zip(np.ravel(ga), np.ravel(gb))], object).reshape(np.shape(ga))
+    return to_g16(sums, c)

@@ -52,6 +52,27 @@ def test_api_precision_and_qas():
         Model(precision="double")
 
 
+SIGMOID_MLP = """[Model]
+type = NeuralNetwork
+loss = cross
+batch_size = 8
+[Optimizer]
+type = sgd
+learning_rate = 0.1
+[input]
+type = input
+input_shape = 1:1:64
+[hidden]
+type = fully_connected
+unit = 16
+activation = sigmoid
+[out]
+type = fully_connected
+unit = 10
+activation = softmax
+"""
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--precision", "int4"], "argument --precision: invalid choice: 'int4'"),
     (["--no-qas"], "--no-qas applies to int8 only (precision is float32)"),
@@ -269,6 +290,7 @@ def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, wei
     assert by_name["hidden:weight"].dtype == weight and by_name["hidden:bias"].dtype == "i32"
     assert by_name["hidden:output"].dtype == act
     assert by_name["hidden:weight/grad"].nbytes == 4 + 2 * 16 * 64     # g16
+    assert by_name["hidden:weight/momentum"].nbytes == 4 + 2 * 16 * 64  # m16
     assert by_name["input:samples"].dtype == ("f32" if precision == "int8" else "i32")
     program = build_program(graph, "no-reuse", in_place=False)
     item = {"f32": 4, "i32": 4, "u32": 4, "i16": 2, "i8": 1}
@@ -277,7 +299,7 @@ def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, wei
             tensor.numel * item[tensor.dtype]
         assert int(program.tensors[tensor.id]["nbytes"]) == expected, tensor.name
     assert program.arena_bytes == sum(-(-int(n) // 16) * 16 for n in program.tensors["nbytes"])
-    # momentum is int32 as float32's is: the ratio comes from weights, activations, gradients
+    # momentum is m16 (2 bytes per weight): still below the float arena by the ratio
     assert build_program(graph).arena_bytes < build_program(float_graph).arena_bytes * ratio
 
 
@@ -497,8 +519,8 @@ def test_learning_rate_changes_rewrite_the_integer_multipliers(digits_data):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["plan", "bench/zoo/resnet8.ini", "--precision", "int8"],
-     "precision int8 has no integer kernels for 's1_add' (addition) yet"),
+    (["plan", "sigmoid.ini", "--precision", "int8"],
+     "precision int8 has no integer kernels for 'hidden/activation' (sigmoid) yet"),
     (["plan", "examples/digits_mlp_int8.ini", "-o", "x.mtb"],
      "precision int8: a bundle needs --data D (its scales are calibrated on the data)"),
     (["train", "examples/digits_mlp_int8.ini", "--micro-batch", "8", "--iterations", "1"],
@@ -508,7 +530,9 @@ def test_integer_cli_refusals_are_one_line(argv, words, capsys, tmp_path, monkey
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     monkeypatch.chdir(tmp_path)
-    argv = [argv[0], str(root / argv[1]), *argv[2:]]
+    (tmp_path / "sigmoid.ini").write_text(SIGMOID_MLP)
+    model = tmp_path / argv[1] if argv[1] == "sigmoid.ini" else root / argv[1]
+    argv = [argv[0], str(model), *argv[2:]]
     try:
         code = main(argv)
     except SystemExit as exit_:

@@ -47,6 +47,8 @@ def act_loss(e):
     p.op("QNARROW", FWD, ["X32", "X"], [24, e])
     p.op("QRELU_FWD", FWD, ["X", "X"], [24, e, 3])
     p.op("QRELU_DERIV", DERIV, ["X", "dY", "dY"], [24, e, 3])
+    p.op("QADD_FWD", FWD, ["X", "Q", "X"], [24, e, 5, -7, 1, 32767, -62, 1, 62])
+    p.op("QG16_ADD", DERIV, ["dY", "dZ", "dY"], [24])
     p.op("QCE_SOFTMAX_FWD", FWD, ["X", "T", "P", "METRICS"], [4, 6, e, 32767, -62])
     p.op("QCE_SOFTMAX_FWD", FWD, ["X", "T", "P", "METRICS"], [4, 6, e, 1, 62])
     p.op("QCE_SOFTMAX_DERIV", DERIV, ["P", "T", "dZ"], [4, 6])

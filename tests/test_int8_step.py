@@ -75,13 +75,13 @@ class Quantized:
         if optimizer == "sgd":
             self.lr_w1 = ref.sgd_multipliers(LR, self.s_w1, self.s_x, qas)
             self.lr_w2 = ref.sgd_multipliers(LR, self.s_w2, self.s_h, qas)
-            self.lr_b1 = ref.sgd_multipliers(LR, self.s_x * self.s_w1, 1.0, qas)
-            self.lr_b2 = ref.sgd_multipliers(LR, self.s_h * self.s_w2, 1.0, qas)
+            self.lr_b1 = ref.sgd_multipliers(LR, self.s_x * self.s_w1, 1.0, qas, e=4)
+            self.lr_b2 = ref.sgd_multipliers(LR, self.s_h * self.s_w2, 1.0, qas, e=4)
         else:   # Adam is invariant to the gradient's scale: only lr / s_w
             self.lr_w1 = ref.adam_multipliers(ADAM_LR, self.s_w1, qas)
             self.lr_w2 = ref.adam_multipliers(ADAM_LR, self.s_w2, qas)
-            self.lr_b1 = ref.adam_multipliers(ADAM_LR, self.s_x * self.s_w1, qas)
-            self.lr_b2 = ref.adam_multipliers(ADAM_LR, self.s_h * self.s_w2, qas)
+            self.lr_b1 = ref.adam_multipliers(ADAM_LR, self.s_x * self.s_w1, qas, e=4)
+            self.lr_b2 = ref.adam_multipliers(ADAM_LR, self.s_h * self.s_w2, qas, e=4)
 
 
 def build(q, loader=False):
@@ -94,12 +94,12 @@ def build(q, loader=False):
                          ("Z", N * OUT * e), ("P", 4 * N * OUT), ("dZ", g16_bytes(N * OUT)),
                          ("dW2", g16_bytes(OUT * HID)), ("dB2", g16_bytes(OUT)),
                          ("dH", g16_bytes(N * HID)), ("dW1", g16_bytes(HID * IN)),
-                         ("dB1", g16_bytes(HID)), ("RNG", 4), ("MW1", 4 * HID * IN),
-                         ("MB1", 4 * HID), ("MW2", 4 * OUT * HID), ("MB2", 4 * OUT),
+                         ("dB1", g16_bytes(HID)), ("RNG", 4), ("MW1", g16_bytes(HID * IN)),
+                         ("MB1", g16_bytes(HID)), ("MW2", g16_bytes(OUT * HID)), ("MB2", g16_bytes(OUT)),
                          ("LW1", 8 * HID), ("LB1", 8 * HID), ("LW2", 8 * OUT), ("LB2", 8 * OUT)]:
         prog.tensor(name, nbytes)
     for name, numel in (("W1", HID * IN), ("B1", HID), ("W2", OUT * HID), ("B2", OUT)):
-        prog.tensor("AM" + name, 4 * numel).tensor("AV" + name, 4 * numel).tensor("AS" + name, 12)
+        prog.tensor("AM" + name, g16_bytes(numel)).tensor("AV" + name, g16_bytes(numel)).tensor("AS" + name, 12)
     prog.op("QNARROW", FWD, ["X32", "X"], [N * IN, e])
     prog.op("QFC_FWD", FWD, ["X", "W1", "B1", "H", "RQ1"], [N, IN, HID, e, q.zx, q.zh])
     prog.op("QRELU_FWD", FWD, ["H", "H"], [N * HID, e, q.zh])
@@ -143,9 +143,9 @@ class ReferenceState:
     def __init__(self, q):
         self.q = q
         self.w1, self.b1, self.w2, self.b2 = q.w1.copy(), q.b1.copy(), q.w2.copy(), q.b2.copy()
-        self.mom = {k: np.zeros(n, np.int32) for k, n in
+        self.mom = {k: (0, np.zeros(n, np.int16)) for k, n in
                     (("w1", HID * IN), ("b1", HID), ("w2", OUT * HID), ("b2", OUT))}
-        self.adam = {k: (np.zeros(n, np.int32), np.zeros(n, np.int32), np.array([0, 2 ** 30, 2 ** 30], np.int32))
+        self.adam = {k: ((0, np.zeros(n, np.int16)), (0, np.zeros(n, np.int16)), np.array([0, 2 ** 30, 2 ** 30], np.int32))
                      for k, n in (("w1", HID * IN), ("b1", HID), ("w2", OUT * HID), ("b2", OUT))}
         self.rng = 2463534242
 
@@ -206,9 +206,13 @@ def test_training_steps_match_the_reference_bit_for_bit(e, optimizer):
         for name, value in (("W1", state.w1), ("B1", state.b1), ("W2", state.w2), ("B2", state.b2)):
             np.testing.assert_array_equal(prog.get(name, value.dtype, value.shape), value, err_msg=name)
         if optimizer == "sgd":
-            np.testing.assert_array_equal(prog.get("MW1", np.int32, (HID * IN,)), state.mom["w1"])
+            exp, vals = prog.get_g16("MW1", (HID * IN,))
+            assert exp == state.mom["w1"][0]
+            np.testing.assert_array_equal(vals, state.mom["w1"][1])
         else:
-            np.testing.assert_array_equal(prog.get("AVW1", np.int32, (HID * IN,)), state.adam["w1"][1])
+            base, words = prog.get_g16("AVW1", (HID * IN,))
+            assert base == state.adam["w1"][1][0]
+            np.testing.assert_array_equal(words, state.adam["w1"][1][1])
         assert int(prog.get("RNG", np.uint32)[0]) == state.rng
 
 

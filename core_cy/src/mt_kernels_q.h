@@ -29,12 +29,18 @@ int64_t mt_exp2_q30(int64_t u);
 int64_t mt_log2_q16(int64_t p);
 uint32_t mt_q_to_f32_bits(int64_t v, int frac_bits);
 
-/* e: 1 / 2 / 4 (int8, int16 weights, int32 biases); mom NULL without momentum. */
-void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
-                   int32_t *mom, int numel, int ch, int32_t mu);
+/* residual addition: p = [NUMEL, E, za, zb, zy, Ma, sha, Mb, shb]; g16 sum */
+void mt_qadd_fwd(const void *a, const void *b, void *y, const int32_t *p);
+void mt_qg16_add(const void *a, const void *b, void *y, int numel);
 
-/* p = [NUMEL, E, CH, B1, B2, EPS_M, EPS_SH]; m, v: e8m24 words; step: [t, beta1^t, beta2^t]. */
-void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, int32_t *m, int32_t *v,
+/* e: 1 / 2 / 4 (int8, int16 weights, int32 biases); mom (m16: int32 exponent,
+ * int16 values) NULL without momentum. */
+void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *rng,
+                   void *mom, int numel, int ch, int32_t mu);
+
+/* p = [NUMEL, E, CH, B1, B2, EPS_M, EPS_SH]; m, v: a16 (int32 base, int16 words);
+ * step: [t, beta1^t, beta2^t]. */
+void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, void *m, void *v,
                     int32_t *step, uint32_t *rng, int numel, int ch, const int32_t *p);
 
 /* conv: p[15] of the forward / gradient op packs the zero points (int8 range):

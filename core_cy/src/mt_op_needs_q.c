@@ -91,8 +91,8 @@ mt_status mt_qsgd_needs(const mt_op *op, mt_op_needs *needs)
     if (p[2] <= 0 || p[0] % p[2] || p[3] < 0 || p[3] > 32767) return MT_ERR_BAD_OP;
     uint64_t numel = (uint64_t)p[0];
     const uint64_t sizes[5] = {numel * (uint64_t)p[1], G16(numel), 2u * I32 * (uint64_t)p[2],
-                               I32, numel * I32};
-    set_needs(needs, p[3] ? 5 : 4, sizes);  /* MOM only with momentum */
+                               I32, G16(numel)};
+    set_needs(needs, p[3] ? 5 : 4, sizes);  /* MOM (m16, the g16 layout) only with momentum */
     return MT_OK;
 }
 
@@ -198,7 +198,28 @@ mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs)
     if (p[5] < 0 || p[5] >= 32768 || p[6] < -62 || p[6] > 62) return MT_ERR_BAD_OP;
     uint64_t numel = (uint64_t)p[0];
     const uint64_t sizes[7] = {numel * (uint64_t)p[1], G16(numel), 2u * I32 * (uint64_t)p[2],
-                               numel * I32, numel * I32, 3 * I32, I32};
+                               G16(numel), G16(numel), 3 * I32, I32};   /* m, v: a16 */
     set_needs(needs, 7, sizes);
+    return MT_OK;
+}
+
+/* QADD_FWD: two activations in, one out (E-byte elements); QG16_ADD: three g16. */
+mt_status mt_qadd_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (p[0] <= 0 || p[0] > MAX_NUMEL) return MT_ERR_BAD_OP;
+    uint64_t numel = (uint64_t)p[0];
+    if (op->kind == MT_OP_QG16_ADD) {
+        const uint64_t sums[3] = {G16(numel), G16(numel), G16(numel)};
+        set_needs(needs, 3, sums);
+        return MT_OK;
+    }
+    if (!elem_ok(p[1]) || !zero_point_ok(p[2], p[1]) || !zero_point_ok(p[3], p[1]) ||
+        !zero_point_ok(p[4], p[1]))
+        return MT_ERR_BAD_OP;
+    if (p[6] < -62 || p[6] > 62 || p[8] < -62 || p[8] > 62) return MT_ERR_BAD_OP;
+    uint64_t bytes = numel * (uint64_t)p[1];
+    const uint64_t acts[3] = {bytes, bytes, bytes};
+    set_needs(needs, 3, acts);
     return MT_OK;
 }

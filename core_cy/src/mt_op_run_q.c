@@ -151,3 +151,15 @@ MT_RUN_FN(mt_run_qadam_apply)
     mt_qadam_apply(op->p[1], slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], slot[6],
                    op->p[0], op->p[2], op->p);
 }
+
+MT_RUN_FN(mt_run_qadd_fwd)
+{
+    IGNORE_MODE;
+    mt_qadd_fwd(slot[0], slot[1], slot[2], op->p);
+}
+
+MT_RUN_FN(mt_run_qg16_add)
+{
+    IGNORE_MODE;
+    mt_qg16_add(slot[0], slot[1], slot[2], op->p[0]);
+}

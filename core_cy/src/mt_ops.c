@@ -155,6 +155,11 @@ static const mt_op_info op_table[] = {
      mt_qpool_needs, mt_run_qavgpool_deriv},
     {MT_OP_QADAM_APPLY, "QADAM_APPLY", 7, {RW, R, R, RW, RW, RW, RW}, 0, 7, 0, NO_PAIR,
      mt_qadam_needs, mt_run_qadam_apply},
+    /* Y may be A */
+    {MT_OP_QADD_FWD, "QADD_FWD", 3, {R, R, W}, 0, 9, 0, 2, 0,
+     mt_qadd_needs, mt_run_qadd_fwd},
+    {MT_OP_QG16_ADD, "QG16_ADD", 3, {R, R, W}, 0, 1, 0, 2, 0,
+     mt_qadd_needs, mt_run_qg16_add},
 };
 
 #define OP_COUNT (sizeof(op_table) / sizeof(op_table[0]))

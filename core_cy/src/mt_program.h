@@ -145,7 +145,7 @@ enum mt_op_kind {
     MT_OP_QRELU_DERIV = 104, /* t = [Y, dY, dX]       p = [NUMEL, E, z] */
     MT_OP_QCE_SOFTMAX_FWD = 105,   /* t = [Z, T, P, METRICS]  p = [N, F, E, Mz, shz] */
     MT_OP_QCE_SOFTMAX_DERIV = 106, /* t = [P, T, dZ]          p = [N, F] */
-    MT_OP_QSGD_APPLY = 107, /* t = [W, dW, LR, RNG, MOM?] p = [NUMEL, E (1, 2, 4), CH, mu Q15] */
+    MT_OP_QSGD_APPLY = 107, /* t = [W, dW, LR, RNG, MOM? (m16)] p = [NUMEL, E (1, 2, 4), CH, mu Q15] */
     MT_OP_QNARROW = 108,    /* t = [X int32, Y]  p = [NUMEL, E] */
     MT_OP_QUANTIZE = 109,   /* t = [X float, Y]  p = [NUMEL, E, z]  f = [1/scale] */
     MT_OP_DEQUANTIZE = 110, /* t = [X, Y float]  p = [NUMEL, E, z]  f = [scale] */
@@ -159,9 +159,12 @@ enum mt_op_kind {
     MT_OP_QMAXPOOL_DERIV = 115, /* t = [dY, IDX, dX] */
     MT_OP_QAVGPOOL_FWD = 116,   /* t = [X, Y] */
     MT_OP_QAVGPOOL_DERIV = 117, /* t = [dY, dX] */
-    /* Adam: p = [NUMEL, E, CH, B1, B2 (Q30), EPS_M, EPS_SH]; M, V int32 e8m24 words,
+    /* Adam: p = [NUMEL, E, CH, B1, B2 (Q30), EPS_M, EPS_SH]; M, V a16 (int32 base, int16 words),
        STEP int32 [t, beta1^t, beta2^t (Q30)] */
     MT_OP_QADAM_APPLY = 118,    /* t = [W, dW, LR, M, V, STEP, RNG] */
+    /* residual addition: p = [NUMEL, E, za, zb, zy, Ma, sha, Mb, shb]; Y may be A */
+    MT_OP_QADD_FWD = 119,       /* t = [A, B, Y] */
+    MT_OP_QG16_ADD = 120,       /* t = [A, B, Y] g16, p = [NUMEL]; Y may be A */
     /* fused weight gradient (mt_kernels_fused.h): FC_GRAD's dW made one output
        row at a time in scratch S ((N + IN) floats) and consumed at once.
        p = [N, IN, OUT]; dB (optional) is written whole, as FC_GRAD does. */

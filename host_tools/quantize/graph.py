@@ -2,8 +2,8 @@
 in the float graph's order: forward, the loss, then per layer in reverse
 calc_gradient, calc_derivative, apply. Flatten and folded batch norms are
 views of their input (no op, no bytes). Supported so far: dense, conv
-(depthwise too), max / average pooling, ReLU, softmax cross-entropy, SGD with
-or without momentum and Adam (the integer kernels that exist, docs/int8.md);
+(depthwise too), max / average pooling, ReLU, residual addition of two tensors,
+softmax cross-entropy, SGD with or without momentum and Adam (the integer kernels that exist, docs/int8.md);
 anything else is a one-line error."""
 from core_cy import CONSTANTS
 from host_tools.errors import UserError
@@ -26,7 +26,8 @@ def _check(spec, model, precision):
     for node in model.nodes:
         supported = node.type in ("input", "pooling2d", *WEIGHTED, *VIEWS) or (
             node.type == "activation" and node.props.get("activation") == "relu")
-        if not supported or len(node.inputs) > 1:
+        inputs_ok = len(node.inputs) == 2 if node.type == "addition" else len(node.inputs) <= 1
+        if not (supported or node.type == "addition") or not inputs_ok:
             kind = node.props.get("activation", node.type)
             raise UserError(f"{where} has no integer kernels for '{node.name}' ({kind}) yet")
 
@@ -63,6 +64,8 @@ def _forward(b, nodes, quant):
             if node.type in WEIGHTED:
                 layers.fc_params(b, node, quant)
                 layers.fc_forward(b, node, quant, x, y)
+            elif node.type == "addition":
+                layers.add_forward(b, node, quant, x, b.outputs[node.inputs[1]], y)
             elif node.type == "pooling2d":
                 layers.pool_forward(b, node, quant, x, y)
             else:
@@ -110,36 +113,85 @@ def _needs(nodes):
     return wants_grad, upstream
 
 
+class _Derivatives:
+    """name -> the g16 derivative a node's backward reads. A tensor read by two
+    layers (a residual fork) gets both contributions summed with QG16_ADD; an
+    addition hands its dY on unchanged, so that tensor is shared and sums into
+    it go to a fresh tensor instead."""
+
+    def __init__(self, b, nodes):
+        self.b, self.nodes, self.douts, self.shared, self.count = b, nodes, {}, set(), 0
+
+    def _base(self, name):   # a view shares its input's derivative
+        while _node(self.nodes, name).type in VIEWS:
+            name = _node(self.nodes, name).inputs[0]
+        return name
+
+    def _new(self, name):
+        self.count += 1
+        suffix = "" if name not in self.douts else f"+{self.count}"
+        return self.b.activation(f"{name}:output/deriv{suffix}", _node(self.nodes, name).shape,
+                                 kind="derivative", dtype="g16")
+
+    def of(self, name):
+        name = self._base(name)
+        if name not in self.douts:
+            self.douts[name] = self._new(name)
+        return self.douts[name]
+
+    def add_to(self, name, write):
+        """write(dx) emits the op that writes one contribution into dx."""
+        name = self._base(name)
+        if name not in self.douts:
+            write(self.of(name))
+            return
+        extra = self._new(name)
+        write(extra)
+        self._sum(name, extra)
+
+    def share(self, name, dy):
+        """An addition's input: its derivative is dY itself (F = 1 on both sides)."""
+        name = self._base(name)
+        self.shared.add(dy)
+        if name not in self.douts:
+            self.douts[name] = dy
+        else:
+            self._sum(name, dy)
+
+    def _sum(self, name, extra):
+        total = self.douts[name]
+        if total in self.shared:
+            fresh = self._new(name)
+            self.b.op("QG16_ADD", CALC_DERIV, [total, extra, fresh],
+                      [self.b.tensors[total].numel], layer=name)
+            self.douts[name] = fresh
+        else:
+            layers.g16_sum(self.b, name, total, extra)
+
+
 def _backward(b, model, quant, qas, labels, probabilities):
     nodes = model.nodes
     wants_grad, upstream = _needs(nodes)
-    douts = {}
-
-    def dout(name):   # a view shares its input's derivative
-        while _node(nodes, name).type in VIEWS:
-            name = _node(nodes, name).inputs[0]
-        if name not in douts:
-            douts[name] = b.activation(f"{name}:output/deriv", _node(nodes, name).shape,
-                                       kind="derivative", dtype="g16")
-        return douts[name]
+    derivs = _Derivatives(b, nodes)
 
     loss_node = _node(nodes, model.loss_input)
     if not (wants_grad[loss_node.name] or upstream[loss_node.name]):
         return {}
     features = b.tensors[probabilities].numel // b.batch
-    b.op("QCE_SOFTMAX_DERIV", CALC_DERIV, [probabilities, labels, dout(loss_node.name)],
+    b.op("QCE_SOFTMAX_DERIV", CALC_DERIV, [probabilities, labels, derivs.of(loss_node.name)],
          [b.batch, features], layer="loss")
     rng = None
     factors = {}
     for node in reversed(nodes):
         if node.type in ("input", *VIEWS):
             continue
-        dy = dout(node.name)
+        dy = derivs.of(node.name)
+        x = node.inputs[0]
         if node.type in WEIGHTED:
             if wants_grad[node.name]:
-                layers.fc_grad(b, node, quant, b.outputs[node.inputs[0]], dy)
+                layers.fc_grad(b, node, quant, b.outputs[x], dy)
             if upstream[node.name]:
-                layers.fc_deriv(b, node, quant, dy, dout(node.inputs[0]))
+                derivs.add_to(x, lambda dx, node=node: layers.fc_deriv(b, node, quant, dy, dx))
             if wants_grad[node.name]:
                 rng = rng if rng is not None else b.tensor("sgd:rng", (1,), "state",
                                                            persistent=True, init=("seed",),
@@ -149,10 +201,15 @@ def _backward(b, model, quant, qas, labels, probabilities):
                 apply = layers.adam_apply if optimizer == "adam" else layers.sgd_apply
                 for key in ("weight", "bias"):
                     factors[apply(b, node, key, quant, per_rate[key], rng)] = per_rate[key]
+        elif node.type == "addition":
+            for name in node.inputs:
+                if wants_grad[name] or upstream[name]:
+                    derivs.share(name, dy)
         elif upstream[node.name] and node.type == "pooling2d":
-            layers.pool_deriv(b, node, dy, dout(node.inputs[0]))
+            derivs.add_to(x, lambda dx, node=node: layers.pool_deriv(b, node, dy, dx))
         elif upstream[node.name]:
-            layers.relu_deriv(b, node, quant, b.outputs[node.name], dy, dout(node.inputs[0]))
+            derivs.add_to(x, lambda dx, node=node: layers.relu_deriv(
+                b, node, quant, b.outputs[node.name], dy, dx))
     return factors
 
 

@@ -58,19 +58,21 @@ def fc_params(b, node, quant):
 def rate_factors(quant, node, qas, optimizer):
     """Per unit learning rate, the optimizer's multiplier of each channel
     (docs/int8.md): QAS undoes the s_w**2 error of the integer gradient (fixed
-    always does). SGD steps are Q16 and scale with the gradient's factor s_x;
-    Adam's ratio m / sqrt(v) is free of it."""
+    always does). Weight steps are Q16 units of q and SGD's scale with the
+    gradient's factor s_x (Adam's ratio m / sqrt(v) is free of it); int32 bias
+    steps are whole units of q (a Q16 step would saturate int32 when s_b is tiny),
+    so their multipliers carry no 2**16 (Adam's ratio is Q16: 2**-16)."""
     layer = quant.layers[node.name]
     s_x = np.float64(quant.activation(node.inputs[0])[0])
     s_w = layer.weight_scale.astype(np.float64)
     s_b = layer.bias_scale.astype(np.float64)
     qas = qas or quant.precision == "fixed"
     if optimizer == "adam":
-        return {"weight": 1.0 / s_w, "bias": 1.0 / s_b} if qas else \
-            {"weight": np.ones_like(s_w), "bias": np.ones_like(s_b)}
+        return {"weight": 1.0 / s_w, "bias": 1.0 / s_b / Q16} if qas else \
+            {"weight": np.ones_like(s_w), "bias": np.ones_like(s_b) / Q16}
     if qas:
-        return {"weight": s_x / s_w * Q16, "bias": 1.0 / s_b * Q16}
-    return {"weight": s_x * s_w * Q16, "bias": s_b * Q16}
+        return {"weight": s_x / s_w * Q16, "bias": 1.0 / s_b}
+    return {"weight": s_x * s_w * Q16, "bias": s_b}
 
 
 def gradient_factor(quant, node, key):
@@ -142,6 +144,23 @@ def pool_deriv(b, node, dy, dx):
         b.op("QAVGPOOL_DERIV", CALC_DERIV, [dy, dx], _pool_params(b, node), layer=node.name)
 
 
+def add_forward(b, node, quant, a, other, y):
+    """QADD_FWD: both inputs requantized to the output's scale and zero point."""
+    s_y, z_y = quant.activation(node.name)
+    (s_a, z_a), (s_b, z_b) = (quant.activation(name) for name in node.inputs)
+    ma, sha = scales.quantize_multiplier(float(s_a) / float(s_y), True)
+    mb, shb = scales.quantize_multiplier(float(s_b) / float(s_y), True)
+    b.op("QADD_FWD", FORWARD, [a, other, y],
+         [b.batch * numel(node.shape), quant.element_bytes, z_a, z_b, z_y, ma, sha, mb, shb],
+         layer=node.name)
+
+
+def g16_sum(b, node_name, total, extra):
+    """total += extra (g16): a tensor read by two layers receives both derivatives."""
+    b.op("QG16_ADD", CALC_DERIV, [total, extra, total], [b.tensors[total].numel],
+         layer=node_name)
+
+
 def relu_forward(b, node, quant, x, y):
     _, z = quant.activation(node.name)
     b.op("QRELU_FWD", FORWARD, [x, y], [b.batch * numel(node.shape), quant.element_bytes, z],
@@ -164,8 +183,10 @@ def sgd_apply(b, node, key, quant, factors, rng):
     tensors = [weight, b.grads[node.name][key], rate, rng]
     mu = int(min(scales.round_half_away(opt.momentum * MOMENTUM_ONE), MOMENTUM_ONE - 1))
     if opt.momentum:
-        tensors.append(b.tensor(f"{node.name}:{key}/momentum", shape, "optimizer",
-                                persistent=True, dtype="i32"))
+        # m16 (docs/int8.md): an int32 exponent then int16 values, i.e. numel + 2
+        # int16 words; zeros are the empty momentum (exponent 0)
+        tensors.append(b.tensor(f"{node.name}:{key}/momentum", (numel(shape) + 2,), "optimizer",
+                                persistent=True, dtype="i16"))
     element = quant.element_bytes if key == "weight" else 4
     b.op("QSGD_APPLY", APPLY, tensors, [numel(shape), element, shape[0], mu], layer=node.name)
     return rate
@@ -176,15 +197,17 @@ ADAM_STEP_START = np.array([0, Q30, Q30], np.int32)   # [t, beta1**t, beta2**t i
 
 
 def adam_apply(b, node, key, quant, factors, rng):
-    """QADAM_APPLY: m and v as e8m24 int32 words; eps in the integer gradient's
+    """QADAM_APPLY: m and v as a16 (16-bit words, per-tensor base); eps in the integer gradient's
     units (eps / F), so the update is float Adam's."""
     opt = b.optimizer
     weight = b.params[node.name][key]
     shape = b.tensors[weight].shape
     rate = _array(b, f"{node.name}:{key}/lr",
                   scales.channel_multipliers(opt.learning_rate * factors, True))
-    m, v = (b.tensor(f"{node.name}:{key}/adam_{name}", shape, "optimizer", persistent=True,
-                     dtype="i32") for name in ("m", "v"))
+    # a16 moments (docs/int8.md): an int32 base exponent then int16 words, i.e.
+    # numel + 2 int16 words; zeros are empty moments
+    m, v = (b.tensor(f"{node.name}:{key}/adam_{name}", (numel(shape) + 2,), "optimizer",
+                     persistent=True, dtype="i16") for name in ("m", "v"))
     step = _array(b, f"{node.name}:{key}/adam_step", ADAM_STEP_START, "optimizer")
     eps_m, eps_sh = scales.quantize_multiplier(opt.epsilon / gradient_factor(quant, node, key))
     beta1, beta2 = (int(min(scales.round_half_away(beta * Q30), Q30 - 1))

@@ -62,7 +62,8 @@ def _node_ranges(nodes, ranges, folded):
         source[layer] = bn
     for node in nodes:
         users = consumers.get(source[node.name], [])
-        if node.type in WEIGHTED and len(users) == 1 and users[0].type == "activation" \
+        if node.type in (*WEIGHTED, "addition") and len(users) == 1 \
+                and users[0].type == "activation" \
                 and users[0].props.get("activation") == "relu":
             source[node.name] = users[0].name
     return {name: ranges.of(src) for name, src in source.items()}
@@ -95,7 +96,7 @@ def quantize_model(float_graph, float_values, x, y, precision):
     node_ranges = _node_ranges(nodes, ranges, folded)
     params = {}
     for node in nodes:
-        if node.type == "input" or node.type in WEIGHTED:
+        if node.type in ("input", "addition") or node.type in WEIGHTED:
             low, high = node_ranges[node.name]
             widen = 1.0 if node.type == "input" else HEADROOM
             params[node.name] = scales.activation_params(low * widen, high * widen,
