@@ -10,15 +10,20 @@ Numpy-free and copy-free: the bundle is validated where it lies (a 4-byte
 aligned buffer, e.g. what a file's read() returns), its data sets, INIT values
 and JSON texts are memoryview slices of it; the arena is one bytearray (the
 MicroPython heap is the board's RAM); swapped tensors live in the flash file.
-Imports only what the MicroPython ports here have (errno, json, struct, array).
+Imports only what the MicroPython ports here have (errno, json, array).
 """
 
 import errno
 import json
-import struct
 from array import array
 
-import _microtrain
+from board.weights_blob import weights_blob
+
+try:
+    import _microtrain
+except ImportError:     # CPython, or a MicroPython built without the module
+    raise ImportError("board.mp_engine needs MicroPython built with the _microtrain C module "
+                      "(USER_C_MODULES=firmware/micropython/modules); CPython boards use board.trainer")
 
 KERNEL_VERSION = "abi%d" % _microtrain.KERNEL_ABI_VERSION   # INFO.kernel_version
 WHERE_FLASH = _microtrain.WHERE_FLASH                        # INIT record: the tensor's home is flash
@@ -169,14 +174,7 @@ class Trainer:
         self.executor.write_tensor(tid, data)
 
     def weights_blob(self):
-        """MODL params in sorted key order: u32 tensor id | u32 nbytes | bytes, each."""
-        out = bytearray()
-        params = self.view.model.get("params", {})
-        for key in sorted(params):
-            tid = int(params[key]["tensor"])
-            data = self.read_tensor(tid)
-            out += struct.pack("<II", tid, len(data)) + data
-        return bytes(out)
+        return weights_blob(self.view.model, self.read_tensor)
 
     # ---- data and training ---------------------------------------------------
 

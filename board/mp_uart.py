@@ -5,7 +5,11 @@ reset_input_buffer(). The UART carries nothing but protocol frames (the port sen
 print() output to the host console instead).
 """
 
-import mtboard
+try:
+    import mtboard
+except ImportError:     # not the QEMU firmware: its UART is the only one this module drives
+    raise ImportError("--port uart needs the QEMU MicroPython firmware's mtboard module "
+                      "(firmware/micropython/qemu); elsewhere use --port fd:N or stdio")
 
 CHUNK = 256     # a frame is at most 253 bytes on the wire
 

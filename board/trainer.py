@@ -9,7 +9,6 @@ a module with the same names (inspect_bundle, BundleError, Trainer) backed by
 its native core.
 """
 
-import struct
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from core_cy import BundleError, read_bundle  # noqa: F401
 from core_cy._core import BUNDLE_CONSTANTS, KERNEL_ABI_VERSION
 from core_cy.accuracy import accuracy
 from core_cy.runtime import ARENA, FLASH, Runtime
+from board.weights_blob import weights_blob
 
 KERNEL_VERSION = "abi%d" % KERNEL_ABI_VERSION   # INFO.kernel_version
 WHERE_FLASH = BUNDLE_CONSTANTS["WHERE_FLASH"]        # INIT record: the tensor's home is flash
@@ -70,13 +70,7 @@ class Trainer:
         self.runtime.write(tid, data)
 
     def weights_blob(self):
-        """MODL params in sorted key order: u32 tensor id | u32 nbytes | bytes, each."""
-        out = bytearray()
-        for key in sorted(self.view.model.get("params", {})):
-            tid = int(self.view.model["params"][key]["tensor"])
-            data = self.read_tensor(tid)
-            out += struct.pack("<II", tid, len(data)) + data
-        return bytes(out)
+        return weights_blob(self.view.model, self.read_tensor)
 
     # ---- data and training ---------------------------------------------------
 

@@ -2,6 +2,9 @@
 or an unknown target is one line naming what to do; the cache key follows every source the
 image is built from and nothing else (build folders of a make run in place are ignored)."""
 
+import subprocess
+import sys
+
 import pytest
 
 from host_tools.cli import main
@@ -43,3 +46,11 @@ def test_board_sim_keeps_ram_limit_and_name_for_the_linux_board(capsys):
     assert main(["board-sim", "--target", "micropython-m4f", "--ram-limit", "64K"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--ram-limit and --name apply to --target linux only" in err[0]
+
+
+def test_the_micropython_engine_on_cpython_is_refused_in_one_line(tmp_path):
+    """board.mp_engine needs the _microtrain C module: CPython says so and exits 2."""
+    done = subprocess.run([sys.executable, "-m", "board", "--port", "fd:0", "--storage", str(tmp_path),
+                           "--engine", "board.mp_engine"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "_microtrain C module" in done.stderr and "board.trainer" in done.stderr, done.stderr
