@@ -80,21 +80,27 @@ def iteration_bounds(elf):
     raise SystemExit(f"bench/firmware.py: no call of mt_train_loop in trainer_train of {elf}")
 
 
-def run_model(target, elf, model, batch, iterations, work):
+def plan_bundle(target, model, batch, work, extra=()):
+    """`microtrain plan` of `model` for `target` -> path of the bundle in `work`."""
     bundle = work / "model.mtb"
     with contextlib.redirect_stdout(io.StringIO()):  # the plan's report: not this table
         assert microtrain(["plan", str(model), "--batch", str(batch), "--target", target,
-                           "-o", str(bundle)]) == 0
+                           *extra, "-o", str(bundle)]) == 0
+    return bundle
+
+
+def marked_run(target, elf, bundle, bounds, iterations, work, board_kind=QemuBoard):
+    """Trains `iterations` on the emulated board under the counting plugin with its
+    markers at bounds = (start, stop) -> ([(mark name, running count)], console text)."""
     view = load_bundle(bundle).view
     marks, console = work / "marks.txt", work / "console.log"
-    start, stop = iteration_bounds(elf)
-    plugin = f"{plugin_library()},start={start:#x},stop={stop:#x},out={marks}"
+    plugin = f"{plugin_library()},start={bounds[0]:#x},stop={bounds[1]:#x},out={marks}"
     with open(console, "wb") as log:
-        board = QemuBoard(target, work / "board", elf=elf, stderr=log, extra_args=["-plugin", plugin])
+        board = board_kind(target, work / "board", elf=elf, stderr=log, extra_args=["-plugin", plugin])
         try:
             with BoardClient(board.port) as client:
                 client.hello()
-                x, y = samples_for(view, max(2 * batch, 16))
+                x, y = samples_for(view, max(2 * view.batch, 16))
                 client.upload_samples(x, y)
                 client.flash(load_bundle(bundle))
                 client.start(iterations=iterations)
@@ -103,13 +109,20 @@ def run_model(target, elf, model, batch, iterations, work):
             time.sleep(0.3)  # the console line after the final PROGRESS
         finally:
             board.stop()
+    lines = [line.partition(" ") for line in marks.read_text().splitlines()]
+    return [(name, int(value)) for name, _, value in lines], console.read_text(errors="replace")
+
+
+def run_model(target, elf, model, batch, iterations, work):
+    bundle = plan_bundle(target, model, batch, work)
+    view = load_bundle(bundle).view
+    marks, console = marked_run(target, elf, bundle, iteration_bounds(elf), iterations, work)
     counts = {"start": [], "stop": []}
-    for line in marks.read_text().splitlines():
-        name, _, value = line.partition(" ")
+    for name, value in marks:
         if name in counts:
-            counts[name].append(int(value))
+            counts[name].append(value)
     per_iteration = statistics.median(b - a for a, b in zip(counts["start"], counts["stop"]))
-    peak = [line for line in console.read_text().splitlines() if "stack peak" in line]
+    peak = [line for line in console.splitlines() if "stack peak" in line]
     macs = macs_per_iteration(view)
     return {"arena": view.arena_bytes, "swap": len(view.swap_events) if view.swap_events is not None else 0,
             "iterations": len(counts["stop"]), "insns": per_iteration, "macs": macs,
