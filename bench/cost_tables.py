@@ -46,7 +46,9 @@ from bench.firmware import marked_run, plan_bundle  # noqa: E402
 from core_cy import OP_KINDS  # noqa: E402
 from core_cy._core import Executor, FileStorage, set_threads  # noqa: E402
 from host_tools.device.bundle_file import load_bundle  # noqa: E402
+from host_tools.device.micropython_board import MicroPythonQemuBoard  # noqa: E402
 from host_tools.device.qemu_board import QemuBoard, build_firmware  # noqa: E402
+from host_tools.swap.events import Action  # noqa: E402
 from host_tools.cli.common import build_graph  # noqa: E402
 from host_tools.model.load import load_model  # noqa: E402
 from host_tools.planning.cost_model import op_work  # noqa: E402
@@ -108,11 +110,15 @@ def host_compute():
     return totals[0] / totals[1], totals[2] / totals[3]
 
 
-def timed(action, repeats):
-    began = time.perf_counter()
-    for _ in range(repeats):
-        action()
-    return (time.perf_counter() - began) / repeats
+def timed(action, repeats, chunks=5):
+    """Median over `chunks` of the mean seconds of `action` (other processes share the CPU)."""
+    per_call = []
+    for _ in range(chunks):
+        began = time.perf_counter()
+        for _ in range(repeats // chunks):
+            action()
+        per_call.append((time.perf_counter() - began) / (repeats // chunks))
+    return statistics.median(per_call)
 
 
 def host_storage(small=64, large=1 << 20, repeats=200):
@@ -205,12 +211,34 @@ def call_site(elf, function, source, line):
     raise SystemExit(f"bench/cost_tables.py: no call at {source}:{line} in {function} of {elf}")
 
 
+# offsetof(mt_op_info, run) on 32-bit ARM (core_cy/src/mt_ops.h): kind, name,
+# max_slots, role[8], optional, n_params, n_floats, in_place_* -> 24, needs, run
+RUN_OFFSET = 28
+
+
 def kernel_call(elf):
-    """Marker pair around the executor's `info->run(...)` (one op's kernel)."""
+    """Marker pair around the executor's `info->run(...)` (one op's kernel): by the
+    debug line table, or in an ELF without one (the MicroPython module) the `blx rN`
+    whose rN was loaded from mt_op_info's run field."""
     source = REPO / "core_cy" / "src" / "mt_exec.c"
     line = next(n for n, text in enumerate(source.read_text().splitlines(), 1)
                 if "info->run(" in text)
-    return call_site(elf, "run_hooked", "mt_exec.c", line)
+    try:
+        return call_site(elf, "run_hooked", "mt_exec.c", line)
+    except SystemExit:
+        pass
+    out = subprocess.run(["arm-none-eabi-objdump", "-d", "--disassemble=run_hooked", str(elf)],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [r for r in out.splitlines() if re.match(r"\s+[0-9a-f]+:", r)]
+    loaded = {}
+    for here, after in zip(rows, rows[1:]):
+        load = re.search(rf"\sldr(?:\.w)?\s+(r\d+), \[r\d+, #{RUN_OFFSET}\]", here)
+        call = re.search(r"\sblx\s+(r\d+)", here)
+        if load:
+            loaded[load.group(1)] = True
+        elif call and loaded.get(call.group(1)):
+            return int(here.split(":")[0], 16), int(after.split(":")[0], 16)
+    raise SystemExit(f"bench/cost_tables.py: no kernel call found in run_hooked of {elf}")
 
 
 def mark_differences(marks):
@@ -279,7 +307,75 @@ def measure_baremetal():
         "macs_per_s": per_second(per_mac), "elements_per_s": per_second(per_element)}
 
 
-MEASURE = {"host": measure_host, "baremetal-m4f": measure_baremetal}
+SWAP_MODEL = ("digits CNN", REPO / "examples" / "digits_cnn.ini", 8)
+
+
+def callee_site(elf, function, callee):
+    """(address of `function`'s `bl <callee>`, the address after it)."""
+    out = subprocess.run(["arm-none-eabi-objdump", "-d", f"--disassemble={function}", str(elf)],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [r for r in out.splitlines() if re.match(r"\s+[0-9a-f]+:", r)]
+    for here, after in zip(rows, rows[1:]):
+        if re.search(rf"\bbl\s+[0-9a-f]+ <{callee}>", here):
+            return int(here.split(":")[0], 16), int(after.split(":")[0], 16)
+    raise SystemExit(f"bench/cost_tables.py: no call of {callee} in {function} of {elf}")
+
+
+def store_instructions(target, elf, bundle, function, iterations, work, board_kind):
+    """Instructions of every call of `function`'s transfer over a run of `iterations`."""
+    work.mkdir()
+    marks, _ = marked_run(target, elf, bundle, callee_site(elf, function, "transfer"),
+                          iterations, work, board_kind)
+    return sum(mark_differences(marks))
+
+
+def store_rates(target, elf, work, board_kind, short=1, long=ITERATIONS):
+    """{"read"|"write": instructions per byte} of the swap store (the VFS and littlefs
+    under the C core's storage interface) for SWAP_MODEL planned at half its arena: the
+    difference between a run of `long` and one of `short` iterations (so loading the
+    INIT values and the final checkpoint cancel out) over the schedule's bytes. littlefs
+    may do a write's work at the next seek: the read/write split is littlefs's own."""
+    _, path, batch = SWAP_MODEL
+    budget = build_program(model_graph(path, batch)).arena_bytes // 2
+    bundle = plan_bundle(target, path, batch, work, PLAIN + ("--ram-budget", str(budget)))
+    events = load_bundle(bundle).view.swap_events
+    rates = {}
+    for kind, action, function in (("read", Action.READ_START, "mt_stream_storage_read"),
+                                   ("write", Action.WRITE, "mt_stream_storage_write")):
+        per_iteration = sum(int(e["nbytes"]) for e in events if e["action"] == action)
+        counts = [store_instructions(target, elf, bundle, function, n, work / f"{kind}{n}",
+                                     board_kind) for n in (short, long)]
+        rates[kind] = (counts[1] - counts[0]) / (long - short) / per_iteration
+        print(f"  {target} store {kind}s: {rates[kind]:.1f} insns/byte "
+              f"({per_iteration} B an iteration)", file=sys.stderr)
+    return rates
+
+
+def measure_micropython():
+    elf = MicroPythonQemuBoard.build("micropython-m4f")
+    per_mac, per_element = device_compute("micropython-m4f", elf, MicroPythonQemuBoard)
+    with tempfile.TemporaryDirectory(prefix="mt-bench-costs-") as tmp:
+        store = store_rates("micropython-m4f", elf, Path(tmp), MicroPythonQemuBoard)
+    seconds = CPI / CLOCK_HZ  # per instruction
+    return {
+        "description": (
+            f"MicroPython on a Cortex-M4F calling the C core as a native module, measured "
+            f"{today()} by bench/cost_tables.py on the QEMU MicroPython firmware: executed "
+            f"instructions per FC/conv MAC ({per_mac:.2f}) and per element of the other ops "
+            f"({per_element:.2f}) over the digits MLP and CNN, and per byte of the swap store "
+            f"through the VFS and littlefs (the digits CNN's swap schedule at half its arena, "
+            f"per training iteration, per-call costs included: {store['read']:.1f} per byte "
+            f"read, {store['write']:.1f} per byte written), converted at {CLOCK_HZ / 1e6:g} MHz and {CPI} cycles per instruction "
+            f"(assumed, STM32F446 class); plus the flash chip's own time from the Winbond "
+            f"W25Q128JV datasheet as for baremetal-m4f (QEMU has no flash timing)"),
+        "flash_read_bytes_per_s": 1 / (store["read"] * seconds + 1 / CHIP_READ_BYTES_PER_S),
+        "flash_write_bytes_per_s": 1 / (store["write"] * seconds + 1 / CHIP_WRITE_BYTES_PER_S),
+        "flash_latency_s": CHIP_LATENCY_S,  # littlefs's per-call cost is in the rates
+        "macs_per_s": per_second(per_mac), "elements_per_s": per_second(per_element)}
+
+
+MEASURE = {"host": measure_host, "baremetal-m4f": measure_baremetal,
+           "micropython": measure_micropython}
 
 
 def main(argv=None):
