@@ -218,25 +218,28 @@ RUN_OFFSET = 28
 
 def kernel_call(elf):
     """Marker pair around the executor's `info->run(...)` (one op's kernel): by the
-    debug line table, or in an ELF without one (the MicroPython module) the `blx rN`
-    whose rN was loaded from mt_op_info's run field."""
+    debug line table, else (the MicroPython module has none) by kernel_call_by_load."""
     source = REPO / "core_cy" / "src" / "mt_exec.c"
     line = next(n for n, text in enumerate(source.read_text().splitlines(), 1)
                 if "info->run(" in text)
     try:
         return call_site(elf, "run_hooked", "mt_exec.c", line)
     except SystemExit:
-        pass
+        return kernel_call_by_load(elf)
+
+
+def kernel_call_by_load(elf):
+    """The `blx rN` in run_hooked whose rN was loaded from mt_op_info's run field."""
     out = subprocess.run(["arm-none-eabi-objdump", "-d", "--disassemble=run_hooked", str(elf)],
                          capture_output=True, text=True, check=True).stdout
     rows = [r for r in out.splitlines() if re.match(r"\s+[0-9a-f]+:", r)]
-    loaded = {}
+    loaded = set()
     for here, after in zip(rows, rows[1:]):
         load = re.search(rf"\sldr(?:\.w)?\s+(r\d+), \[r\d+, #{RUN_OFFSET}\]", here)
         call = re.search(r"\sblx\s+(r\d+)", here)
         if load:
-            loaded[load.group(1)] = True
-        elif call and loaded.get(call.group(1)):
+            loaded.add(load.group(1))
+        elif call and call.group(1) in loaded:
             return int(here.split(":")[0], 16), int(after.split(":")[0], 16)
     raise SystemExit(f"bench/cost_tables.py: no kernel call found in run_hooked of {elf}")
 
