@@ -8,9 +8,10 @@ host: the C core through core_cy's Executor on 1 thread, the FC/conv ops of
 the digits MLP and CNN (batch 32) timed apart from their other ops, so
 MACs/s and elements/s are separate figures; the file swap backend
 (core_cy FileStorage: posix pread/pwrite on an I/O thread, page cache) for
-64-byte and 1 MiB transfers: latency = the small transfer, bandwidth = the
-bytes over the large transfer's extra time; a write counts until it has
-landed (write + drain).
+64-byte and 1 MiB transfers: latency = the small read's and write's mean,
+bandwidth = the bytes over the large transfer's extra time; a write counts
+until it has landed (write + drain). Times are the fastest of several
+repeats: other processes share the CPU and only ever slow it down.
 
 baremetal-m4f: the QEMU firmware's executed instructions per op (a TCG
 plugin marks the kernel call in the executor), summed over the FC/conv ops
@@ -20,17 +21,16 @@ timing).
 
 micropython: the same per-op count on the MicroPython QEMU firmware (the C
 core as a native module) and, for a model planned to swap, the instructions
-of each littlefs read and write of the swap store (latency and per-byte
-cost fitted over the transfer sizes), at the same clock, plus the same flash
-chip's datasheet time."""
+of the swap store's reads and writes through the VFS and littlefs per byte
+(a long run minus a short one, so loading and the final checkpoint cancel;
+littlefs's per-call work is folded into the per-byte figure, since it may do
+a write's work at the next seek), at the same clock, plus the same flash
+chip's datasheet time. About 2 minutes for all three targets."""
 
 import argparse
-import contextlib
-import io
 import json
 import math
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,9 +82,10 @@ def split_work(graph):
     return mac_ops, macs, elem_ops, elements
 
 
-def seconds_per_run(program, op_indices, seconds=0.4):
-    """Median seconds of one run of the program's ops `op_indices` (in order)
-    on the C executor, over repeats of at least `seconds` each."""
+def seconds_per_run(program, op_indices, seconds=1.5):
+    """Seconds of one run of the program's ops `op_indices` (in order) on the C
+    executor: the fastest of 5 repeats (other processes share the CPU and only
+    ever slow it down), each repeat running for a fifth of `seconds`."""
     ops, table, arena, *roles = program.executor_args()
     executor = Executor(ops[op_indices], table, arena, *roles)
     executor.run()  # warm-up; arena values are irrelevant to the kernels' time
@@ -95,7 +96,7 @@ def seconds_per_run(program, op_indices, seconds=0.4):
             executor.run()
             runs += 1
         per_run.append((time.perf_counter() - began) / runs)
-    return statistics.median(per_run)
+    return min(per_run)
 
 
 def host_compute():
@@ -110,18 +111,19 @@ def host_compute():
     return totals[0] / totals[1], totals[2] / totals[3]
 
 
-def timed(action, repeats, chunks=5):
-    """Median over `chunks` of the mean seconds of `action` (other processes share the CPU)."""
+def timed(action, repeats, chunks=10):
+    """Mean seconds of `action` in the fastest of `chunks` chunks of `repeats` calls (other
+    processes share the CPU and only ever slow it down)."""
     per_call = []
     for _ in range(chunks):
         began = time.perf_counter()
-        for _ in range(repeats // chunks):
+        for _ in range(repeats):
             action()
-        per_call.append((time.perf_counter() - began) / (repeats // chunks))
-    return statistics.median(per_call)
+        per_call.append((time.perf_counter() - began) / repeats)
+    return min(per_call)
 
 
-def host_storage(small=64, large=1 << 20, repeats=200):
+def host_storage(small=64, large=1 << 20, repeats=500):
     """(read B/s, write B/s, latency s) of the file swap backend."""
     with tempfile.TemporaryDirectory(prefix="mt-bench-costs-") as tmp:
         store = FileStorage(Path(tmp) / "flash.bin", 16 * large)
@@ -136,10 +138,10 @@ def host_storage(small=64, large=1 << 20, repeats=200):
             store.write(at, blocks[0][:size])
             store.drain()
 
-        read_small = timed(lambda: store.read((next(offsets) % 16) * large, small), repeats * 10)
-        read_large = timed(lambda: store.read((next(offsets) % 16) * large, large), repeats)
-        write_small = timed(lambda: write(small), repeats * 10)
-        write_large = timed(lambda: write(large), repeats)
+        read_small = timed(lambda: store.read((next(offsets) % 16) * large, small), repeats)
+        read_large = timed(lambda: store.read((next(offsets) % 16) * large, large), repeats // 10)
+        write_small = timed(lambda: write(small), repeats)
+        write_large = timed(lambda: write(large), repeats // 10)
         store.close()
     latency = (read_small + write_small) / 2
     return ((large - small) / (read_large - read_small),
@@ -153,9 +155,10 @@ def measure_host():
         "description": (
             f"Linux host, measured {today()} by bench/cost_tables.py: FC/conv MACs/s and other "
             f"ops' elements/s through the C executor on 1 thread (digits MLP and CNN, batch 32, "
-            f"FC/conv ops timed apart from the rest); flash = the file swap backend (core_cy "
-            f"FileStorage, pread/pwrite on its I/O thread, page cache): latency = mean of a 64 B "
-            f"read and a 64 B write landed (write + drain), bandwidth from 1 MiB transfers"),
+            f"FC/conv ops timed apart from the rest, fastest of 5 repeats); flash = the file swap "
+            f"backend (core_cy FileStorage, pread/pwrite on its I/O thread, page cache): latency = "
+            f"mean of a 64 B read and a 64 B write landed (write + drain), bandwidth from 1 MiB "
+            f"transfers (fastest of 10 chunks each)"),
         "flash_read_bytes_per_s": read, "flash_write_bytes_per_s": write,
         "flash_latency_s": latency, "macs_per_s": macs_per_s, "elements_per_s": elements_per_s}
 
