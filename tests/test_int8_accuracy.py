@@ -106,22 +106,23 @@ def _steps_beside_float_adam(bench, data, weights, precision):
 
 
 @pytest.mark.parametrize("precision, ratio_tol, min_corr", [("fixed", 0.02, 0.999),
-                                                            ("int8", 0.06, 0.95)])
+                                                            ("int8", 0.06, 0.9)])
 def test_integer_adam_steps_are_float_adams_on_the_same_gradients(
         bench, pretrained, precision, ratio_tol, min_corr):
     """Measured over 3 epochs (projection of the integer steps on float Adam's,
-    correlation): fixed 1.000 / 1.000 in every tensor, int8 0.98-1.00 / >= 0.96
-    (stochastic rounding). Before the weight headroom conv1's weights made 0.53
-    of float Adam's progress (41 % of them stuck at the bound), int8 and fixed alike."""
+    correlation): fixed 1.000-1.002 / 1.000 in every tensor, int8 0.97-1.02 / >= 0.955
+    (stochastic rounding), no weight at the bound. Before the weight headroom
+    conv1's weights made 0.53 of float Adam's progress (correlation 0.71; 41 % of
+    them stuck at the bound), int8 and fixed alike."""
     data, weights = pretrained
     sums, final = _steps_beside_float_adam(bench, data, weights, precision)
     for key, s in sums.items():
         ratio = float(np.dot(s["int"], s["float"]) / np.dot(s["float"], s["float"]))
         corr = float(np.corrcoef(s["int"], s["float"])[0, 1])
         assert abs(ratio - 1) <= ratio_tol and corr >= min_corr, (key, ratio, corr)
-    for layer, q in final.items():   # none (fixed) or a few (int8) reached the bound yet
+    for layer, q in final.items():
         stuck = float(np.mean(np.abs(q.astype(np.int64)) >= BOUND[precision]))
-        assert stuck <= (0.0 if precision == "fixed" else 0.02), (layer, stuck)
+        assert stuck == 0.0, (layer, stuck)
 
 
 def test_digits_cnn_with_adam_int8_within_a_point_of_float32(bench, pretrained):
