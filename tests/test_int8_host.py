@@ -637,7 +637,7 @@ def _demo(tmp_path, *options):
 
 
 def test_demo_personalises_in_int8_close_to_float32(tmp_path):
-    """The same model and schedule: measured 39.4% -> 92.8% in int8, 93.3% in float32."""
+    """The same model and schedule: measured 39.7% -> 93.1% in int8, 93.3% in float32."""
     out, (before, after) = _demo(tmp_path / "int8", "--precision", "int8")
     assert "quantized to int8" in out and "--precision int8 -o digits_mlp.mtb" in out
     _, (_, float_after) = _demo(tmp_path / "float")
