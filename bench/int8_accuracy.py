@@ -10,8 +10,9 @@ precision (int8 / fixed: post-training quantization calibrated on the training
 split, then integer training on the host's C executor, as a board runs it).
 Cells are the final held-out accuracy, mean over seeds (each seed changes the
 initial weights and the shuffling; the split is fixed); "ptq" is int8 right
-after quantization, before fine-tuning. Target: int8+QAS within 1 point of
-float32. A task whose layers have no integer kernels yet says so."""
+after quantization, before fine-tuning (weights with the headroom of
+docs/int8.md). Target: int8+QAS within 1 point of float32. A task whose layers
+have no integer kernels yet says so."""
 import argparse
 import statistics
 import sys

@@ -245,9 +245,12 @@ def test_ptq_scales_weights_and_relu_range(digits_data):
     assert quant.activation("flatten") == quant.activation("input") == \
         scales.activation_params(0.0, 1.0)
     layer = quant.layers["hidden"]
-    s_w = np.abs(weights["hidden:weight"]).max(axis=1) / 127
+    # weights get 2x headroom (training grows them): the largest |w| of a row lands on 64
+    s_w = 2 * np.abs(weights["hidden:weight"]).max(axis=1) / 127
     assert np.allclose(layer.weight_scale, s_w, rtol=1e-6)
+    s_w = layer.weight_scale.astype(np.float64)   # (the float32 scale: ties at 63.5 follow it)
     expected = np.clip(np.floor(np.abs(weights["hidden:weight"]) / s_w[:, None] + 0.5), 0, 127)
+    assert set(expected.max(axis=1)) <= {63, 64}
     assert np.array_equal(np.abs(layer.weight.astype(np.int64)), expected.astype(np.int64))
     s_x = float(quant.activation("input")[0])
     assert np.array_equal(layer.bias_scale, (s_x * layer.weight_scale.astype(np.float64))
@@ -442,7 +445,8 @@ def test_int8_mlp_fine_tunes_within_a_point_of_float32(digits_data, pretrained):
     assert abs(accuracy["int8"] - accuracy["float32"]) <= 0.01, accuracy
     assert abs(accuracy["fixed"] - accuracy["float32"]) <= 0.01, accuracy
     assert accuracy["int8-no-qas"] < accuracy["int8"], accuracy
-    assert no_qas_losses[-44:].mean() > int8_losses[-44:].mean(), accuracy
+    last_epoch = len(int8_losses) // FINETUNE_EPOCHS   # (44 iterations were too few: noise)
+    assert no_qas_losses[-last_epoch:].mean() > int8_losses[-last_epoch:].mean(), accuracy
     again = _finetune(digits_data, pretrained, "int8")     # integer training is deterministic
     assert np.array_equal(again.losses, int8_losses)
 
@@ -590,7 +594,8 @@ def test_conv_model_folds_batch_norm_and_the_board_trains_it_like_the_host(
     layer = graph.quant.layers["conv"]
     element_bytes = 1 if precision == "int8" else 2
     assert np.array_equal(layer.weight, scales.quantize_weight(
-        w, scales.weight_scales(w, element_bytes), element_bytes))
+        w, scales.weight_scales(w, element_bytes, 2.0 if precision == "int8" else 4.0),
+        element_bytes))
     assert np.array_equal(layer.bias, scales.quantize_bias(
         b, graph.quant.activation("input")[0], layer.weight_scale))
     program = build_program(graph)
@@ -632,7 +637,7 @@ def _demo(tmp_path, *options):
 
 
 def test_demo_personalises_in_int8_close_to_float32(tmp_path):
-    """The same model and schedule: measured 39.4% -> 92.8% in int8, 93.3% in float32."""
+    """The same model and schedule: measured 39.7% -> 93.1% in int8, 93.3% in float32."""
     out, (before, after) = _demo(tmp_path / "int8", "--precision", "int8")
     assert "quantized to int8" in out and "--precision int8 -o digits_mlp.mtb" in out
     _, (_, float_after) = _demo(tmp_path / "float")

@@ -21,11 +21,11 @@ def round_half_away(values):
     return np.sign(values) * np.floor(np.abs(values) + 0.5)
 
 
-def weight_scales(weight, element_bytes=1):
-    """Per output channel: max |w| / 127 (int16: / 32767), float32, shape (out,)."""
+def weight_scales(weight, element_bytes=1, headroom=1.0):
+    """Per output channel: headroom * max |w| / 127 (int16: / 32767), float32, shape (out,)."""
     weight = np.asarray(weight, np.float64)
     peak = np.abs(weight.reshape(len(weight), -1)).max(axis=1)
-    return (np.maximum(peak, TINY) / LIMITS[element_bytes][1]).astype(np.float32)
+    return (np.maximum(peak, TINY) * headroom / LIMITS[element_bytes][1]).astype(np.float32)
 
 
 def quantize_weight(weight, scales, element_bytes=1):
