@@ -223,3 +223,33 @@ mt_status mt_qadd_needs(const mt_op *op, mt_op_needs *needs)
     set_needs(needs, 3, acts);
     return MT_OK;
 }
+
+/* Fused QFC weight gradient + step (kinds 121, 122): QFC_GRAD's inputs and the
+ * optimizer's slots; GE (int32: the gradient exponent of the last step) is 121's
+ * last slot and 122's STEP[3]. p = [N, IN, OUT, E (1, 2), zx, then mu (121) or
+ * B1, B2, EPS_M, EPS_SH (122)]. QFC_BIAS_GRAD (123): [dY, dB], p = [N, OUT]. */
+mt_status mt_qfused_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (op->kind == MT_OP_QFC_BIAS_GRAD) {
+        if (!dims_ok(p, 2)) return MT_ERR_BAD_OP;
+        const uint64_t bias[2] = {G16((uint64_t)p[0] * (uint64_t)p[1]), G16(p[1])};
+        set_needs(needs, 2, bias);
+        return MT_OK;
+    }
+    if (!dims_ok(p, 3) || !elem_ok(p[3]) || !zero_point_ok(p[4], p[3])) return MT_ERR_BAD_OP;
+    uint64_t n = (uint64_t)p[0], in = (uint64_t)p[1], out = (uint64_t)p[2], e = (uint64_t)p[3];
+    uint64_t x = n * in * e, dy = G16(n * out), w = out * in * e, lr = 2u * I32 * out;
+    if (op->kind == MT_OP_QFC_GRAD_QSGD) {
+        /* momentum needs its buffer (QSGD_APPLY's rule): a slot may not vanish silently */
+        if (p[5] < 0 || p[5] > 32767 || (p[5] && op->t[5] == MT_NO_TENSOR)) return MT_ERR_BAD_OP;
+        const uint64_t sgd[7] = {x, dy, w, lr, I32, G16(out * in), I32};
+        set_needs(needs, 7, sgd);
+        return MT_OK;
+    }
+    if (p[5] < 0 || p[5] >= (1 << 30) || p[6] < 0 || p[6] >= (1 << 30)) return MT_ERR_BAD_OP;
+    if (p[7] < 0 || p[7] >= 32768 || p[8] < -62 || p[8] > 62) return MT_ERR_BAD_OP;
+    const uint64_t adam[8] = {x, dy, w, lr, G16(out * in), G16(out * in), 4 * I32, I32};
+    set_needs(needs, 8, adam);
+    return MT_OK;
+}

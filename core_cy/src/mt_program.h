@@ -165,6 +165,12 @@ enum mt_op_kind {
     /* residual addition: p = [NUMEL, E, za, zb, zy, Ma, sha, Mb, shb]; Y may be A */
     MT_OP_QADD_FWD = 119,       /* t = [A, B, Y] */
     MT_OP_QG16_ADD = 120,       /* t = [A, B, Y] g16, p = [NUMEL]; Y may be A */
+    /* fused QFC weight gradient + step (no dW tensor): p = [N, IN, OUT, E, zx, ...]
+       with QSGD's mu or QADAM's B1, B2, EPS_M, EPS_SH; GE (int32) keeps the gradient
+       exponent between steps (121: its own slot; 122: STEP[3], after QADAM's three) */
+    MT_OP_QFC_GRAD_QSGD = 121,  /* t = [X, dY, W, LR, RNG, MOM? (m16), GE] */
+    MT_OP_QFC_GRAD_QADAM = 122, /* t = [X, dY, W, LR, M, V, STEP (4 int32), RNG] */
+    MT_OP_QFC_BIAS_GRAD = 123,  /* t = [dY, dB] p = [N, OUT]: QFC_GRAD's dB alone */
     /* fused weight gradient (mt_kernels_fused.h): FC_GRAD's dW made one output
        row at a time in scratch S ((N + IN) floats) and consumed at once.
        p = [N, IN, OUT]; dB (optional) is written whole, as FC_GRAD does. */
