@@ -90,6 +90,8 @@ void mt_qconv_deriv(int e, const mt_conv_shape *s, const void *dy, const void *w
 
 void mt_qmaxpool_fwd(int e, const mt_pool_shape *s, const void *x, void *y, int32_t *idx);
 void mt_qmaxpool_deriv(const mt_pool_shape *s, const void *dy, const int32_t *idx, void *dx);
+/* the same derivative with no IDX: each window's first maximum found again in X */
+void mt_qmaxpool_deriv_x(int e, const mt_pool_shape *s, const void *dy, const void *x, void *dx);
 void mt_qavgpool_fwd(int e, const mt_pool_shape *s, const void *x, void *y, int z);
 void mt_qavgpool_deriv(const mt_pool_shape *s, const void *dy, void *dx);
 

@@ -173,15 +173,18 @@ mt_status mt_qpool_needs(const mt_op *op, mt_op_needs *needs)
     uint64_t xn = prod4(p[0], p[1], p[2], p[3]), yn = prod4(p[0], p[1], p[10], p[11]);
     if (xn > MAX_NUMEL || yn > MAX_NUMEL || (uint64_t)p[4] * (uint64_t)p[5] > MAX_DIM)
         return MT_ERR_BAD_OP;
-    int fwd = op->kind == MT_OP_QMAXPOOL_FWD || op->kind == MT_OP_QAVGPOOL_FWD;
+    int fwd = op->kind == MT_OP_QMAXPOOL_FWD || op->kind == MT_OP_QAVGPOOL_FWD ||
+              op->kind == MT_OP_QMAXPOOL_DERIV_X;   /* E: the element bytes of X */
     if (fwd && !elem_ok(p[12])) return MT_ERR_BAD_OP;
     if (op->kind == MT_OP_QAVGPOOL_FWD && !zero_point_ok(p[13], p[12])) return MT_ERR_BAD_OP;
     uint64_t e = fwd ? (uint64_t)p[12] : 0;
     const uint64_t max_fwd[3] = {xn * e, yn * e, yn * I32}, max_deriv[3] = {G16(yn), yn * I32, G16(xn)};
     const uint64_t avg_fwd[2] = {xn * e, yn * e}, avg_deriv[2] = {G16(yn), G16(xn)};
+    const uint64_t max_deriv_x[3] = {G16(yn), xn * e, G16(xn)};
     switch (op->kind) {
     case MT_OP_QMAXPOOL_FWD: set_needs(needs, 3, max_fwd); break;
     case MT_OP_QMAXPOOL_DERIV: set_needs(needs, 3, max_deriv); break;
+    case MT_OP_QMAXPOOL_DERIV_X: set_needs(needs, 3, max_deriv_x); break;
     case MT_OP_QAVGPOOL_FWD: set_needs(needs, 2, avg_fwd); break;
     default: set_needs(needs, 2, avg_deriv); break;
     }

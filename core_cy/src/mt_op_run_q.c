@@ -132,6 +132,13 @@ MT_RUN_FN(mt_run_qmaxpool_deriv)
     mt_qmaxpool_deriv(&s, slot[0], slot[1], slot[2]);
 }
 
+MT_RUN_FN(mt_run_qmaxpool_deriv_x)
+{
+    mt_pool_shape s = pool_shape(op->p);
+    IGNORE_MODE;
+    mt_qmaxpool_deriv_x(op->p[12], &s, slot[0], slot[1], slot[2]);
+}
+
 MT_RUN_FN(mt_run_qavgpool_fwd)
 {
     mt_pool_shape s = pool_shape(op->p);
