@@ -73,6 +73,9 @@ void mt_qadam_end(const mt_qadam_pass *s, void *m, void *v);
 void mt_qfc_grad_sums(int e, const void *x, const int16_t *dy, int64_t *acc, int n, int in,
                       int out, int zx, int o, int i0, int len);
 void mt_qfc_bias_grad(const int16_t *dy, int32_t e_dy, void *db, int n, int out);
+/* int8 with n <= 256: the same sums, exact in int32 */
+void mt_qfc_grad_sums8_short(const int8_t *x, const int16_t *dy, int32_t *part, int n, int in,
+                             int out, int zx, int o, int i0, int len);
 
 /* Fused QFC weight gradient + update (kinds 121, 122): p = [N, IN, OUT, E, zx, ...]. */
 void mt_qfc_grad_qsgd(const int32_t *p, void *const *slot);

@@ -167,7 +167,18 @@ void mt_qfc_grad_sums(int e, const void *x, const int16_t *dy, int64_t *acc, int
 }
 
 /* int8 with n <= 256: every sum fits int32 (|sum| < 2^31, see grad_row8), so
- * sums, maximum and rounding stay in 32 bits (cheap on Cortex-M). */
+ * the sums of columns [i0, i0 + len) of row o stay in 32 bits (cheap on Cortex-M). */
+void mt_qfc_grad_sums8_short(const int8_t *x, const int16_t *dy, int32_t *part, int n, int in,
+                             int out, int zx, int o, int i0, int len)
+{
+    for (int k = 0; k < len; k++) part[k] = 0;
+    for (int s = 0; s < n; s++) {
+        int16_t d = dy[(size_t)s * out + o];
+        const int8_t *xr = x + (size_t)s * in + i0;
+        for (int k = 0; k < len; k++) part[k] += d * (int16_t)(xr[k] - zx);
+    }
+}
+
 static uint32_t grad_pass8_short(const int8_t *x, const int16_t *dy, int16_t *dw, int n,
                                  int in, int out, int zx, int shift)
 {
@@ -177,12 +188,7 @@ static uint32_t grad_pass8_short(const int8_t *x, const int16_t *dy, int16_t *dw
     for (int o = 0; o < out; o++)
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
-            for (int k = 0; k < len; k++) part[k] = 0;
-            for (int s = 0; s < n; s++) {
-                int16_t d = dy[(size_t)s * out + o];
-                const int8_t *xr = x + (size_t)s * in + i0;
-                for (int k = 0; k < len; k++) part[k] += d * (int16_t)(xr[k] - zx);
-            }
+            mt_qfc_grad_sums8_short(x, dy, part, n, in, out, zx, o, i0, len);
             for (int k = 0; k < len; k++) {
                 int32_t a = part[k];
                 uint32_t mag = a < 0 ? (uint32_t)0 - (uint32_t)a : (uint32_t)a;

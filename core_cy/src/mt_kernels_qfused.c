@@ -25,23 +25,44 @@ typedef struct {
 /* Receives the int16 gradient values of row o, columns [i0, i0 + len). */
 typedef void (*chunk_fn)(void *ctx, int o, int i0, int len, const int16_t *g);
 
+/* Row o's sums for columns [i0, i0 + len) rounded by rs into g; returns their
+ * largest magnitude. int8 with n <= 256 sums in 32 bits, as QFC_GRAD does. */
+static uint64_t chunk_values(const qgrad *q, mt_rshift rs, int o, int i0, int len, int16_t *g)
+{
+    uint64_t max_abs = 0;
+    if (q->e == 1 && q->n <= 256) {
+        int32_t part[CHUNK];
+        uint32_t top = 0;
+        mt_qfc_grad_sums8_short(q->x, q->dy, part, q->n, q->in, q->out, q->zx, o, i0, len);
+        for (int k = 0; k < len; k++) {
+            uint32_t a = part[k] < 0 ? (uint32_t)0 - (uint32_t)part[k] : (uint32_t)part[k];
+            if (a > top) top = a;
+            g[k] = mt_sat16(mt_rshift_apply(rs, part[k]));
+        }
+        return top;
+    }
+    int64_t acc[CHUNK];
+    mt_qfc_grad_sums(q->e, q->x, q->dy, acc, q->n, q->in, q->out, q->zx, o, i0, len);
+    for (int k = 0; k < len; k++) {
+        uint64_t a = mt_abs64(acc[k]);
+        if (a > max_abs) max_abs = a;
+        g[k] = mt_sat16(mt_rshift_apply(rs, acc[k]));
+    }
+    return max_abs;
+}
+
 /* One pass over dW: each chunk's sums rounded by `shift` (as QFC_GRAD writes
  * them) go to visit (if any); returns the largest |sum|. */
 static uint64_t grad_pass(const qgrad *q, int shift, chunk_fn visit, void *ctx)
 {
-    int64_t acc[CHUNK];
     int16_t g[CHUNK];
     uint64_t max_abs = 0;
     mt_rshift rs = mt_rshift_by(shift);
     for (int o = 0; o < q->out; o++)
         for (int i0 = 0; i0 < q->in; i0 += CHUNK) {
             int len = q->in - i0 < CHUNK ? q->in - i0 : CHUNK;
-            mt_qfc_grad_sums(q->e, q->x, q->dy, acc, q->n, q->in, q->out, q->zx, o, i0, len);
-            for (int k = 0; k < len; k++) {
-                uint64_t a = mt_abs64(acc[k]);
-                if (a > max_abs) max_abs = a;
-                g[k] = mt_sat16(mt_rshift_apply(rs, acc[k]));
-            }
+            uint64_t top = chunk_values(q, rs, o, i0, len, g);
+            if (top > max_abs) max_abs = top;
             if (visit) visit(ctx, o, i0, len, g);
         }
     return max_abs;
