@@ -37,8 +37,9 @@ def _bias_step(prog, q, name, ch):
                 ref.adam_params(ch, 4, ch))
 
 
-def build_fused(q):
-    """test_int8_step's MLP with both weight updates fused (no dW tensors)."""
+def build_fused(q, loader=False):
+    """test_int8_step's MLP with both weight updates fused (no dW tensors);
+    loader: X32 / T are the loader's tensors."""
     e = q.e
     prog = Program()
     for name, nbytes in [("X32", 4 * N * IN), ("T", 4 * N), ("X", N * IN * e), ("W1", HID * IN * e),
@@ -68,7 +69,10 @@ def build_fused(q):
     prog.op("QFC_BIAS_GRAD", GRAD, ["dH", "dB1"], [N, HID])
     _weight_step(prog, q, "W1", "X", "dH", N, IN, HID, q.zx)
     _bias_step(prog, q, "B1", HID)
-    prog.build()
+    if loader:
+        prog.build(input="X32", labels="T", output="P")
+    else:
+        prog.build()
     for name in ("W1", "W2"):
         prog.set("AS" + name, np.array([0, 2 ** 30, 2 ** 30, 0], np.int32))
     for name in ("B1", "B2"):
