@@ -282,3 +282,5 @@ def test_plan_reports_fused_layers_and_no_fused_update_turns_them_off(tmp_path, 
     assert figures[False]["fused_updates"] == ["out", "fc"]
     assert figures[True]["fused_updates"] == []
     assert figures[False]["arena_bytes"] < figures[True]["arena_bytes"]
+    assert main(["plan", str(path)]) == 0
+    assert "fused weight updates: out, fc" in capsys.readouterr().out
