@@ -1,5 +1,6 @@
 """Host time of one training step of an MLP in float32, int8 and fixed (int16),
-all with SGD + momentum 0.9,
+all with SGD + momentum 0.9 (integer: m16 momentum; "fused": the weight
+gradient fused with its update, QFC_GRAD_QSGD, as integer graphs run by default),
 the same layer list hand-built as ops on the C executor (Executor.train, the
 loop in C) -- the core's kernels alone, before the host graph builder knows the
 integer kinds. Arena bytes are printed beside the times.
@@ -68,7 +69,9 @@ def float_ops(sizes, n, momentum=0.9):
     return a, ops
 
 
-def int_ops(sizes, n, e):
+def int_ops(sizes, n, e, fused=False):
+    """fused: QFC_BIAS_GRAD + QFC_GRAD_QSGD per layer (no dW tensor) instead of
+    QFC_GRAD + the weight's QSGD_APPLY."""
     a, ops = Arena(), []
     g16 = lambda numel: 4 + 2 * numel  # noqa: E731
     for name, nbytes in [("X32", 4 * n * sizes[0]), ("T", 4 * n), ("M", 8), ("P", 4 * n * sizes[-1]),
@@ -78,10 +81,10 @@ def int_ops(sizes, n, e):
         i_n, o_n = sizes[i], sizes[i + 1]
         for name, nbytes in [(y, e * n * o_n), ("W%d" % i, e * i_n * o_n), ("B%d" % i, 4 * o_n),
                              ("RQ%d" % i, 8 * o_n), ("WS%d" % i, 4 * o_n), ("d" + y, g16(n * o_n)),
-                             ("dW%d" % i, g16(i_n * o_n)), ("dB%d" % i, g16(o_n)),
-                             ("LW%d" % i, 8 * o_n), ("LB%d" % i, 8 * o_n), ("MW%d" % i, 4 * i_n * o_n),
-                             ("MB%d" % i, 4 * o_n)]:
+                             ("dB%d" % i, g16(o_n)), ("LW%d" % i, 8 * o_n), ("LB%d" % i, 8 * o_n),
+                             ("MW%d" % i, g16(i_n * o_n)), ("MB%d" % i, g16(o_n))]:
             a(name, nbytes)
+        a("GE%d" % i, 4) if fused else a("dW%d" % i, g16(i_n * o_n))
     ops.append(make_op(OP_KINDS["QNARROW"], FWD, [a.ids["X32"], a.ids["X"]], [n * sizes[0], e]))
     for x, y, i in layer_names(sizes):
         ops.append(make_op(OP_KINDS["QFC_FWD"], FWD, [a.ids[k] for k in (x, "W%d" % i, "B%d" % i, y, "RQ%d" % i)],
@@ -97,14 +100,26 @@ def int_ops(sizes, n, e):
         if i < len(sizes) - 2:
             ops.append(make_op(OP_KINDS["QRELU_DERIV"], DERIV, [a.ids[y], a.ids["d" + y], a.ids["d" + y]],
                                [n * sizes[i + 1], e, 0]))
-        ops.append(make_op(OP_KINDS["QFC_GRAD"], GRAD, [a.ids[k] for k in (x, "d" + y, "dW%d" % i, "dB%d" % i)],
-                           [n, sizes[i], sizes[i + 1], e, 0]))
+        if fused:
+            ops.append(make_op(OP_KINDS["QFC_BIAS_GRAD"], GRAD, [a.ids["d" + y], a.ids["dB%d" % i]],
+                               [n, sizes[i + 1]]))
+        else:
+            ops.append(make_op(OP_KINDS["QFC_GRAD"], GRAD,
+                               [a.ids[k] for k in (x, "d" + y, "dW%d" % i, "dB%d" % i)],
+                               [n, sizes[i], sizes[i + 1], e, 0]))
         if i > 0:
             ops.append(make_op(OP_KINDS["QFC_DERIV"], DERIV,
                                [a.ids[k] for k in ("d" + y, "W%d" % i, "WS%d" % i, "d" + x)],
                                [n, sizes[i], sizes[i + 1], e, 20]))
-        for w, lr, mom, numel, we in (("W%d" % i, "LW%d" % i, "MW%d" % i, sizes[i] * sizes[i + 1], e),
-                                      ("B%d" % i, "LB%d" % i, "MB%d" % i, sizes[i + 1], 4)):
+        if fused:
+            ops.append(make_op(OP_KINDS["QFC_GRAD_QSGD"], APPLY,
+                               [a.ids[k] for k in (x, "d" + y, "W%d" % i, "LW%d" % i, "RNG", "MW%d" % i,
+                                                   "GE%d" % i)],
+                               [n, sizes[i], sizes[i + 1], e, 0, 29491]))
+        steps = (("B%d" % i, "LB%d" % i, "MB%d" % i, sizes[i + 1], 4),)
+        if not fused:
+            steps = (("W%d" % i, "LW%d" % i, "MW%d" % i, sizes[i] * sizes[i + 1], e),) + steps
+        for w, lr, mom, numel, we in steps:
             ops.append(make_op(OP_KINDS["QSGD_APPLY"], APPLY, [a.ids[k] for k in (w, "d" + w, lr, "RNG", mom)],
                                [numel, we, sizes[i + 1], 29491]))
     return a, ops
@@ -151,13 +166,15 @@ def main(argv=None):
     rows = [("float32", executor(*float_ops(sizes, n), "X", "M", True), x_float)]
     for name, e in (("int8", 1), ("fixed", 2)):
         rows.append((name, executor(*int_ops(sizes, n, e), "X32", "M", False), x_int))
+        rows.append((name + " fused", executor(*int_ops(sizes, n, e, fused=True), "X32", "M", False),
+                     x_int))
     base = None
     print("MLP %s, batch %d" % ("-".join(map(str, sizes)), n))
-    print("%-8s %12s %8s %12s" % ("", "us/step", "ratio", "arena bytes"))
+    print("%-12s %12s %8s %12s" % ("", "us/step", "ratio", "arena bytes"))
     for name, ex, x in rows:
         t = seconds_per_step(ex, x, y, samples, args.seconds)
         base = base or t
-        print("%-8s %12.1f %8.2f %12d" % (name, t * 1e6, t / base, ex.arena.size))
+        print("%-12s %12.1f %8.2f %12d" % (name, t * 1e6, t / base, ex.arena.size))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Executed instructions per training iteration on the emulated Cortex-M boards
-for the same MLP in float32 (SGD + momentum), int8 and fixed (int16), the
+for the same MLP in float32 (SGD + momentum), int8 and fixed (int16) (m16
+momentum; "fused": the weight gradient fused with its update, as integer
+graphs run by default), the
 programs hand-built as in bench/int8_core_step.py and flashed as bundles;
 counted like bench/firmware.py (a QEMU TCG plugin between the entry of
 mt_train_loop and its return). M4F: hard float; M3: soft float; M3 fixed:
@@ -127,10 +129,12 @@ def main(argv=None):
                  "baremetal-m3 fixed": fixed_elf()}
     except UserError as error:
         sys.exit(f"int8_firmware.py: {error}")
-    runs = [("baremetal-m4f", "float32"), ("baremetal-m4f", "int8"), ("baremetal-m4f", "fixed"),
-            ("baremetal-m3", "float32"), ("baremetal-m3", "int8"), ("baremetal-m3 fixed", "fixed")]
+    runs = [("baremetal-m4f", "float32"), ("baremetal-m4f", "int8"), ("baremetal-m4f", "int8 fused"),
+            ("baremetal-m4f", "fixed"), ("baremetal-m4f", "fixed fused"),
+            ("baremetal-m3", "float32"), ("baremetal-m3", "int8"), ("baremetal-m3", "int8 fused"),
+            ("baremetal-m3 fixed", "fixed"), ("baremetal-m3 fixed", "fixed fused")]
     print(f"MLP {'-'.join(map(str, sizes))}, batch {n}: instructions per iteration")
-    print(f"{'board':<20} {'precision':<9} {'arena B':>8} {'insns/iter':>11} {'vs float32':>10}")
+    print(f"{'board':<20} {'precision':<12} {'arena B':>8} {'insns/iter':>11} {'vs float32':>10}")
     base = {}
     for board, precision in runs:
         with tempfile.TemporaryDirectory(prefix="mt-int8-fw-") as tmp:
@@ -140,13 +144,14 @@ def main(argv=None):
                 flashed = bundle(arena, ops, "X", n, sizes[0], True, work / "m.mtb")
                 x = x_float
             else:
-                arena, ops = int_ops(sizes, n, 1 if precision == "int8" else 2)
+                arena, ops = int_ops(sizes, n, 1 if precision.startswith("int8") else 2,
+                                     fused=precision.endswith("fused"))
                 flashed = bundle(arena, ops, "X32", n, sizes[0], False, work / "m.mtb")
                 x = x_int
             with contextlib.redirect_stderr(sys.stderr):
                 insns = count(elves[board], board.split()[0], flashed, x, y, args.iterations, work)
         base.setdefault(board.split()[0], insns)
-        print(f"{board:<20} {precision:<9} {arena.end:>8} {insns:>11.0f} "
+        print(f"{board:<20} {precision:<12} {arena.end:>8} {insns:>11.0f} "
               f"{insns / base[board.split()[0]]:>10.2f}", flush=True)
     return 0
 

@@ -37,7 +37,7 @@ OPTIONS = {
              "--init-weights", "--micro-batch", "--min-ram", "--target", "--precision",
              "--no-qas", "--no-fused-update", "--no-recompute"],
     "flash": ["--port"],
-    "samples": ["--port", "--quiet"],
+    "samples": ["--port", "--bundle", "--quiet"],
     "monitor": ["--port", "--csv", "--png", "--start", "--epochs", "--checkpoint-every",
                 "--idle-timeout", "--no-live"],
     "pull": ["--port", "--bundle", "-o"],

@@ -190,3 +190,42 @@ def test_file_errors_are_one_line(tmp_path, argv, words):
              "file": tmp_path / "file"}
     code, _, err = run_cli(*(str(a).format(**names) for a in argv))
     assert_one_line(code, err, words)
+
+
+def test_samples_command_quantizes_for_a_fixed_bundle(tmp_path, board):
+    """A fixed bundle reads int32 codes: `samples` quantizes x with the bundle's
+    input scale (the last flashed bundle), so the board trains bit for bit like
+    `train --precision fixed` on the host; the codes are those `train` encodes."""
+    from host_tools.bundle.from_program import model_description
+    from host_tools.data import encode
+    from host_tools.device.sample_codes import board_samples
+    port, _ = board
+    clean = digits()
+    np.savez(tmp_path / "data.npz", x=clean.x[:320], y=clean.y[:320])
+    common = ["--epochs", "1", "--seed", "7", "--precision", "fixed", "--data",
+              tmp_path / "data.npz"]
+    assert run_cli("plan", MLP, "-o", tmp_path / "b.mtb", *common)[0] == 0
+    assert run_cli("train", MLP, *common, "--quiet", "--dump-weights", tmp_path / "host.npz")[0] == 0
+    assert run_cli("flash", "--port", port, tmp_path / "b.mtb")[0] == 0
+    code, out, err = run_cli("samples", "--port", port, tmp_path / "data.npz")
+    assert code == 0 and "warning" not in err, err
+    assert run_cli("monitor", "--port", port, "--start", "--no-live", "--csv",
+                   tmp_path / "board.csv", "--png", tmp_path / "board.png")[0] == 0
+    assert run_cli("pull", "--port", port, "-o", tmp_path / "board.npz")[0] == 0
+    with np.load(tmp_path / "host.npz") as host, np.load(tmp_path / "board.npz") as pulled:
+        assert set(pulled.files) <= set(host.files) and "hidden:weight#q" in pulled.files
+        for key in pulled.files:   # the host's dump adds the activation scales
+            assert host[key].tobytes() == pulled[key].tobytes(), key
+
+    spec = load_model(MLP)
+    spec.precision = "fixed"
+    from host_tools.quantize.prepare import quantized_graph
+    graph, _ = quantized_graph(spec, 0, clean, None, 7)
+    from host_tools.program import build_program
+    program = build_program(graph)
+    codes = board_samples(clean.x[:64], model_description(program))
+    rows, _ = encode(clean.x[:64], clean.y[:64], graph)
+    assert codes.shape == clean.x[:64].shape
+    assert codes.reshape(64, -1).view(np.int32).tobytes() == rows.view(np.int32).tobytes()
+    float_x = clean.x[:8]   # int8: the program quantizes, samples stay float
+    assert board_samples(float_x, {"precision": "int8", "input_pre_quantized": False}) is float_x

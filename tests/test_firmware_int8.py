@@ -2,7 +2,7 @@
 as a bundle, trains three iterations on the emulated Cortex-M4F, Cortex-M3 and
 the float-free Cortex-M3 build, and every parameter and optimizer state it
 downloads equals, byte for byte, the host executor's after the same three
-iterations."""
+iterations; also with its weight updates fused (tests/test_int8_fused.py)."""
 import struct
 
 import numpy as np
@@ -17,13 +17,15 @@ from host_tools.device.client import BoardClient
 from host_tools.device.progress import Progress
 from host_tools.device.qemu_board import QemuBoard
 from protocol import messages as m
+from test_int8_fused import build_fused
 from test_int8_step import IN, N, Quantized, build
 
 ITERATIONS = 3
 STATE = ("W1", "B1", "W2", "B2", "MW1", "MB1", "MW2", "MB2", "RNG")
+FUSED_STATE = STATE + ("GEW1", "GEW2")   # the fused ops' gradient exponents
 
 
-def bundle_of(prog, path):
+def bundle_of(prog, path, state=STATE):
     """The program with every tensor's current arena bytes as its initial value."""
     names = list(prog.offsets)
     table = np.zeros(len(names), TENSOR_DTYPE)
@@ -32,8 +34,8 @@ def bundle_of(prog, path):
     arena = prog.executor.arena
     init = [InitRecord(i, WHERE_ARENA, prog.offsets[n],
                        arena[prog.offsets[n]:prog.offsets[n] + prog.sizes[n]].tobytes())
-            for i, n in enumerate(names) if n in STATE or n.startswith(("RQ", "WS", "L"))]
-    params = {n: {"tensor": prog.id(n), "shape": [prog.sizes[n]]} for n in STATE}
+            for i, n in enumerate(names) if n in state or n.startswith(("RQ", "WS", "L"))]
+    params = {n: {"tensor": prog.id(n), "shape": [prog.sizes[n]]} for n in state}
     write_bundle(path, BundleContent(
         ops=np.stack(prog.ops), tensors=table, arena_bytes=prog.end, input=prog.id("X32"),
         labels=prog.id("T"), metrics=prog.id("METRICS"), output=prog.id("P"), batch=N,
@@ -66,11 +68,13 @@ def board_state(elf, machine_target, flashed, x, y, work):
         board.stop()
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("board,precision", [("m4f", "int8"), ("m3", "int8"), ("m3_fixed", "fixed")])
-def test_integer_training_is_bit_exact_on_the_boards(tmp_path, board, precision):
+def test_integer_training_is_bit_exact_on_the_boards(tmp_path, board, precision, fused):
     q = Quantized(seed=1, e=1 if precision == "int8" else 2)
-    prog = build(q, loader=True)
-    flashed = bundle_of(prog, tmp_path / "int8.mtb")
+    prog = build_fused(q, loader=True) if fused else build(q, loader=True)
+    state = FUSED_STATE if fused else STATE
+    flashed = bundle_of(prog, tmp_path / "int8.mtb", state)
     before = {n: prog.get(n, np.uint8).tobytes() for n in ("W1", "MW1")}
     samples = len(q.labels)
     x = np.ascontiguousarray(q.x32).view(np.float32)      # the loader copies 4-byte samples
@@ -81,7 +85,7 @@ def test_integer_training_is_bit_exact_on_the_boards(tmp_path, board, precision)
            "m3_fixed": lambda: firmware_env("qemu_m3_fixed")}[board]()
     target = "baremetal-m4f" if board == "m4f" else "baremetal-m3"
     got = board_state(elf, target, flashed, x, y, tmp_path)
-    for name in STATE:
+    for name in state:
         want = prog.get(name, np.uint8).tobytes()
         assert got[prog.id(name)] == want, name
     assert all(prog.get(n, np.uint8).tobytes() != before[n] for n in before)  # it trained

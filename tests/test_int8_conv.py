@@ -97,9 +97,12 @@ def test_qpool(case, e):
     prog = Program().tensor("X", x.nbytes).tensor("Y", n * c * oh * ow * e).tensor("IDX", 4 * n * c * oh * ow)
     prog.tensor("A", n * c * oh * ow * e).tensor("dY", g16_bytes(n * c * oh * ow))
     prog.tensor("dXm", g16_bytes(x.size)).tensor("dXa", g16_bytes(x.size))
+    prog.tensor("Y2", n * c * oh * ow * e).tensor("dXx", g16_bytes(x.size))
     prog.op("QMAXPOOL_FWD", FWD, ["X", "Y", "IDX"], shape + [e])
+    prog.op("QMAXPOOL_FWD", FWD, ["X", "Y2", None], shape + [e])      # no IDX
     prog.op("QAVGPOOL_FWD", FWD, ["X", "A"], shape + [e, z])
     prog.op("QMAXPOOL_DERIV", DERIV, ["dY", "IDX", "dXm"], shape)
+    prog.op("QMAXPOOL_DERIV_X", DERIV, ["dY", "X", "dXx"], shape + [e])   # maxima found again in X
     prog.op("QAVGPOOL_DERIV", DERIV, ["dY", "dXa"], shape).build()
     prog.set("X", x)
     prog.set_g16("dY", dy)
@@ -107,9 +110,11 @@ def test_qpool(case, e):
     geometry = dict(k=(kh, kw), stride=(sh, sw), pad=(ph, pw), out_hw=(oh, ow))
     y, idx = ref.maxpool_fwd(x, **geometry)
     np.testing.assert_array_equal(prog.get("Y", ref.DTYPES[e], y.shape), y)
+    np.testing.assert_array_equal(prog.get("Y2", ref.DTYPES[e], y.shape), y)
     np.testing.assert_array_equal(prog.get("IDX", np.int32, idx.shape), idx)
     np.testing.assert_array_equal(prog.get("A", ref.DTYPES[e], y.shape), ref.avgpool_fwd(x, z, e, **geometry))
     for name, want in (("dXm", ref.maxpool_deriv(dy, idx, x.shape)),
+                       ("dXx", ref.maxpool_deriv(dy, idx, x.shape)),
                        ("dXa", ref.avgpool_deriv(dy, x.shape, **geometry))):
         exp, vals = prog.get_g16(name, x.shape)
         assert exp == want[0], name

@@ -278,17 +278,17 @@ def test_batch_norm_folding_matches_torch_eval():
 
 # ------------------------------------------------------------------ graph and planner
 
-def _int_graph(digits_data, precision="int8", batch=8, qas=True):
+def _int_graph(digits_data, precision="int8", batch=8, qas=True, fused=True):
     from host_tools.quantize.prepare import quantized_graph
     return quantized_graph(_mlp_spec(precision, batch, qas=qas), 0, digits_data,
-                           _float_weights())
+                           _float_weights(), fused=fused)
 
 
 @pytest.mark.parametrize("precision, act, weight, ratio", [("int8", "i8", "i8", 0.6),
                                                           ("fixed", "i16", "i16", 0.8)])
 def test_integer_graph_dtypes_and_planned_bytes(digits_data, precision, act, weight, ratio):
     from host_tools.program import build_program
-    graph, float_graph = _int_graph(digits_data, precision)
+    graph, float_graph = _int_graph(digits_data, precision, fused=False)   # every dW planned
     by_name = {t.name: t for t in graph.tensors}
     assert by_name["hidden:weight"].dtype == weight and by_name["hidden:bias"].dtype == "i32"
     assert by_name["hidden:output"].dtype == act

@@ -36,7 +36,22 @@ def fc(e):
         p.tensor(name, nbytes)
     p.op("QFC_FWD", FWD, ["X", "W", "B", "Y", "RQ"], [6, 9, 5, e, -3, 4])
     p.op("QFC_GRAD", GRAD, ["X", "dY", "dW", "dB"], [6, 9, 5, e, -3])
-    return p.op("QFC_DERIV", DERIV, ["dY", "W", "WS", "dX"], [6, 9, 5, e, 17])
+    p.op("QFC_DERIV", DERIV, ["dY", "W", "WS", "dX"], [6, 9, 5, e, 17])
+    return fused(p, e)
+
+
+def fused(p, e):
+    """The fused gradient + step ops over fc's X, dY, W (GE and STEP[3] hostile too)."""
+    for name, nbytes in [("LR", 40), ("RNG", 4), ("MOM", g16_bytes(45)), ("GE", 4), ("M", g16_bytes(45)),
+                         ("V", g16_bytes(45)), ("STEP", 16)]:
+        p.tensor(name, nbytes)
+    p.op("QFC_BIAS_GRAD", GRAD, ["dY", "dB"], [6, 5])
+    p.op("QFC_GRAD_QSGD", APPLY, ["X", "dY", "W", "LR", "RNG", "MOM", "GE"], [6, 9, 5, e, -3, 32767])
+    p.op("QFC_GRAD_QSGD", APPLY, ["X", "dY", "W", "LR", "RNG", None, "GE"], [6, 9, 5, e, 3, 0])
+    p.op("QFC_GRAD_QADAM", APPLY, ["X", "dY", "W", "LR", "M", "V", "STEP", "RNG"],
+         [6, 9, 5, e, -3, 0, 2 ** 30 - 1, 32767, -62])
+    return p.op("QFC_GRAD_QADAM", APPLY, ["X", "dY", "W", "LR", "M", "V", "STEP", "RNG"],
+                [6, 9, 5, e, 0, 966367642, 1072668082, 1, 62])
 
 
 def act_loss(e):
@@ -92,6 +107,8 @@ def pool(e):
     p.op("QMAXPOOL_FWD", FWD, ["X", "Y", "IDX"], shape + [e])
     p.op("QAVGPOOL_FWD", FWD, ["X", "A"], shape + [e, -7])
     p.op("QMAXPOOL_DERIV", DERIV, ["dY", "IDX", "dXm"], shape)
+    p.op("QMAXPOOL_FWD", FWD, ["X", "Y", None], shape + [e])
+    p.op("QMAXPOOL_DERIV_X", DERIV, ["dY", "X", "dXm"], shape + [e])
     return p.op("QAVGPOOL_DERIV", DERIV, ["dY", "dXa"], shape)
 
 

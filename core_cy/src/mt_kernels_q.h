@@ -43,6 +43,44 @@ void mt_qsgd_apply(int e, void *w, const void *dw, const int32_t *lr, uint32_t *
 void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, void *m, void *v,
                     int32_t *step, uint32_t *rng, int numel, int ch, const int32_t *p);
 
+/* Pieces of the two optimizers for the fused gradient + update (mt_kernels_qfused.c):
+ * the same arithmetic on `count` consecutive elements of channel c (weights,
+ * e = 1 or 2) whose int16 gradient values g with exponent e_g the caller made.
+ * SGD: vmax is pass 1 (the largest |v|), step pass 2 (mom NULL without momentum). */
+int64_t mt_qsgd_mom_exp(const void *mom);
+uint64_t mt_qsgd_chunk_vmax(const int16_t *g, int64_t e_g, const int32_t *lr, int ch, int c,
+                            const int16_t *mom, int64_t em, int32_t mu, int count);
+void mt_qsgd_chunk_step(int e, void *w, const int16_t *g, int64_t e_g, const int32_t *lr, int ch,
+                        int c, int16_t *mom, int64_t em, int64_t em_new, uint32_t *rng,
+                        int32_t mu, int count);
+
+/* Adam: begin (advances STEP, reads the old bases), chunk_tops over every
+ * element (pass 1), bases, chunk_step over every element (pass 2), end (stores
+ * the new bases). m, v point at the chunk's words; p is QADAM_APPLY's p[]. */
+typedef struct {
+    int64_t bm, bv, bm_new, bv_new, top_m, top_v, c1, c2, sq2;
+} mt_qadam_pass;
+void mt_qadam_begin(mt_qadam_pass *s, void *m, void *v, int32_t *step, const int32_t *p);
+void mt_qadam_chunk_tops(mt_qadam_pass *s, const int16_t *g, int64_t e_g, int16_t *m, int16_t *v,
+                         const int32_t *p, int count);
+void mt_qadam_bases(mt_qadam_pass *s);
+void mt_qadam_chunk_step(const mt_qadam_pass *s, int e, void *w, const int16_t *g, int64_t e_g,
+                         int16_t *m, int16_t *v, uint32_t *rng, const int32_t *p, int32_t lr_m,
+                         int32_t lr_sh, int count);
+void mt_qadam_end(const mt_qadam_pass *s, void *m, void *v);
+
+/* QFC_GRAD's pieces: the exact sums a[o, i0..i0+len) (len <= 64), and dB. */
+void mt_qfc_grad_sums(int e, const void *x, const int16_t *dy, int64_t *acc, int n, int in,
+                      int out, int zx, int o, int i0, int len);
+void mt_qfc_bias_grad(const int16_t *dy, int32_t e_dy, void *db, int n, int out);
+/* int8 with n <= 256: the same sums, exact in int32 */
+void mt_qfc_grad_sums8_short(const int8_t *x, const int16_t *dy, int32_t *part, int n, int in,
+                             int out, int zx, int o, int i0, int len);
+
+/* Fused QFC weight gradient + update (kinds 121, 122): p = [N, IN, OUT, E, zx, ...]. */
+void mt_qfc_grad_qsgd(const int32_t *p, void *const *slot);
+void mt_qfc_grad_qadam(const int32_t *p, void *const *slot);
+
 /* conv: p[15] of the forward / gradient op packs the zero points (int8 range):
  * (zx + 128) | (zy + 128) << 8 */
 void mt_qconv_zero_points(int32_t packed, int *zx, int *zy);
@@ -55,6 +93,8 @@ void mt_qconv_deriv(int e, const mt_conv_shape *s, const void *dy, const void *w
 
 void mt_qmaxpool_fwd(int e, const mt_pool_shape *s, const void *x, void *y, int32_t *idx);
 void mt_qmaxpool_deriv(const mt_pool_shape *s, const void *dy, const int32_t *idx, void *dx);
+/* the same derivative with no IDX: each window's first maximum found again in X */
+void mt_qmaxpool_deriv_x(int e, const mt_pool_shape *s, const void *dy, const void *x, void *dx);
 void mt_qavgpool_fwd(int e, const mt_pool_shape *s, const void *x, void *y, int z);
 void mt_qavgpool_deriv(const mt_pool_shape *s, const void *dy, void *dx);
 

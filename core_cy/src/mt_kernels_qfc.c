@@ -159,15 +159,26 @@ static void NAME(const T *x, const int16_t *dy, int64_t *acc, int n, int in, int
 QFC_GRAD_ROW(grad_row8, int8_t, int16_t, 256)
 QFC_GRAD_ROW(grad_row16, int16_t, int32_t, 1)
 
-static void grad_row(int e, const void *x, const int16_t *dy, int64_t *acc, int n, int in,
-                     int out, int zx, int o, int i0, int len)
+void mt_qfc_grad_sums(int e, const void *x, const int16_t *dy, int64_t *acc, int n, int in,
+                      int out, int zx, int o, int i0, int len)
 {
     if (e == 1) grad_row8(x, dy, acc, n, in, out, zx, o, i0, len);
     else grad_row16(x, dy, acc, n, in, out, zx, o, i0, len);
 }
 
 /* int8 with n <= 256: every sum fits int32 (|sum| < 2^31, see grad_row8), so
- * sums, maximum and rounding stay in 32 bits (cheap on Cortex-M). */
+ * the sums of columns [i0, i0 + len) of row o stay in 32 bits (cheap on Cortex-M). */
+void mt_qfc_grad_sums8_short(const int8_t *x, const int16_t *dy, int32_t *part, int n, int in,
+                             int out, int zx, int o, int i0, int len)
+{
+    for (int k = 0; k < len; k++) part[k] = 0;
+    for (int s = 0; s < n; s++) {
+        int16_t d = dy[(size_t)s * out + o];
+        const int8_t *xr = x + (size_t)s * in + i0;
+        for (int k = 0; k < len; k++) part[k] += d * (int16_t)(xr[k] - zx);
+    }
+}
+
 static uint32_t grad_pass8_short(const int8_t *x, const int16_t *dy, int16_t *dw, int n,
                                  int in, int out, int zx, int shift)
 {
@@ -177,12 +188,7 @@ static uint32_t grad_pass8_short(const int8_t *x, const int16_t *dy, int16_t *dw
     for (int o = 0; o < out; o++)
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
-            for (int k = 0; k < len; k++) part[k] = 0;
-            for (int s = 0; s < n; s++) {
-                int16_t d = dy[(size_t)s * out + o];
-                const int8_t *xr = x + (size_t)s * in + i0;
-                for (int k = 0; k < len; k++) part[k] += d * (int16_t)(xr[k] - zx);
-            }
+            mt_qfc_grad_sums8_short(x, dy, part, n, in, out, zx, o, i0, len);
             for (int k = 0; k < len; k++) {
                 int32_t a = part[k];
                 uint32_t mag = a < 0 ? (uint32_t)0 - (uint32_t)a : (uint32_t)a;
@@ -205,7 +211,7 @@ static uint64_t grad_pass(int e, const void *x, const int16_t *dy, int16_t *dw, 
     for (int o = 0; o < out; o++)
         for (int i0 = 0; i0 < in; i0 += CHUNK) {
             int len = in - i0 < CHUNK ? in - i0 : CHUNK;
-            grad_row(e, x, dy, acc, n, in, out, zx, o, i0, len);
+            mt_qfc_grad_sums(e, x, dy, acc, n, in, out, zx, o, i0, len);
             for (int k = 0; k < len; k++) {
                 uint64_t a = mt_abs64(acc[k]);
                 if (a > max_abs) max_abs = a;
@@ -231,7 +237,7 @@ static int64_t bias_sum(const int16_t *dy, int n, int out, int o)
     return a;
 }
 
-static void bias_grad(const int16_t *dy, int32_t e_dy, void *db, int n, int out)
+void mt_qfc_bias_grad(const int16_t *dy, int32_t e_dy, void *db, int n, int out)
 {
     uint64_t max_abs = 0;
     for (int o = 0; o < out; o++) {
@@ -253,7 +259,7 @@ void mt_qfc_grad(int e, const void *x, const void *dy, void *dw, void *db,
     int shift = mt_g16_shift(grad_pass(e, x, dyv, mt_g16_vals(dw), n, in, out, zx, guess));
     if (shift != guess) grad_pass(e, x, dyv, mt_g16_vals(dw), n, in, out, zx, shift);
     mt_g16_set_exp(dw, (int64_t)e_dy + shift);
-    if (db) bias_grad(dyv, e_dy, db, n, out);
+    if (db) mt_qfc_bias_grad(dyv, e_dy, db, n, out);
 }
 
 /* ---- input derivative: a[s,i] = sum_o dy[s,o] m_w[o] w[o,i] ---- */

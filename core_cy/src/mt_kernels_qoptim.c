@@ -308,3 +308,93 @@ void mt_qadam_apply(int e, void *w, const void *dw, const int32_t *lr, void *m, 
     mt_g16_set_exp(m, bm);
     mt_g16_set_exp(v, bv);
 }
+
+/* ---- pieces for the fused gradient + update (mt_kernels_qfused.c) ----
+ * The same arithmetic as mt_qsgd_apply / mt_qadam_apply on `count` consecutive
+ * elements of channel c whose gradient values g (exponent e_g) the caller made;
+ * the caller runs the passes over the whole tensor, so results are bit-identical. */
+
+int64_t mt_qsgd_mom_exp(const void *mom)
+{
+    return mt_q_clamp64(mt_g16_exp(mom), 0, MOM_EXP_MAX);
+}
+
+uint64_t mt_qsgd_chunk_vmax(const int16_t *g, int64_t e_g, const int32_t *lr, int ch, int c,
+                            const int16_t *mom, int64_t em, int32_t mu, int count)
+{
+    qsgd_rate r = rate_of(lr, ch, c, e_g);
+    uint64_t top = 0;
+    for (int i = 0; i < count; i++) {
+        uint64_t a = mt_abs64(velocity(&r, g[i], mom + i, em, mu));
+        if (a > top) top = a;
+    }
+    return top;
+}
+
+void mt_qsgd_chunk_step(int e, void *w, const int16_t *g, int64_t e_g, const int32_t *lr, int ch,
+                        int c, int16_t *mom, int64_t em, int64_t em_new, uint32_t *rng,
+                        int32_t mu, int count)
+{
+    qsgd_rate r = rate_of(lr, ch, c, e_g);
+    if (e == 1) rows8(w, g, mom, em, em_new, rng, count, &r, mu, -127, 127);
+    else rows16(w, g, mom, em, em_new, rng, count, &r, mu, -32767, 32767);
+}
+
+void mt_qadam_begin(mt_qadam_pass *s, void *m, void *v, int32_t *step, const int32_t *p)
+{
+    s->bm = mt_q_clamp64(mt_g16_exp(m), -A16_BASE_MAX, A16_BASE_MAX);   /* arena data */
+    s->bv = mt_q_clamp64(mt_g16_exp(v), -A16_BASE_MAX, A16_BASE_MAX);
+    s->top_m = s->top_v = INT64_MIN;
+    adam_step(step, p, &s->c1, &s->c2);
+    s->sq2 = isqrt64(s->c2 * Q30);
+}
+
+static adam_moments chunk_moments(const mt_qadam_pass *s, const int16_t *g, int64_t e_g,
+                                  int16_t *m, int16_t *v, const int32_t *p)
+{
+    adam_moments a;
+    a.g = g;
+    a.e_g = e_g;
+    a.bm = s->bm;
+    a.bv = s->bv;
+    a.b1 = p[3];
+    a.b2 = p[4];
+    a.m = m;
+    a.v = v;
+    return a;
+}
+
+void mt_qadam_chunk_tops(mt_qadam_pass *s, const int16_t *g, int64_t e_g, int16_t *m, int16_t *v,
+                         const int32_t *p, int count)
+{
+    adam_moments a = chunk_moments(s, g, e_g, m, v, p);
+    for (int i = 0; i < count; i++) {
+        int64_t tm = sum_top(new_m(&a, i)), tv = sum_top(new_v(&a, i));
+        if (tm > s->top_m) s->top_m = tm;
+        if (tv > s->top_v) s->top_v = tv;
+    }
+}
+
+void mt_qadam_bases(mt_qadam_pass *s)
+{
+    s->bm_new = a16_base(s->top_m, s->bm);
+    s->bv_new = a16_base(s->top_v, s->bv);
+}
+
+void mt_qadam_chunk_step(const mt_qadam_pass *s, int e, void *w, const int16_t *g, int64_t e_g,
+                         int16_t *m, int16_t *v, uint32_t *rng, const int32_t *p, int32_t lr_m,
+                         int32_t lr_sh, int count)
+{
+    adam_moments a = chunk_moments(s, g, e_g, m, v, p);
+    if (e == 1)
+        adam8(w, &a, 0, s->bm_new, s->bv_new, rng, count, p, s->c1, s->sq2, lr_m, lr_sh, -127, 127);
+    else
+        adam16(w, &a, 0, s->bm_new, s->bv_new, rng, count, p, s->c1, s->sq2, lr_m, lr_sh,
+               -32767, 32767);
+}
+
+void mt_qadam_end(const mt_qadam_pass *s, void *m, void *v)
+{
+    mt_g16_set_exp(m, s->bm_new);
+    mt_g16_set_exp(v, s->bv_new);
+}

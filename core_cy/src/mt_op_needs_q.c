@@ -173,15 +173,18 @@ mt_status mt_qpool_needs(const mt_op *op, mt_op_needs *needs)
     uint64_t xn = prod4(p[0], p[1], p[2], p[3]), yn = prod4(p[0], p[1], p[10], p[11]);
     if (xn > MAX_NUMEL || yn > MAX_NUMEL || (uint64_t)p[4] * (uint64_t)p[5] > MAX_DIM)
         return MT_ERR_BAD_OP;
-    int fwd = op->kind == MT_OP_QMAXPOOL_FWD || op->kind == MT_OP_QAVGPOOL_FWD;
+    int fwd = op->kind == MT_OP_QMAXPOOL_FWD || op->kind == MT_OP_QAVGPOOL_FWD ||
+              op->kind == MT_OP_QMAXPOOL_DERIV_X;   /* E: the element bytes of X */
     if (fwd && !elem_ok(p[12])) return MT_ERR_BAD_OP;
     if (op->kind == MT_OP_QAVGPOOL_FWD && !zero_point_ok(p[13], p[12])) return MT_ERR_BAD_OP;
     uint64_t e = fwd ? (uint64_t)p[12] : 0;
     const uint64_t max_fwd[3] = {xn * e, yn * e, yn * I32}, max_deriv[3] = {G16(yn), yn * I32, G16(xn)};
     const uint64_t avg_fwd[2] = {xn * e, yn * e}, avg_deriv[2] = {G16(yn), G16(xn)};
+    const uint64_t max_deriv_x[3] = {G16(yn), xn * e, G16(xn)};
     switch (op->kind) {
     case MT_OP_QMAXPOOL_FWD: set_needs(needs, 3, max_fwd); break;
     case MT_OP_QMAXPOOL_DERIV: set_needs(needs, 3, max_deriv); break;
+    case MT_OP_QMAXPOOL_DERIV_X: set_needs(needs, 3, max_deriv_x); break;
     case MT_OP_QAVGPOOL_FWD: set_needs(needs, 2, avg_fwd); break;
     default: set_needs(needs, 2, avg_deriv); break;
     }
@@ -221,5 +224,35 @@ mt_status mt_qadd_needs(const mt_op *op, mt_op_needs *needs)
     uint64_t bytes = numel * (uint64_t)p[1];
     const uint64_t acts[3] = {bytes, bytes, bytes};
     set_needs(needs, 3, acts);
+    return MT_OK;
+}
+
+/* Fused QFC weight gradient + step (kinds 121, 122): QFC_GRAD's inputs and the
+ * optimizer's slots; GE (int32: the gradient exponent of the last step) is 121's
+ * last slot and 122's STEP[3]. p = [N, IN, OUT, E (1, 2), zx, then mu (121) or
+ * B1, B2, EPS_M, EPS_SH (122)]. QFC_BIAS_GRAD (123): [dY, dB], p = [N, OUT]. */
+mt_status mt_qfused_needs(const mt_op *op, mt_op_needs *needs)
+{
+    const int32_t *p = op->p;
+    if (op->kind == MT_OP_QFC_BIAS_GRAD) {
+        if (!dims_ok(p, 2)) return MT_ERR_BAD_OP;
+        const uint64_t bias[2] = {G16((uint64_t)p[0] * (uint64_t)p[1]), G16(p[1])};
+        set_needs(needs, 2, bias);
+        return MT_OK;
+    }
+    if (!dims_ok(p, 3) || !elem_ok(p[3]) || !zero_point_ok(p[4], p[3])) return MT_ERR_BAD_OP;
+    uint64_t n = (uint64_t)p[0], in = (uint64_t)p[1], out = (uint64_t)p[2], e = (uint64_t)p[3];
+    uint64_t x = n * in * e, dy = G16(n * out), w = out * in * e, lr = 2u * I32 * out;
+    if (op->kind == MT_OP_QFC_GRAD_QSGD) {
+        /* momentum needs its buffer (QSGD_APPLY's rule): a slot may not vanish silently */
+        if (p[5] < 0 || p[5] > 32767 || (p[5] && op->t[5] == MT_NO_TENSOR)) return MT_ERR_BAD_OP;
+        const uint64_t sgd[7] = {x, dy, w, lr, I32, G16(out * in), I32};
+        set_needs(needs, 7, sgd);
+        return MT_OK;
+    }
+    if (p[5] < 0 || p[5] >= (1 << 30) || p[6] < 0 || p[6] >= (1 << 30)) return MT_ERR_BAD_OP;
+    if (p[7] < 0 || p[7] >= 32768 || p[8] < -62 || p[8] > 62) return MT_ERR_BAD_OP;
+    const uint64_t adam[8] = {x, dy, w, lr, G16(out * in), G16(out * in), 4 * I32, I32};
+    set_needs(needs, 8, adam);
     return MT_OK;
 }

@@ -70,6 +70,10 @@ MT_RUN_FN(mt_run_qmaxpool_deriv);
 MT_RUN_FN(mt_run_qavgpool_fwd);
 MT_RUN_FN(mt_run_qavgpool_deriv);
 MT_RUN_FN(mt_run_qadam_apply);
+MT_RUN_FN(mt_run_qfc_grad_qsgd);
+MT_RUN_FN(mt_run_qfc_grad_qadam);
+MT_RUN_FN(mt_run_qfc_bias_grad);
+MT_RUN_FN(mt_run_qmaxpool_deriv_x);
 MT_RUN_FN(mt_run_qadd_fwd);
 MT_RUN_FN(mt_run_qg16_add);
 

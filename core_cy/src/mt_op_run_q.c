@@ -2,6 +2,7 @@
  * passed mt_op_validate(). */
 #include "mt_op_run.h"
 #include "mt_kernels_q.h"
+#include "mt_requant.h"
 
 #define IGNORE_MODE (void)mode
 
@@ -131,6 +132,13 @@ MT_RUN_FN(mt_run_qmaxpool_deriv)
     mt_qmaxpool_deriv(&s, slot[0], slot[1], slot[2]);
 }
 
+MT_RUN_FN(mt_run_qmaxpool_deriv_x)
+{
+    mt_pool_shape s = pool_shape(op->p);
+    IGNORE_MODE;
+    mt_qmaxpool_deriv_x(op->p[12], &s, slot[0], slot[1], slot[2]);
+}
+
 MT_RUN_FN(mt_run_qavgpool_fwd)
 {
     mt_pool_shape s = pool_shape(op->p);
@@ -162,4 +170,22 @@ MT_RUN_FN(mt_run_qg16_add)
 {
     IGNORE_MODE;
     mt_qg16_add(slot[0], slot[1], slot[2], op->p[0]);
+}
+
+MT_RUN_FN(mt_run_qfc_grad_qsgd)
+{
+    IGNORE_MODE;
+    mt_qfc_grad_qsgd(op->p, slot);
+}
+
+MT_RUN_FN(mt_run_qfc_grad_qadam)
+{
+    IGNORE_MODE;
+    mt_qfc_grad_qadam(op->p, slot);
+}
+
+MT_RUN_FN(mt_run_qfc_bias_grad)
+{
+    IGNORE_MODE;
+    mt_qfc_bias_grad(mt_g16_cvals(slot[0]), mt_g16_exp(slot[0]), slot[1], op->p[0], op->p[1]);
 }

@@ -145,7 +145,8 @@ static const mt_op_info op_table[] = {
      mt_qconv_needs, mt_run_qconv_grad},
     {MT_OP_QCONV_DERIV, "QCONV_DERIV", 4, {R, R, R, W}, 0, 16, 0, NO_PAIR,
      mt_qconv_needs, mt_run_qconv_deriv},
-    {MT_OP_QMAXPOOL_FWD, "QMAXPOOL_FWD", 3, {R, W, W}, 0, 13, 0, NO_PAIR,
+    /* IDX optional: QMAXPOOL_DERIV_X finds the maxima again in X */
+    {MT_OP_QMAXPOOL_FWD, "QMAXPOOL_FWD", 3, {R, W, W}, OPTIONAL_SLOT(2), 13, 0, NO_PAIR,
      mt_qpool_needs, mt_run_qmaxpool_fwd},
     {MT_OP_QMAXPOOL_DERIV, "QMAXPOOL_DERIV", 3, {R, R, W}, 0, 12, 0, NO_PAIR,
      mt_qpool_needs, mt_run_qmaxpool_deriv},
@@ -160,6 +161,15 @@ static const mt_op_info op_table[] = {
      mt_qadd_needs, mt_run_qadd_fwd},
     {MT_OP_QG16_ADD, "QG16_ADD", 3, {R, R, W}, 0, 1, 0, 2, 0,
      mt_qadd_needs, mt_run_qg16_add},
+    /* fused QFC weight gradient + step (mt_kernels_qfused.c): GE is the last gradient exponent */
+    {MT_OP_QFC_GRAD_QSGD, "QFC_GRAD_QSGD", 7, {R, R, RW, R, RW, RW, RW},
+     OPTIONAL_SLOT(5), 6, 0, NO_PAIR, mt_qfused_needs, mt_run_qfc_grad_qsgd},
+    {MT_OP_QMAXPOOL_DERIV_X, "QMAXPOOL_DERIV_X", 3, {R, R, W}, 0, 13, 0, NO_PAIR,
+     mt_qpool_needs, mt_run_qmaxpool_deriv_x},
+    {MT_OP_QFC_GRAD_QADAM, "QFC_GRAD_QADAM", 8, {R, R, RW, R, RW, RW, RW, RW},
+     0, 9, 0, NO_PAIR, mt_qfused_needs, mt_run_qfc_grad_qadam},
+    {MT_OP_QFC_BIAS_GRAD, "QFC_BIAS_GRAD", 2, {R, W}, 0, 2, 0, NO_PAIR,
+     mt_qfused_needs, mt_run_qfc_bias_grad},
 };
 
 #define OP_COUNT (sizeof(op_table) / sizeof(op_table[0]))

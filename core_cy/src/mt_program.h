@@ -155,7 +155,7 @@ enum mt_op_kind {
     MT_OP_QCONV_GRAD = 112,  /* t = [X, dY, dW, dB?] */
     MT_OP_QCONV_DERIV = 113, /* t = [dY, W, WS, dX] */
     /* pooling: p = [the 12 float pool params, E (forwards), z (average forward)] */
-    MT_OP_QMAXPOOL_FWD = 114,   /* t = [X, Y, IDX] */
+    MT_OP_QMAXPOOL_FWD = 114,   /* t = [X, Y, IDX?] */
     MT_OP_QMAXPOOL_DERIV = 115, /* t = [dY, IDX, dX] */
     MT_OP_QAVGPOOL_FWD = 116,   /* t = [X, Y] */
     MT_OP_QAVGPOOL_DERIV = 117, /* t = [dY, dX] */
@@ -165,6 +165,15 @@ enum mt_op_kind {
     /* residual addition: p = [NUMEL, E, za, zb, zy, Ma, sha, Mb, shb]; Y may be A */
     MT_OP_QADD_FWD = 119,       /* t = [A, B, Y] */
     MT_OP_QG16_ADD = 120,       /* t = [A, B, Y] g16, p = [NUMEL]; Y may be A */
+    /* fused QFC weight gradient + step (no dW tensor): p = [N, IN, OUT, E, zx, ...]
+       with QSGD's mu or QADAM's B1, B2, EPS_M, EPS_SH; GE (int32) keeps the gradient
+       exponent between steps (121: its own slot; 122: STEP[3], after QADAM's three) */
+    MT_OP_QFC_GRAD_QSGD = 121,  /* t = [X, dY, W, LR, RNG, MOM? (m16), GE] */
+    MT_OP_QFC_GRAD_QADAM = 122, /* t = [X, dY, W, LR, M, V, STEP (4 int32), RNG] */
+    MT_OP_QFC_BIAS_GRAD = 123,  /* t = [dY, dB] p = [N, OUT]: QFC_GRAD's dB alone */
+    /* max pooling derivative without IDX (QMAXPOOL_FWD's IDX is optional): each
+       window's first maximum found again in the forward's input X, E its element bytes */
+    MT_OP_QMAXPOOL_DERIV_X = 124, /* t = [dY, X, dX] p = [the 12 pool params, E] */
     /* fused weight gradient (mt_kernels_fused.h): FC_GRAD's dW made one output
        row at a time in scratch S ((N + IN) floats) and consumed at once.
        p = [N, IN, OUT]; dB (optional) is written whole, as FC_GRAD does. */

@@ -47,8 +47,9 @@ def add_budget_arguments(parser):
                         help="under a RAM budget, never recompute activations in backward "
                              "(by default the planner weighs recomputing against swapping)")
     parser.add_argument("--no-fused-update", action="store_true",
-                        help="under a RAM budget, keep whole weight gradients (the fused "
-                             "row-by-row update is on by default there)")
+                        help="keep whole weight gradients: under a RAM budget (float32) and "
+                             "always for int8 / fixed, the fused row-by-row update is on by "
+                             "default")
 
 
 def plan_program(args, graph):
@@ -92,26 +93,31 @@ def build_graph(spec, y=None):
     return build_training_graph(spec, label_kind_for(spec, y))
 
 
-def build_model_graph(spec, data=None, init_weights=None, seed=0):
+def build_model_graph(spec, data=None, init_weights=None, seed=0, fused=True):
     """float32: the training graph; int8 / fixed: the float model quantized
     (init_weights or the seeded init, calibrated on data) into an integer graph,
-    whose initial values already hold the quantized weights."""
+    whose initial values already hold the quantized weights, its FC weight
+    updates fused unless fused is False."""
     y = data.y if data is not None else None
     if spec.precision == "float32":
         return build_graph(spec, y)
     from host_tools.quantize.prepare import quantized_graph
-    return quantized_graph(spec, label_kind_for(spec, y), data, init_weights, seed)[0]
+    return quantized_graph(spec, label_kind_for(spec, y), data, init_weights, seed, fused)[0]
 
 
 def budget_graph(args, spec, data=None):
     """build_model_graph, then the memory techniques a RAM budget (--ram-budget,
-    --min-ram, --target) turns on unless switched off (float32 graphs only: the
-    fused kernels are float); plan and train build the same program for the
-    same options."""
+    --min-ram, --target) turns on unless switched off (float32 graphs; integer
+    graphs fuse their FC weight updates always, unless --no-fused-update); plan
+    and train build the same program for the same options."""
     graph = build_model_graph(spec, data, getattr(args, "init_weights", None),
-                              getattr(args, "seed", 0))
+                              getattr(args, "seed", 0),
+                              not getattr(args, "no_fused_update", False))
     min_ram = getattr(args, "min_ram", False)
-    if (getattr(args, "ram_budget", None) is None and not min_ram) or graph.quant is not None:
+    if graph.quant is not None:
+        graph.recomputed, graph.recompute_ops = [], 0
+        return graph
+    if getattr(args, "ram_budget", None) is None and not min_ram:
         graph.fused_layers, graph.recomputed, graph.recompute_ops = [], [], 0
         return graph
     return apply_techniques(graph, None if min_ram else args.ram_budget,

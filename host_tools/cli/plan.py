@@ -102,7 +102,8 @@ def run(args):
     print(format_figures(figures))
     if spec.precision != "float32":
         print(f"  precision {spec.precision}{'' if spec.qas else ' without QAS'}: "
-              f"integer tensors planned at their own byte sizes")
+              f"integer tensors planned at their own byte sizes; fused weight updates: "
+              f"{', '.join(figures['fused_updates']) or 'none'}")
     if args.min_ram:
         print(f"min RAM {figures['min_ram_bytes']:,} B (micro-batch {graph.batch} x "
               f"{graph.micro_batches}, {len(figures['swapped_tensors'])} tensors swapped; "

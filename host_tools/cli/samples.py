@@ -1,8 +1,15 @@
 """microtrain samples: upload training samples (an npz with x, y) to a board;
-its next `monitor --start` trains on them instead of the bundle's data."""
+its next `monitor --start` trains on them instead of the bundle's data. For a
+bundle whose input is pre-quantized (precision fixed) the samples are
+quantized here, as `train` and the demo do."""
+import sys
+
 from host_tools.cli.flash import PORT_HELP
 from host_tools.data import load_npz
+from host_tools.device.bundle_file import load_bundle
 from host_tools.device.client import BoardClient
+from host_tools.device.last_bundle import recall
+from host_tools.device.sample_codes import board_samples
 from host_tools.device.transfer_bar import rate_text, with_bar
 from host_tools.errors import UserError
 
@@ -13,6 +20,9 @@ def register(commands):
                                              "labels or float targets) to the board on PORT.")
     parser.add_argument("--port", required=True, help=PORT_HELP)
     parser.add_argument("file", metavar="FILE.npz", help="npz with x and y")
+    parser.add_argument("--bundle", metavar="B.mtb",
+                        help="the bundle the board runs (default: the last one flashed from "
+                             "this machine); a fixed bundle gets its samples quantized")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -29,11 +39,23 @@ def upload_samples(client, x, y, quiet=False):
     return result
 
 
+def samples_for_bundle(x, path):
+    """x as the bundle at path (--bundle, else the last one flashed) loads it."""
+    path = path or recall()
+    if path is None:
+        print("microtrain: warning: no --bundle and none flashed from this machine: samples "
+              "sent as float32 (a fixed bundle needs them quantized: pass --bundle)",
+              file=sys.stderr)
+        return x
+    return board_samples(x, load_bundle(path).model)
+
+
 def run(args):
     data = load_npz(args.file)      # a bad file fails before the port is touched
     if len(data.x) == 0:
         raise UserError("no samples (x is empty)", args.file)
+    x = samples_for_bundle(data.x, args.bundle)
     with BoardClient(args.port) as client:
         client.hello()
-        upload_samples(client, data.x, data.y, args.quiet)
+        upload_samples(client, x, data.y, args.quiet)
     return 0

@@ -206,7 +206,8 @@ def _backward(b, model, quant, qas, labels, probabilities):
                 if wants_grad[name] or upstream[name]:
                     derivs.share(name, dy)
         elif upstream[node.name] and node.type == "pooling2d":
-            derivs.add_to(x, lambda dx, node=node: layers.pool_deriv(b, node, dy, dx))
+            derivs.add_to(x, lambda dx, node=node: layers.pool_deriv(
+                b, node, quant, b.outputs[node.inputs[0]], dy, dx))
         elif upstream[node.name]:
             derivs.add_to(x, lambda dx, node=node: layers.relu_deriv(
                 b, node, quant, b.outputs[node.name], dy, dx))

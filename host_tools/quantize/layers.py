@@ -124,11 +124,11 @@ def _is_max(node):
 
 
 def pool_forward(b, node, quant, x, y):
-    """Max pooling keeps argmax indices for backward; both keep the input's scale."""
+    """Both keep the input's scale. Max pooling stores no argmax: its backward
+    finds each window's first maximum again in X (QMAXPOOL_DERIV_X), which the
+    ReLU before it keeps alive anyway; int32 indices would cost 4 bytes per output."""
     if _is_max(node):
-        idx = b.activation(f"{node.name}:argmax", node.shape, kind="scratch", dtype="i32")
-        b.saved[node.name] = {"argmax": idx}
-        b.op("QMAXPOOL_FWD", FORWARD, [x, y, idx],
+        b.op("QMAXPOOL_FWD", FORWARD, [x, y, -1],
              [*_pool_params(b, node), quant.element_bytes], layer=node.name)
     else:
         _, z = quant.activation(node.name)
@@ -136,10 +136,10 @@ def pool_forward(b, node, quant, x, y):
              layer=node.name)
 
 
-def pool_deriv(b, node, dy, dx):
+def pool_deriv(b, node, quant, x, dy, dx):
     if _is_max(node):
-        b.op("QMAXPOOL_DERIV", CALC_DERIV, [dy, b.saved[node.name]["argmax"], dx],
-             _pool_params(b, node), layer=node.name)
+        b.op("QMAXPOOL_DERIV_X", CALC_DERIV, [dy, x, dx],
+             [*_pool_params(b, node), quant.element_bytes], layer=node.name)
     else:
         b.op("QAVGPOOL_DERIV", CALC_DERIV, [dy, dx], _pool_params(b, node), layer=node.name)
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from host_tools.errors import UserError
 from host_tools.graph.training_graph import build_training_graph
+from host_tools.graph.fused_update_q import fuse_integer_updates
 from host_tools.quantize.graph import build_integer_graph, check_supported
 from host_tools.quantize.ptq import quantize_model
 from host_tools.weights import initial_values, load_weights_npz, npz_params
@@ -44,8 +45,9 @@ def calibration_samples(graph, data):
     return x, rng.integers(0, max(classes, 2), n)
 
 
-def quantized_graph(spec, label_kind, data=None, weights=None, seed=0):
-    """spec.precision is int8 or fixed -> (integer graph, its float twin)."""
+def quantized_graph(spec, label_kind, data=None, weights=None, seed=0, fused=True):
+    """spec.precision is int8 or fixed -> (integer graph, its float twin); fused:
+    FC weight gradients fused with their update (graph.fused_layers names them)."""
     check_supported(spec)
     float_graph = float_graph_of(spec, label_kind)
     if label_kind != float_graph.label_kind or float_graph.loss != "cross_softmax":
@@ -54,4 +56,6 @@ def quantized_graph(spec, label_kind, data=None, weights=None, seed=0):
     values = float_weights(float_graph, seed, weights)
     x, y = calibration_samples(float_graph, data)
     quant = quantize_model(float_graph, values, x, y, spec.precision)
-    return build_integer_graph(spec, quant, spec.qas), float_graph
+    graph = build_integer_graph(spec, quant, spec.qas)
+    graph.fused_layers = fuse_integer_updates(graph) if fused else []
+    return graph, float_graph
