@@ -28,6 +28,8 @@ def _param(graph, key, tensor):
     """Where a parameter lives; integer ones carry their dtype and the per-output-
     channel scales that turn them back into floats (real = scale[o] * q)."""
     entry = {"tensor": tensor.id, "shape": list(tensor.shape)}
+    if tensor.id in getattr(graph, "chunks", {}):   # tiled: its bytes are these, in order
+        entry["chunks"] = list(graph.chunks[tensor.id])
     if graph.quant is not None:
         layer, name = key.split(":")
         q = graph.quant.layers[layer]
