@@ -49,6 +49,9 @@ def add_budget_arguments(parser):
     parser.add_argument("--no-fused-update", action="store_true",
                         help="under a RAM budget, keep whole weight gradients (the fused "
                              "row-by-row update is on by default there)")
+    parser.add_argument("--no-tiling", action="store_true",
+                        help="under a RAM budget, never split FC weights into row chunks (by "
+                             "default large ones are tiled when that lowers the RAM needed)")
 
 
 def plan_program(args, graph):
@@ -116,6 +119,7 @@ def budget_graph(args, spec, data=None):
         return graph
     return apply_techniques(graph, None if min_ram else args.ram_budget,
                             fused=not args.no_fused_update, recompute=not args.no_recompute,
+                            tiling=not args.no_tiling,
                             planner=args.planner, lookahead=args.lookahead,
                             target=cost_target(getattr(args, "target", None)))
 

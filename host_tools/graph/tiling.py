@@ -183,6 +183,19 @@ def _independent(run, others):
     return True
 
 
+def tiled_op_labels(graph):
+    """'layer.kind' of every untiled op the tiles replaced, in op order."""
+    chunk_ids = {c for ids in getattr(graph, "chunks", {}).values() for c in ids}
+    labels = []
+    for op in graph.ops:
+        if op.kind in TILE_KINDS or chunk_ids & set(op.tensors):
+            base = op.kind.replace("_TILE_NEXT", "").replace("_TILE", "")
+            label = f"{op.layer}.{base.lower()}"
+            if label not in labels:
+                labels.append(label)
+    return labels
+
+
 # ---- values: chunks are invisible outside the graph ---------------------------------------
 
 def split_values(graph, values):
