@@ -286,3 +286,51 @@ def test_timeline_marks_tiled_chunks_with_their_own_hatch(tmp_path):
     assert main(["plan", "bench/zoo/digits_small.ini", "--ram-budget", "12K", "--micro-batch",
                  "1", "--timeline", str(path)]) == 0
     assert path.stat().st_size > 0
+
+
+# ---- bundles on the board ------------------------------------------------------------------
+
+TILED_BUDGET = "1024"   # the board model at micro-batch 2: untiled needs 3,152 B at least
+
+
+@pytest.fixture
+def board_files(tmp_path, monkeypatch):
+    from test_board_agent import MODEL
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "tiny.ini").write_text(MODEL)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((96, 1, 1, 12)).astype(np.float32), rng.integers(0, 4, 96)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    return tmp_path, x, y
+
+
+def test_board_trains_a_tiled_bundle_as_the_host_does_untiled(board_files):
+    from board.samples import encode_samples
+    from board.sim import start_board_sim
+    from core_cy import read_bundle
+    from protocol import messages as m
+    from protocol.transfer import upload
+    from test_board_agent import SEED, Host, assert_same_weights
+    root, x, y = board_files
+    common = ["--seed", str(SEED), "--epochs", "2", "--micro-batch", "2"]
+    bundle = root / "tiled.mtb"
+    assert main(["plan", str(root / "tiny.ini"), "-o", str(bundle), "--ram-budget", TILED_BUDGET,
+                 *common]) == 0
+    view = read_bundle(bundle.read_bytes())
+    assert {OP_KINDS["FC_FWD_TILE"], OP_KINDS["FC_DERIV_TILE"]} <= set(view.ops["kind"].tolist())
+    assert main(["train", str(root / "tiny.ini"), "--data", str(root / "data.npz"), "--quiet",
+                 "--dump-weights", str(root / "host.npz"), *common]) == 0
+    port, sim = start_board_sim(root / "flash", stderr=open(root / "agent.log", "ab"))
+    try:
+        host = Host(port)
+        host.hello()
+        upload(host.link, m.KIND_BUNDLE, bundle.read_bytes())
+        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
+        host.train()
+        end = host.wait_for_end()
+        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
+        got = host.weights(bundle.read_bytes())
+    finally:
+        sim.stop()
+    with np.load(root / "host.npz") as expected:
+        assert_same_weights(got, {key: expected[key] for key in expected.files})
