@@ -7,6 +7,7 @@ DAGs); the chunks stay invisible in weight files, bundles and the board's
 weights download."""
 import ctypes
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -334,3 +335,25 @@ def test_board_trains_a_tiled_bundle_as_the_host_does_untiled(board_files):
         sim.stop()
     with np.load(root / "host.npz") as expected:
         assert_same_weights(got, {key: expected[key] for key in expected.files})
+
+
+def test_firmware_reads_each_weights_chunks_in_order(tmp_path):
+    """firmware/src/model_params.c: the weights download joins a tiled weight's chunks."""
+    so = tmp_path / "libparams.so"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                    "-Ifirmware/src", "firmware/src/model_params.c", "-o", str(so)], check=True)
+    params = ctypes.CDLL(str(so))
+    params.model_param_ids.restype = ctypes.c_int32
+    params.model_param_chunk.restype = ctypes.c_int64
+    params.model_param_chunk.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32,
+                                         ctypes.c_uint32]
+    tiled = tile_graph(build_training_graph(mlp(ADAM)), {"fc1": 3})
+    model = json.dumps(model_description(build_program(tiled))).encode()
+    ids = (ctypes.c_uint32 * 8)()
+    assert params.model_param_ids(model, len(model), ids, 8) == 3
+    keys = sorted(model_description(build_program(tiled))["params"])   # fc1:bias, fc1:weight, fc2:weight
+    chunks = [[params.model_param_chunk(model, len(model), i, k) for k in range(5)]
+              for i in range(len(keys))]
+    assert chunks[keys.index("fc1:weight")] == [*tiled.chunks[ids[1]], -1, -1]
+    assert chunks[keys.index("fc1:bias")] == [-1] * 5 and chunks[keys.index("fc2:weight")] == [-1] * 5
+    assert params.model_param_chunk(model, len(model), 3, 0) == -1
