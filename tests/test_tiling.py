@@ -357,3 +357,31 @@ def test_firmware_reads_each_weights_chunks_in_order(tmp_path):
     assert chunks[keys.index("fc1:weight")] == [*tiled.chunks[ids[1]], -1, -1]
     assert chunks[keys.index("fc1:bias")] == [-1] * 5 and chunks[keys.index("fc2:weight")] == [-1] * 5
     assert params.model_param_chunk(model, len(model), 3, 0) == -1
+
+
+FIRMWARE_BUDGET = "76400"   # digits CNN, batch 16 / micro 4, swap alone: 76,912 B untiled, 76,016 B tiled
+
+
+def test_firmware_trains_a_tiled_bundle_as_the_host_does(tmp_path, monkeypatch):
+    from host_tools.data import digits
+    from test_firmware_qemu import CNN, assert_bit_identical, train_on_board
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    clean = digits()
+    np.savez(tmp_path / "data.npz", x=clean.x[:128], y=clean.y[:128])
+    common = ["--seed", "7", "--epochs", "1", "--batch", "16", "--micro-batch", "4"]
+    bundle = tmp_path / "cnn.mtb"
+    assert main(["plan", str(CNN), "-o", str(bundle), "--target", "baremetal-m4f",
+                 "--ram-budget", FIRMWARE_BUDGET, "--no-recompute", "--no-fused-update",
+                 *common]) == 0
+    kinds = set(read_bundle_kinds(bundle))
+    assert OP_KINDS["FC_GRAD_TILE"] in kinds and OP_KINDS["ADAM_APPLY_TILE"] in kinds
+    assert main(["train", str(CNN), "--data", str(tmp_path / "data.npz"), *common, "--quiet",
+                 "--dump-weights", str(tmp_path / "host.npz")]) == 0
+    _, pulled = train_on_board("baremetal-m4f", tmp_path, tmp_path / "board",
+                               tmp_path / "board.npz", bundle)
+    assert_bit_identical(np.load(tmp_path / "host.npz"), pulled)
+
+
+def read_bundle_kinds(path):
+    from core_cy import read_bundle
+    return read_bundle(path.read_bytes()).ops["kind"].tolist()

@@ -7,8 +7,9 @@ floor falls with the chunk count; more chunks cost more ops and transfers.
 gets the fewest chunks that bring its tiles under that (then twice as many
 is tried: the scheduler's minimum sits a little above the floor).
 --ram-budget: nothing is tiled when the budget is feasible untiled; else the
-fewest chunks under a few fractions of the budget, the feasible choice with
-the smallest estimated step time (the target's cost model) winning."""
+fewest chunks under a few fractions of the budget and --min-ram's choice are
+tried, the feasible one with the smallest estimated step time (the target's
+cost model: more chunks, more ops and transfers) winning."""
 from dataclasses import dataclass
 
 from host_tools.graph.tiling import _family, tile_graph, tileable_layers
@@ -101,10 +102,9 @@ def for_budget(graph, budget, planner="best", lookahead=4, target="host"):
     if not layers or _feasible(graph, budget, planner, lookahead) is not None:
         return TileChoice(graph, {})
     best, best_seconds, tried = TileChoice(graph, {}), float("inf"), set()
-    for fraction in BUDGET_FRACTIONS:
-        counts = counts_under(graph, layers, int(budget * fraction))
+    for counts in _budget_candidates(graph, layers, budget):
         key = tuple(sorted(counts.items()))
-        if key in tried or all(k == 1 for k in counts.values()):
+        if key in tried:
             continue
         tried.add(key)
         trial = tile_graph(graph, counts)
@@ -112,6 +112,17 @@ def for_budget(graph, budget, planner="best", lookahead=4, target="host"):
         if program is not None and step_seconds(program, target) < best_seconds:
             best, best_seconds = TileChoice(trial, trial.tiled_layers), step_seconds(program, target)
     return best
+
+
+def _budget_candidates(graph, layers, budget):
+    """Chunk counts to try, fewest first: tiles under fractions of the budget,
+    then --min-ram's choice (at least two chunks each: the swap scheduler may
+    fit chunks that move independently even where the whole op's operands fit)."""
+    limits = [int(budget * fraction) for fraction in BUDGET_FRACTIONS]
+    base = counts_under(graph, layers, untiled_floor(graph, layers))
+    for counts in [counts_under(graph, layers, limit) for limit in limits] + \
+            [base, {layer: 2 * k for layer, k in base.items()}]:
+        yield {layer: min(max(2, k), layers[layer][1]) for layer, k in counts.items()}
 
 
 def _feasible(graph, budget, planner, lookahead):
