@@ -385,3 +385,16 @@ def test_firmware_trains_a_tiled_bundle_as_the_host_does(tmp_path, monkeypatch):
 def read_bundle_kinds(path):
     from core_cy import read_bundle
     return read_bundle(path.read_bytes()).ops["kind"].tolist()
+
+
+def test_bundle_init_records_put_given_weights_into_the_chunks():
+    from host_tools.bundle.from_program import bundle_content
+    tiled = tile_graph(build_training_graph(mlp(SGD)), {"fc1": 2})
+    weight = tiled.params["fc1"]["weight"]
+    given_value = np.arange(9 * 12, dtype=np.float32).reshape(9, 12)
+    records = {r.tensor: r for r in bundle_content(build_program(tiled), weights={
+        weight: given_value}).init}
+    assert weight not in records
+    first, second = tiled.chunks[weight]
+    assert records[first].data == given_value[:4].tobytes()
+    assert records[second].data == given_value[4:].tobytes()
