@@ -11,6 +11,8 @@ def weights_blob(model, read_tensor):
     params = model.get("params", {})
     for key in sorted(params):
         tid = int(params[key]["tensor"])
-        data = read_tensor(tid)
+        # a tiled weight (issue 11) is its chunk tensors' bytes in row order
+        chunks = params[key].get("chunks")
+        data = b"".join(bytes(read_tensor(int(c))) for c in chunks) if chunks else read_tensor(tid)
         out += struct.pack("<II", tid, len(data)) + data
     return bytes(out)

@@ -56,7 +56,9 @@ def tensor_records(graph, plan):
     records = np.zeros(len(graph.tensors), TENSOR_DTYPE)
     for tensor in graph.tensors:
         home = graph.alias.get(tensor.id, tensor.id)
-        records[tensor.id] = (plan.offsets.get(home, 0), tensor.nbytes)
+        # a tiled tensor has no bytes of its own: its chunks hold them
+        records[tensor.id] = (plan.offsets.get(home, 0),
+                              0 if tensor.id in getattr(graph, "chunks", {}) else tensor.nbytes)
     return records
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from core_cy import OP_KINDS
 from core_cy.runtime import FLASH, RAM_FLASH, Runtime
 from host_tools.graph.tensors import DTYPES
+from host_tools.graph.tiling import gathered, split_values
 from host_tools.quantize.scales import channel_multipliers
 from host_tools.weights import initial_values, npz_params
 
@@ -38,11 +39,16 @@ class Session:
 
     def read(self, tid):
         """A copy of the tensor's value between iterations, wherever it rests."""
+        if tid in getattr(self.graph, "chunks", {}):   # a tiled weight: its chunks, in row order
+            return gathered(self.graph, tid, self.read)
         tensor = self.graph.tensors[tid]
         raw = self.runtime.read(self.graph.alias.get(tid, tid))
         return raw.view(DTYPES[tensor.dtype]).reshape(tensor.shape)
 
     def write(self, tid, array):
+        if tid in getattr(self.graph, "chunks", {}):
+            self.set_values(split_values(self.graph, {tid: array}))
+            return
         tensor = self.graph.tensors[tid]
         value = np.ascontiguousarray(np.broadcast_to(array, tensor.shape), DTYPES[tensor.dtype])
         self.runtime.write(self.graph.alias.get(tid, tid), value.view(np.uint8).reshape(-1))
@@ -59,7 +65,7 @@ class Session:
         """Rewrites every optimizer op's learning rate (f[0]) in the live op
         list: how a learning-rate schedule runs on the host."""
         ops = self.executor.ops
-        for kind in ("SGD_APPLY", "ADAM_APPLY", "FC_GRAD_SGD", "FC_GRAD_ADAM"):
+        for kind in ("SGD_APPLY", "ADAM_APPLY", "FC_GRAD_SGD", "FC_GRAD_ADAM", "ADAM_APPLY_TILE"):
             ops["f"][ops["kind"] == OP_KINDS[kind], 0] = rate
         for tid, per_rate in self.graph.rate_factors.items():   # integer SGD: LR tensors
             self.write(tid, channel_multipliers(rate * per_rate, allow_negative_shift=True))

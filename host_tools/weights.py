@@ -25,9 +25,14 @@ def initial_value(tensor, rng):
 
 
 def initial_values(graph, seed):
-    """tensor id -> starting value of every persistent tensor (seeded)."""
+    """tensor id -> starting value of every persistent tensor (seeded). A tiled
+    weight draws its value whole, where the untiled graph draws it (its chunks
+    draw nothing: they start as zeros), then gets cut into its chunks."""
+    from host_tools.graph.tiling import split_values
     rng = np.random.default_rng(seed)
-    return {t.id: initial_value(t, rng) for t in graph.tensors if t.persistent}
+    chunks = getattr(graph, "chunks", {})
+    return split_values(graph, {t.id: initial_value(t, rng) for t in graph.tensors
+                                if t.persistent or t.id in chunks})
 
 
 def npz_params(graph):

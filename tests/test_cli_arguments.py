@@ -31,11 +31,11 @@ OPTIONS = {
     "train": ["--batch", "--planner", "--data", "--epochs", "--iterations", "--init-weights",
               "--dump-weights", "--seed", "--no-shuffle", "--log-csv", "--plot", "--quiet",
               "--ram-budget", "--lookahead", "--swap-file", "--micro-batch", "--precision",
-              "--no-qas", "--no-fused-update", "--no-recompute", "--threads"],
+              "--no-qas", "--no-fused-update", "--no-recompute", "--no-tiling", "--threads"],
     "plan": ["--batch", "--planner", "--ram-budget", "--lookahead", "--explain", "--json",
              "--timeline", "-o", "--data", "--epochs", "--checkpoint-every", "--seed",
              "--init-weights", "--micro-batch", "--min-ram", "--target", "--precision",
-             "--no-qas", "--no-fused-update", "--no-recompute"],
+             "--no-qas", "--no-fused-update", "--no-recompute", "--no-tiling"],
     "flash": ["--port"],
     "samples": ["--port", "--bundle", "--quiet"],
     "monitor": ["--port", "--csv", "--png", "--start", "--epochs", "--checkpoint-every",
@@ -48,7 +48,7 @@ OPTIONS = {
     "convert": ["--batch", "--micro-batch", "--planner"],
 }
 SWITCHES = {"--no-shuffle", "--quiet", "--explain", "--json", "--start", "--no-live", "--min-ram",
-            "--no-qas", "--no-fused-update", "--no-recompute"}
+            "--no-qas", "--no-fused-update", "--no-recompute", "--no-tiling"}
 # The last word wins in argparse: these make an accepted command fail fast.
 TRAPS = {
     "train": [MISSING + ".ini"], "plan": [MISSING + ".ini"], "convert": [MISSING + ".ini"],

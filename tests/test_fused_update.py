@@ -111,8 +111,9 @@ def plan_json(tmp_path, *extra):
 
 
 def test_plan_fuses_under_a_budget_unless_told_not_to(tmp_path):
-    fused = plan_json(tmp_path, "--min-ram")
-    plain = plan_json(tmp_path, "--min-ram", "--no-fused-update")
+    # tiling (on by default) would split the layer first; fusing is what is checked here
+    fused = plan_json(tmp_path, "--min-ram", "--no-tiling")
+    plain = plan_json(tmp_path, "--min-ram", "--no-fused-update", "--no-tiling")
     unbudgeted = plan_json(tmp_path)
     assert fused["fused_updates"] == ["fc"] and plain["fused_updates"] == []
     assert fused["min_ram_bytes"] < plain["min_ram_bytes"]   # kept because it lowers min RAM

@@ -21,7 +21,8 @@ N_ITER = 3
 
 
 def random_model(draw):
-    """A small random DAG: conv/fc stacks, optional batch-norm, an optional skip sum."""
+    """A small random DAG: conv/fc stacks, optional batch-norm, an optional skip sum,
+    an optional hidden dense layer."""
     batch = draw(st.sampled_from([2, 4]))
     micro = draw(st.sampled_from([1, batch // 2, batch]))
     optimizer = draw(st.sampled_from([{"type": "sgd", "learning_rate": 0.1},
@@ -42,6 +43,8 @@ def random_model(draw):
         m.add("sum", "addition", input_layers="c2,c3")
         last = "sum"
     m.add("flat", "flatten", input_layers=last)
+    if draw(st.booleans()):   # a hidden dense layer: two FC layers for tiling to split
+        m.add("hidden", "fully_connected", unit=draw(st.integers(2, 6)), activation="relu")
     m.add("fc", "fully_connected", unit=draw(st.integers(2, 4)), activation="softmax")
     return m.spec()
 

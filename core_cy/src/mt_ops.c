@@ -3,6 +3,7 @@
 #include "mt_op_needs.h"
 #include "mt_op_run.h"
 #include "mt_kernels_fused.h"
+#include "mt_kernels_tile.h"
 
 #define R MT_SLOT_READ
 #define W MT_SLOT_WRITE
@@ -113,6 +114,19 @@ static const mt_op_info op_table[] = {
      OPTIONAL_SLOT(6), 3, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_adam},
     {MT_OP_FC_GRAD_ACC, "FC_GRAD_ACC", 5, {R, R, RW, W, W},
      OPTIONAL_SLOT(3), 3, 0, NO_PAIR, mt_fused_needs, mt_run_fc_grad_acc},
+    /* tiled ops (issue 11): kinds 210.. */
+    {MT_OP_FC_FWD_TILE, "FC_FWD_TILE", 4, {R, R, R, W}, OPTIONAL_SLOT(2), 5, 0, NO_PAIR,
+     mt_tile_needs, mt_run_fc_fwd_tile},
+    {MT_OP_FC_FWD_TILE_NEXT, "FC_FWD_TILE_NEXT", 4, {R, R, R, RW}, OPTIONAL_SLOT(2), 5, 0,
+     NO_PAIR, mt_tile_needs, mt_run_fc_fwd_tile},
+    {MT_OP_FC_GRAD_TILE, "FC_GRAD_TILE", 4, {R, R, W, W}, OPTIONAL_SLOT(3), 5, 0, NO_PAIR,
+     mt_tile_needs, mt_run_fc_grad_tile},
+    {MT_OP_FC_DERIV_TILE, "FC_DERIV_TILE", 3, {R, R, W}, 0, 5, 0, NO_PAIR,
+     mt_tile_needs, mt_run_fc_deriv_tile},
+    {MT_OP_FC_DERIV_TILE_NEXT, "FC_DERIV_TILE_NEXT", 3, {R, R, RW}, 0, 5, 0, NO_PAIR,
+     mt_tile_needs, mt_run_fc_deriv_tile},
+    {MT_OP_ADAM_APPLY_TILE, "ADAM_APPLY_TILE", 5, {RW, RW, RW, RW, RW}, 0, 3, 4, NO_PAIR,
+     mt_adam_tile_needs, mt_run_adam_apply_tile},
     /* float <-> integer at the edges of an integer graph */
     {MT_OP_QUANTIZE, "QUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
      mt_qconvert_needs, mt_run_quantize},

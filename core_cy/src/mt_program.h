@@ -179,7 +179,19 @@ enum mt_op_kind {
        p = [N, IN, OUT]; dB (optional) is written whole, as FC_GRAD does. */
     MT_OP_FC_GRAD_SGD = 200,  /* t = [X, dY, W, MOM?, dB?, S]  f = [lr, momentum] */
     MT_OP_FC_GRAD_ADAM = 201, /* t = [X, dY, W, M, V, STEP, dB?, S]  f = [lr, b1, b2, eps] */
-    MT_OP_FC_GRAD_ACC = 202   /* t = [X, dY, ACC, dB?, S] : ACC += dW */
+    MT_OP_FC_GRAD_ACC = 202,  /* t = [X, dY, ACC, dB?, S] : ACC += dW */
+    /* tiled ops (mt_kernels_tile.h): output rows [O0, O0+ROWS) of an FC layer
+       whose weight is split into chunk tensors. p = [N, IN, OUT, O0, ROWS];
+       B, dB, Y, dX are the layer's whole tensors. _NEXT kinds continue Y / dX
+       written by the previous tile (read-write); the others start them. */
+    MT_OP_FC_FWD_TILE = 210,        /* t = [X, Wc, B?, Y] */
+    MT_OP_FC_FWD_TILE_NEXT = 211,   /* t = [X, Wc, B?, Y] */
+    MT_OP_FC_GRAD_TILE = 212,       /* t = [X, dY, dWc, dB?] : dB whole (first tile only) */
+    MT_OP_FC_DERIV_TILE = 213,      /* t = [dY, Wc, dX] : dX from zero */
+    MT_OP_FC_DERIV_TILE_NEXT = 214, /* t = [dY, Wc, dX] : dX += this tile's terms */
+    /* Adam over one chunk: p = [NUMEL, CLEAR, LAST]; all chunks take step + 1,
+       the LAST one stores it. f = [lr, beta1, beta2, eps] */
+    MT_OP_ADAM_APPLY_TILE = 215     /* t = [W, dW, M, V, STEP] */
 };
 
 typedef struct {

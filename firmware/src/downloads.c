@@ -18,26 +18,47 @@ void downloads_forget(downloads_state *d)
     }
 }
 
+/* The tensor a param's k-th piece lives in: its own for k = 0 when untiled,
+ * else its k-th chunk (board/weights_blob.py joins them the same way); -1 past the end. */
+static int64_t param_piece(trainer *t, uint32_t index, uint32_t id, uint32_t k)
+{
+    int64_t chunk = model_param_chunk(t->bundle.model_json, t->bundle.model_json_len, index, 0);
+    if (chunk < 0) return k == 0 ? (int64_t)id : -1;
+    return k == 0 ? chunk : model_param_chunk(t->bundle.model_json, t->bundle.model_json_len, index, k);
+}
+
+static int copy_tensor(trainer *t, uint32_t id, flash_file *f, uint32_t *off, uint32_t *crc)
+{
+    uint8_t buf[IO_BYTES];
+    uint32_t nbytes = trainer_tensor_bytes(t, id);
+    for (uint32_t at = 0; at < nbytes; at += IO_BYTES) {
+        uint32_t k = nbytes - at < IO_BYTES ? nbytes - at : IO_BYTES;
+        if (trainer_tensor_io(t, id, at, buf, k, 0) != 0 || flash_pwrite(f, *off, buf, k) != 0)
+            return -1;
+        *crc = mt_crc32(*crc, buf, k);
+        *off += k;
+    }
+    return 0;
+}
+
 static int snapshot_weights(trainer *t, flash_file *f, uint32_t *off, uint32_t *crc)
 {
     uint32_t ids[MODEL_MAX_PARAMS];
-    uint8_t buf[IO_BYTES];
+    uint8_t buf[8];
     int32_t n = model_param_ids(t->bundle.model_json, t->bundle.model_json_len, ids, MODEL_MAX_PARAMS);
     if (n < 0) return -1;
     for (int32_t i = 0; i < n; i++) {
-        uint32_t nbytes = trainer_tensor_bytes(t, ids[i]);
+        uint32_t nbytes = 0;
+        int64_t piece;
+        for (uint32_t k = 0; (piece = param_piece(t, (uint32_t)i, ids[i], k)) >= 0; k++)
+            nbytes += trainer_tensor_bytes(t, (uint32_t)piece);
         put_u32(buf, ids[i]);
         put_u32(buf + 4, nbytes);
         if (flash_pwrite(f, *off, buf, 8) != 0) return -1;
         *crc = mt_crc32(*crc, buf, 8);
         *off += 8;
-        for (uint32_t at = 0; at < nbytes; at += IO_BYTES) {
-            uint32_t k = nbytes - at < IO_BYTES ? nbytes - at : IO_BYTES;
-            if (trainer_tensor_io(t, ids[i], at, buf, k, 0) != 0 || flash_pwrite(f, *off, buf, k) != 0)
-                return -1;
-            *crc = mt_crc32(*crc, buf, k);
-            *off += k;
-        }
+        for (uint32_t k = 0; (piece = param_piece(t, (uint32_t)i, ids[i], k)) >= 0; k++)
+            if (copy_tensor(t, (uint32_t)piece, f, off, crc) != 0) return -1;
     }
     return 0;
 }

@@ -85,6 +85,7 @@ typedef struct {
     uint32_t *ids, cap, count;
     const char *keys[MODEL_MAX_PARAMS];
     uint32_t key_lens[MODEL_MAX_PARAMS];
+    uint32_t at[MODEL_MAX_PARAMS];   /* where each param's object starts in the JSON */
     int64_t tensor;
 } params;
 
@@ -93,19 +94,25 @@ static int key_is(const char *key, uint32_t len, const char *want)
     return len == strlen(want) && memcmp(key, want, len) == 0;
 }
 
-static int visit_param_field(cursor *c, const char *key, uint32_t len, void *ctx)
+/* A decimal tensor id (up to 10 digits) at the cursor, or -1. */
+static int64_t read_id(cursor *c)
 {
-    params *p = ctx;
-    if (!key_is(key, len, "tensor")) return skip_value(c);
-    skip_space(c);
     int64_t v = 0;
     uint32_t digits = 0;
+    skip_space(c);
     while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9' && digits < 10) {
         v = v * 10 + (c->s[c->i++] - '0');
         digits++;
     }
-    p->tensor = digits ? v : -1;
-    return digits ? 0 : -1;
+    return digits ? v : -1;
+}
+
+static int visit_param_field(cursor *c, const char *key, uint32_t len, void *ctx)
+{
+    params *p = ctx;
+    if (!key_is(key, len, "tensor")) return skip_value(c);
+    p->tensor = read_id(c);
+    return p->tensor >= 0 ? 0 : -1;
 }
 
 static int key_less(const char *a, uint32_t an, const char *b, uint32_t bn)
@@ -119,17 +126,20 @@ static int visit_param(cursor *c, const char *key, uint32_t len, void *ctx)
     params *p = ctx;
     p->tensor = -1;
     if (p->count >= p->cap || p->count >= MODEL_MAX_PARAMS) return -1;
+    uint32_t at = c->i;
     if (walk_object(c, visit_param_field, p) != 0 || p->tensor < 0) return -1;
     uint32_t i = p->count++;
     while (i > 0 && key_less(key, len, p->keys[i - 1], p->key_lens[i - 1])) {  /* keep keys sorted */
         p->keys[i] = p->keys[i - 1];
         p->key_lens[i] = p->key_lens[i - 1];
         p->ids[i] = p->ids[i - 1];
+        p->at[i] = p->at[i - 1];
         i--;
     }
     p->keys[i] = key;
     p->key_lens[i] = len;
     p->ids[i] = (uint32_t)p->tensor;
+    p->at[i] = at;
     return 0;
 }
 
@@ -147,4 +157,48 @@ int32_t model_param_ids(const char *json, uint32_t len, uint32_t *ids, uint32_t 
     p.ids = ids;
     p.cap = cap;
     return walk_object(&c, visit_top, &p) == 0 ? (int32_t)p.count : -1;
+}
+
+/* The k-th id of a param's "chunks" array (a tiled weight, issue 11). */
+typedef struct {
+    uint32_t want, seen;
+    int64_t id;
+} chunk_pick;
+
+static int visit_chunks_field(cursor *c, const char *key, uint32_t len, void *ctx)
+{
+    chunk_pick *pick = ctx;
+    if (!key_is(key, len, "chunks")) return skip_value(c);
+    skip_space(c);
+    if (c->i >= c->n || c->s[c->i++] != '[') return -1;
+    skip_space(c);
+    if (c->i < c->n && c->s[c->i] == ']') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        int64_t id = read_id(c);
+        if (id < 0) return -1;
+        if (pick->seen++ == pick->want) pick->id = id;
+        skip_space(c);
+        if (c->i >= c->n) return -1;
+        char ch = c->s[c->i++];
+        if (ch == ']') return 0;
+        if (ch != ',') return -1;
+    }
+}
+
+int64_t model_param_chunk(const char *json, uint32_t len, uint32_t index, uint32_t k)
+{
+    uint32_t ids[MODEL_MAX_PARAMS];
+    cursor c = {json, len, 0};
+    params p;
+    memset(&p, 0, sizeof(p));
+    p.ids = ids;
+    p.cap = MODEL_MAX_PARAMS;
+    if (walk_object(&c, visit_top, &p) != 0 || index >= p.count) return -1;
+    cursor object = {json, len, p.at[index]};
+    chunk_pick pick = {k, 0, -1};
+    if (walk_object(&object, visit_chunks_field, &pick) != 0) return -1;
+    return pick.id;
 }

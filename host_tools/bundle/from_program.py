@@ -5,6 +5,7 @@ import numpy as np
 from host_tools.bundle.content import BundleContent, Dataset, InitRecord, TrainSettings
 from host_tools.bundle.layout import LABEL_INDEX, TRAIN_SHUFFLE, WHERE_ARENA, WHERE_FLASH
 from host_tools.data import encode
+from host_tools.graph.tiling import split_values
 from host_tools.weights import initial_values, npz_params
 
 
@@ -28,6 +29,8 @@ def _param(graph, key, tensor):
     """Where a parameter lives; integer ones carry their dtype and the per-output-
     channel scales that turn them back into floats (real = scale[o] * q)."""
     entry = {"tensor": tensor.id, "shape": list(tensor.shape)}
+    if tensor.id in getattr(graph, "chunks", {}):   # tiled: its bytes are these, in order
+        entry["chunks"] = list(graph.chunks[tensor.id])
     if graph.quant is not None:
         layer, name = key.split(":")
         q = graph.quant.layers[layer]
@@ -75,6 +78,7 @@ def bundle_content(program, seed=0, epochs=1, iterations=0, checkpoint_interval=
     graph = program.graph
     values = initial_values(graph, seed)
     values.update(weights or {})
+    values = split_values(graph, values)   # a whole tiled weight goes to its chunks
     dataset = test_dataset = None
     if data is not None:
         dataset = _dataset(graph, data.x, data.y, data.name)

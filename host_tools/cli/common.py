@@ -50,6 +50,9 @@ def add_budget_arguments(parser):
                         help="keep whole weight gradients: under a RAM budget (float32) and "
                              "always for int8 / fixed, the fused row-by-row update is on by "
                              "default")
+    parser.add_argument("--no-tiling", action="store_true",
+                        help="under a RAM budget, never split FC weights into row chunks (by "
+                             "default large ones are tiled when that lowers the RAM needed)")
 
 
 def plan_program(args, graph):
@@ -122,6 +125,7 @@ def budget_graph(args, spec, data=None):
         return graph
     return apply_techniques(graph, None if min_ram else args.ram_budget,
                             fused=not args.no_fused_update, recompute=not args.no_recompute,
+                            tiling=not args.no_tiling,
                             planner=args.planner, lookahead=args.lookahead,
                             target=cost_target(getattr(args, "target", None)))
 

@@ -12,6 +12,7 @@ from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
 from host_tools.planning.cost_model import time_factor
 from host_tools.data import load_data
 from host_tools.errors import UserError
+from host_tools.graph.tiling import tiled_op_labels
 from host_tools.planning.min_ram import find_min_ram
 from host_tools.device.targets import RAM_BYTES, TARGET_NAMES
 from host_tools.report.explain import explain
@@ -78,6 +79,8 @@ def run(args):
     figures["fused_updates"] = graph.fused_layers
     figures["recomputed_tensors"] = graph.recomputed
     figures["recompute_ops_per_iteration"] = graph.recompute_ops
+    figures["tiled_ops"] = tiled_op_labels(graph)
+    figures["tiled_layers"] = dict(graph.tiled_layers)
     figures["estimated_time_factor"] = round(time_factor(program, baseline, cost_target(args.target)), 4)
     if args.timeline:
         _draw(program, args.timeline)
@@ -122,8 +125,9 @@ def _draw(program, path):
     graph = program.graph   # a recomputed copy may share bytes with (be an alias of) another
     recomputed = {graph.alias.get(t.id, t.id) for t in graph.tensors
                   if t.name.endswith("/recomputed")}
+    tiled = {graph.alias.get(c, c) for chunks in graph.chunks.values() for c in chunks}
     draw_timeline(program.buffers, program.plan, path, names=names, swapped_ids=swapped,
-                  recomputed_ids=recomputed,
+                  recomputed_ids=recomputed, tiled_ids=tiled,
                   title=f"{program.graph.spec.source} (batch {program.graph.batch})")
 
 
@@ -133,6 +137,11 @@ def _how(figures):
     parts = [f"swapped: {', '.join(swapped) or 'none'}",
              f"recomputed: {', '.join(figures['recomputed_tensors']) or 'none'}",
              f"fused updates: {', '.join(figures['fused_updates']) or 'none'}",
-             "tiled: none (tiling not implemented)",
+             f"tiled: {_tiled_text(figures['tiled_layers'])}",
              f"estimated time x{figures['estimated_time_factor']:.2f}"]
     return "; ".join(parts)
+
+
+def _tiled_text(layers):
+    """'fc1 in 8 chunks, fc2 in 2 chunks' (weights split by output rows), or 'none'."""
+    return ", ".join(f"{layer} in {chunks} chunks" for layer, chunks in layers.items()) or "none"

@@ -36,6 +36,8 @@ class TrainingGraph:
     micro_batches: int = 1  # passes per iteration; `batch` samples each (micro_batch.py)
     quant: object = None    # int8 / fixed: host_tools.quantize.ptq.QuantizedModel
     rate_factors: dict = field(default_factory=dict)  # LR tensor id -> multipliers per unit rate
+    chunks: dict = field(default_factory=dict)        # tiled tensor id -> chunk ids (tiling.py)
+    tiled_layers: dict = field(default_factory=dict)  # FC layer -> chunks its weight is split in
 
     @property
     def samples_per_iteration(self):

@@ -14,7 +14,7 @@ UPDATES = {name: {s for s, role in enumerate(row["roles"]) if role == "rw"}
 
 def _cleared(op):
     """An optimizer step that zeroes its (accumulated) gradient writes slot 1."""
-    return {1} if op.kind in ("SGD_APPLY", "ADAM_APPLY") and op.params[1:2] == [1] else set()
+    return {1} if op.kind in ("SGD_APPLY", "ADAM_APPLY", "ADAM_APPLY_TILE") and op.params[1:2] == [1] else set()
 
 
 def tensor_uses(graph):

@@ -12,8 +12,8 @@ from host_tools.swap.events import Action
 def op_work(graph, op):
     """(multiply-accumulates, elements) one run of `op` costs."""
     p = op.params
-    if op.kind.startswith("FC_"):
-        return p[0] * p[1] * p[2], 0
+    if op.kind.startswith("FC_"):   # a tile (FC_*_TILE*) covers p[4] of the p[2] outputs
+        return p[0] * p[1] * (p[4] if "_TILE" in op.kind else p[2]), 0
     if op.kind.startswith("CONV_"):
         n, c, oc, kh, kw, oh, ow, groups = p[0], p[1], p[4], p[5], p[6], p[11], p[12], p[13]
         return n * oc * oh * ow * (c // max(groups, 1)) * kh * kw, 0

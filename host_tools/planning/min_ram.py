@@ -4,6 +4,7 @@ then the program planned at exactly that budget. With micro-batching the
 graph is already built at the micro-batch size, so activations scale with it."""
 from dataclasses import dataclass
 
+from host_tools.graph.tiling import tiled_op_labels
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
 
@@ -24,7 +25,7 @@ class MinRam:
             "micro_batch": graph.batch,
             "micro_batches_per_iteration": graph.micro_batches,
             "swapped_tensors": swapped,
-            "tiled_ops": [],
+            "tiled_ops": tiled_op_labels(graph),
         }
 
 

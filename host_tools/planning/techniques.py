@@ -1,5 +1,6 @@
 """The memory techniques a RAM budget turns on (issue 11), chosen by running
-the swap scheduler on each option: the fused update where it helps (it
+the swap scheduler on each option: tiling first (FC weights split into row
+chunks, host_tools/planning/tiling_plan.py), the fused update where it helps (it
 lengthens X and dY's lives, so it can cost more than the dW it saves), then
 recomputation. --min-ram keeps what lowers the smallest feasible RAM;
 --ram-budget what lowers the estimated step time at the budget."""
@@ -7,6 +8,7 @@ import copy
 
 from host_tools.graph.fused_update import fuse_updates
 from host_tools.planning.cost_model import step_seconds
+from host_tools.planning import tiling_plan
 from host_tools.planning.recompute_plan import (_smallest_budget, for_budget, for_min_ram)
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
@@ -29,9 +31,13 @@ def _score(graph, budget, planner, lookahead, target):
 
 
 def apply_techniques(graph, budget=None, fused=True, recompute=True, planner="best",
-                     lookahead=4, target="host"):
-    """-> graph with attributes fused_layers, recomputed (names), recompute_ops.
+                     lookahead=4, target="host", tiling=True):
+    """-> graph with attributes fused_layers, recomputed (names), recompute_ops,
+    tiled_layers ({layer: chunks}).
     budget None: minimise the smallest RAM; else the estimated time at budget."""
+    if tiling:
+        graph = (tiling_plan.for_min_ram(graph, planner, lookahead) if budget is None else
+                 tiling_plan.for_budget(graph, budget, planner, lookahead, target)).graph
     chosen, layers = graph, []
     if fused:
         trial, fused_layers = _fused_copy(graph)

@@ -15,14 +15,19 @@ _MIN_LABEL_FRACTION = 0.035   # label a rectangle only if it is this tall relati
 
 
 # How a tensor is marked: swapped to flash, or a recomputed copy made in backward.
-HATCHES = {"swapped": "///", "recomputed": "xx", "swapped+recomputed": "///xx"}
+HATCHES = {"swapped": "///", "recomputed": "xx", "swapped+recomputed": "///xx", "tiled": ".."}
+
+
+def _hatch(mark):
+    """A combined mark ("swapped+tiled") draws every part's hatch."""
+    return "".join(HATCHES[part] for part in mark.split("+")) if mark else None
 
 
 def _draw_buffer(axes, buffer: Buffer, offset: int, color, mark: str | None, label: str | None,
                  arena: int) -> None:
     for first, last in buffer.intervals:
         axes.add_patch(Rectangle((first - 0.5, offset), last - first + 1, buffer.size, facecolor=color,
-                                 edgecolor="black", linewidth=0.5, hatch=HATCHES.get(mark),
+                                 edgecolor="black", linewidth=0.5, hatch=_hatch(mark),
                                  alpha=0.85))
     # A dotted line through the gaps shows that the bytes stay reserved while the tensor is on flash.
     for (_, previous_last), (next_first, _) in zip(buffer.intervals, buffer.intervals[1:]):
@@ -43,22 +48,22 @@ def _draw_levels(axes, bound: int, arena: int) -> list:
 
 def draw_timeline(buffers: Sequence[Buffer], plan: Plan, path, names: Mapping[int, str] | None = None,
                   swapped_ids: Collection[int] = (), title: str = "", alignment: int = 16,
-                  recomputed_ids: Collection[int] = ()) -> None:
+                  recomputed_ids: Collection[int] = (), tiled_ids: Collection[int] = ()) -> None:
     """Write a PNG (or any format matplotlib infers from `path`) of the plan's memory map.
-    Swapped tensors are hatched ///, recomputed copies xx (nothing is tiled yet)."""
+    Swapped tensors are hatched ///, recomputed copies xx, chunks of tiled tensors .."""
     names = names or {}
-    swapped, recomputed = set(swapped_ids), set(recomputed_ids)
+    marks = (("swapped", set(swapped_ids)), ("recomputed", set(recomputed_ids)),
+             ("tiled", set(tiled_ids)))
     figure, axes = plt.subplots(figsize=(11, 6))
     colors = plt.get_cmap("tab20")
     for index, buffer in enumerate(sorted(buffers, key=lambda b: b.id)):
         label = names.get(buffer.id, str(buffer.id))
-        mark = "+".join(m for m, ids in (("swapped", swapped), ("recomputed", recomputed))
-                        if buffer.id in ids) or None
+        mark = "+".join(m for m, ids in marks if buffer.id in ids) or None
         _draw_buffer(axes, buffer, plan.offsets[buffer.id], colors(index % 20), mark, label,
                      plan.arena_bytes)
     # Rectangles show the bytes a tensor uses; the bound counts aligned sizes, like the arena.
     handles = _draw_levels(axes, lower_bound(buffers, alignment), plan.arena_bytes)
-    for mark, ids in (("swapped", swapped), ("recomputed", recomputed)):
+    for mark, ids in marks:
         if ids:
             handles.append(Patch(facecolor="white", edgecolor="black", hatch=HATCHES[mark],
                                  label=f"{mark} tensor"))
