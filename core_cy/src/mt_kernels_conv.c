@@ -31,7 +31,7 @@
 #include "mt_program.h"
 
 
-#define TILE MT_CONV_TILE_FLOATS   /* floats in the column buffer */
+#define TILE MT_CONV_TILE_FLOATS   /* floats of the column buffer in the minimum scratch */
 #define MCH 16     /* (channel, tap) pairs per forward chunk */
 /* (channel, tap) columns per gradient chunk: 4 x GW accumulators. Without an
  * FPU (Cortex-M3) they live on the stack anyway, so take fewer to keep the
@@ -424,16 +424,21 @@ typedef struct {
     int flip;
 } wmap;
 
-/* The arena scratch (MT_CONV_SCRATCH_BYTES): the gathered column tile, then
- * one chunk's weights for up to 4 produced channels and its tap offsets. */
-typedef struct {
-    float tile[TILE];
-    float chunk_weights[MCH * 4];
-    int32_t tap_offset[MCH];
-} conv_scratch;
+/* The scratch floats the minimum MT_CONV_SCRATCH_BYTES lays out as: the
+ * column tile, then one chunk's weights for up to 4 produced channels and
+ * its tap offsets. */
+#define MIN_WEIGHTS (MCH * 4)
 
-typedef char conv_scratch_fits[sizeof(conv_scratch) <= MT_CONV_SCRATCH_BYTES &&
-                               sizeof(lanes4) <= MT_CONV_SCRATCH_BYTES ? 1 : -1];
+typedef char min_scratch_fits[TILE + MIN_WEIGHTS + MCH <= MT_CONV_SCRATCH_BYTES / 4 &&
+                              sizeof(lanes4) <= MT_CONV_SCRATCH_BYTES ? 1 : -1];
+
+/* Where one correlation keeps its gathered columns, packed weights and tap
+ * offsets inside the arena scratch. */
+typedef struct {
+    float *tile;
+    float *chunk_weights;
+    int32_t *tap_offset;
+} corr_scratch;
 
 /* What every tile of one correlation shares. */
 typedef struct {
@@ -443,10 +448,50 @@ typedef struct {
     int pairs, chunk_pairs;      /* (source channel, tap) pairs per group; per chunk */
     long src_plane, dst_plane;
     int direct;                  /* 1x1 stride-1 unpadded: read source planes in place */
+    int pack_rows;               /* produced channels per packed weight block (flip) */
     long tile_pixels;            /* produced pixels per tile */
 } corr_plan;
 
-static corr_plan plan_correlation(const geom *G, const wmap *W, int groups, int sc, int dc)
+/* Fewest pixels per tile worth a wide chunk: fewer, and the C block is
+ * reloaded too often for the longer K to pay. */
+#define WIDE_MIN_PIXELS 32
+
+/* Sizes chunks and tiles to the scratch (floats of it): the whole K of a
+ * group in one chunk and the whole plane in one tile when they fit (large
+ * scratch, Linux boards), else halves K, else the minimum layout (16 pairs,
+ * 4 channels of weights: Cortex-M). Per output element the pairs still add
+ * in ascending order, so the sizes change no bit. */
+static void size_correlation(corr_plan *P, long floats, void *scratch, corr_scratch *S)
+{
+    int kc = P->pairs;
+    long want = P->direct ? 0 : P->dst_plane < WIDE_MIN_PIXELS ? P->dst_plane : WIDE_MIN_PIXELS;
+    for (; floats > MT_CONV_SCRATCH_BYTES / 4; kc = (kc + 1) / 2) {
+        long weights = P->W->flip ? (long)kc * P->dst_per_group : 0;
+        long rest = floats - weights - kc, pixels = P->direct ? P->dst_plane : rest / kc;
+        if (rest < 0 || pixels < want) {
+            if (kc <= MCH)
+                break;
+            continue;
+        }
+        P->chunk_pairs = kc;
+        P->pack_rows = P->dst_per_group;
+        P->tile_pixels = pixels >= P->dst_plane ? P->dst_plane : pixels & ~7L;
+        S->tap_offset = (int32_t *)scratch;
+        S->chunk_weights = (float *)scratch + kc;
+        S->tile = S->chunk_weights + weights;
+        return;
+    }
+    P->chunk_pairs = P->pairs < MCH ? P->pairs : MCH;
+    P->pack_rows = 4;
+    P->tile_pixels = P->direct ? P->dst_plane
+                               : (long)(((floats - MIN_WEIGHTS - MCH) / P->chunk_pairs) & ~7L);
+    S->tile = (float *)scratch;
+    S->chunk_weights = S->tile + (floats - MIN_WEIGHTS - MCH);
+    S->tap_offset = (int32_t *)(S->chunk_weights + MIN_WEIGHTS);
+}
+
+static corr_plan plan_correlation(const geom *G, const wmap *W, int groups, int sc, int dc,
+                                  long floats, void *scratch, corr_scratch *S)
 {
     corr_plan P;
     P.G = G;
@@ -455,29 +500,28 @@ static corr_plan plan_correlation(const geom *G, const wmap *W, int groups, int 
     P.dst_per_group = dc / groups;
     P.taps = G->kh * G->kw;
     P.pairs = P.src_per_group * P.taps;
-    P.chunk_pairs = P.pairs < MCH ? P.pairs : MCH;
     P.src_plane = (long)G->ih * G->iw;
     P.dst_plane = (long)G->oh * G->ow;
     P.direct = P.taps == 1 && G->sh == 1 && G->sw == 1 && G->ph == 0 && G->pw == 0 &&
                G->oh == G->ih && G->ow == G->iw;
-    P.tile_pixels = P.direct ? P.dst_plane : (long)((TILE / P.chunk_pairs) & ~7);
+    size_correlation(&P, floats, scratch, S);
     return P;
 }
 
 /* Tap offsets of the chunk's pairs [first_pair, first_pair + n_pairs) and,
  * unless direct, their source columns for the tile's `count` pixels from q0. */
 static void gather_chunk(const corr_plan *P, const float *src_group, int first_pair, int n_pairs,
-                         long q0, int count, conv_scratch *scratch)
+                         long q0, int count, const corr_scratch *S)
 {
     const geom *G = P->G;
     int channel = first_pair / P->taps, tap = first_pair % P->taps;
     int ky = tap / G->kw, kx = tap % G->kw, pair;
     int oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow);
     for (pair = 0; pair < n_pairs; pair++) {
-        scratch->tap_offset[pair] = (int32_t)(channel * P->W->wsi +
-                                              (P->W->flip ? P->taps - 1 - tap : tap));
+        S->tap_offset[pair] = (int32_t)(channel * P->W->wsi +
+                                        (P->W->flip ? P->taps - 1 - tap : tap));
         if (!P->direct)
-            col_row(scratch->tile + (long)pair * count, 1, src_group + (long)channel * P->src_plane,
+            col_row(S->tile + (long)pair * count, 1, src_group + (long)channel * P->src_plane,
                     G, ky, kx, oy0, ox0, count);
         tap++;
         if (++kx == G->kw) {
@@ -493,13 +537,13 @@ static void gather_chunk(const corr_plan *P, const float *src_group, int first_p
 
 /* chunk_weights[pair * rows + r] = weight of produced channel first_out + r for each pair. */
 static void load_chunk_weights(const corr_plan *P, const float *w_group, int first_out, int rows,
-                               int n_pairs, conv_scratch *scratch)
+                               int n_pairs, const corr_scratch *S)
 {
     int r, pair;
     for (r = 0; r < rows; r++) {
         const float *filter = w_group + (long)(first_out + r) * P->W->wso;
         for (pair = 0; pair < n_pairs; pair++)
-            scratch->chunk_weights[pair * rows + r] = filter[scratch->tap_offset[pair]];
+            S->chunk_weights[pair * rows + r] = filter[S->tap_offset[pair]];
     }
 }
 
@@ -519,33 +563,35 @@ MT_NOINLINE static void accumulate_rows(float *dst, long ld, const float *cols, 
 
 /* One tile of `count` produced pixels from q0, summed chunk by chunk of pairs. */
 static void correlate_tile(const corr_plan *P, const float *src_group, float *dst_group,
-                           const float *w_group, long q0, int count, conv_scratch *scratch)
+                           const float *w_group, long q0, int count, const corr_scratch *S)
 {
     int first_pair, first_out, rows;
     for (first_pair = 0; first_pair < P->pairs; first_pair += P->chunk_pairs) {
         int n_pairs = P->pairs - first_pair < P->chunk_pairs ? P->pairs - first_pair : P->chunk_pairs;
-        const float *cols = P->direct ? src_group + (long)first_pair * P->src_plane + q0 : scratch->tile;
+        const float *cols = P->direct ? src_group + (long)first_pair * P->src_plane + q0 : S->tile;
         long cols_stride = P->direct ? P->src_plane : count;
-        gather_chunk(P, src_group, first_pair, n_pairs, q0, count, scratch);
+        gather_chunk(P, src_group, first_pair, n_pairs, q0, count, S);
         if (!P->W->flip) {   /* pair k's weights are contiguous: filter[first_pair + k] */
             accumulate_rows(dst_group + q0, P->dst_plane, cols, cols_stride,
                             w_group + first_pair, 1, P->W->wso, P->dst_per_group, n_pairs, count);
             continue;
         }
         for (first_out = 0; first_out < P->dst_per_group; first_out += rows) {
-            rows = first_out + 4 <= P->dst_per_group ? 4 : first_out + 2 <= P->dst_per_group ? 2 : 1;
-            load_chunk_weights(P, w_group, first_out, rows, n_pairs, scratch);
+            int left = P->dst_per_group - first_out;
+            rows = left >= P->pack_rows ? P->pack_rows : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            load_chunk_weights(P, w_group, first_out, rows, n_pairs, S);
             accumulate_rows(dst_group + (long)first_out * P->dst_plane + q0, P->dst_plane, cols,
-                            cols_stride, scratch->chunk_weights, rows, 1, rows, n_pairs, count);
+                            cols_stride, S->chunk_weights, rows, 1, rows, n_pairs, count);
         }
     }
 }
 
 /* dst (dc channels, pre-initialized) += correlation of src (sc channels). */
 static void correlate(const geom *G, int n, int groups, const float *src, int sc,
-                      float *dst, int dc, const wmap *W, conv_scratch *scratch)
+                      float *dst, int dc, const wmap *W, void *scratch, long floats)
 {
-    corr_plan P = plan_correlation(G, W, groups, sc, dc);
+    corr_scratch S;
+    corr_plan P = plan_correlation(G, W, groups, sc, dc, floats, scratch, &S);
     int sample, group;
     long q0;
     for (sample = 0; sample < n; sample++)
@@ -555,7 +601,7 @@ static void correlate(const geom *G, int n, int groups, const float *src, int sc
             for (q0 = 0; q0 < P.dst_plane; q0 += P.tile_pixels) {
                 long left = P.dst_plane - q0;
                 correlate_tile(&P, src_group, dst_group, W->w + (long)group * W->wg, q0,
-                               (int)(left < P.tile_pixels ? left : P.tile_pixels), scratch);
+                               (int)(left < P.tile_pixels ? left : P.tile_pixels), &S);
             }
         }
 }
@@ -569,8 +615,14 @@ static geom fwd_geom(const mt_conv_shape *s)
     return G;
 }
 
-void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
-                 const float *b, float *y, void *scratch)
+/* Usable floats of a scratch of `bytes` (never below the minimum). */
+static long scratch_floats(uint32_t bytes)
+{
+    return (long)(bytes < MT_CONV_SCRATCH_BYTES ? MT_CONV_SCRATCH_BYTES : bytes) / 4;
+}
+
+void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
+                       const float *b, float *y, void *scratch, uint32_t scratch_bytes)
 {
     geom G = fwd_geom(s);
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
@@ -593,11 +645,11 @@ void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
     W.wso = (long)cpg * kk;
     W.wsi = kk;
     W.flip = 0;
-    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W, (conv_scratch *)scratch);
+    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W, scratch, scratch_floats(scratch_bytes));
 }
 
-void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
-                   void *scratch)
+void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
+                         void *scratch, uint32_t scratch_bytes)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     geom G;
@@ -619,44 +671,64 @@ void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, floa
     W.wso = kk;
     W.wsi = (long)cpg * kk;
     W.flip = 1;
-    correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, (conv_scratch *)scratch);
+    correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, scratch,
+              scratch_floats(scratch_bytes));
+}
+
+void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
+                 const float *b, float *y, void *scratch)
+{
+    mt_conv_fwd_sized(s, x, w, b, y, scratch, MT_CONV_SCRATCH_BYTES);
+}
+
+void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
+                   void *scratch)
+{
+    mt_conv_deriv_sized(s, dy, w, dx, scratch, MT_CONV_SCRATCH_BYTES);
 }
 
 /* ---- weight gradient ---- */
 
-/* dw_r[u] += sum_j dy_r[j] * B[j*GW + u] for every filter r of the group,
- * u < mc, j ascending (GEMM order 1). */
-MT_NOINLINE static void grad_chunk(float *dw, long ld, const float *dy, long ldy, int filters,
-                       const float *B, int cnt, int mc)
+/* dw_r[u] += sum_k A(r, k) * B[k*ldb + u] for every filter r of the group,
+ * u < mc, k ascending (GEMM order 1), with A(r, k) = a[k*ak + r*ar]. */
+MT_NOINLINE static void grad_chunk(float *dw, long ld, const float *a, long ak, long ar,
+                                   int filters, const float *B, long ldb, int cnt, int mc)
 {
     mt_gemm_acc_args g;
     g.c = dw; g.ldc = ld;
-    g.a = dy; g.ak = 1; g.ar = ldy;
-    g.b = B; g.ldb = GW;
+    g.a = a; g.ak = ak; g.ar = ar;
+    g.b = B; g.ldb = ldb;
     g.rows = filters; g.cols = mc; g.kn = cnt; g.from_c = 1;
     mt_gemm_acc(&g);
 }
 
-void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
-                  float *dw, float *db, void *scratch)
+/* B[j*ldb + u] = input of (channel, tap) pair m0 + u under pixel q0 + j of
+ * one sample's group xg, u < mc, j < cnt (transposed im2col). */
+static void grad_columns(const mt_conv_shape *s, const geom *G, const float *xg, float *B,
+                         long ldb, int m0, int mc, long q0, int cnt)
 {
-    float *B = ((conv_scratch *)scratch)->tile;
+    int kk = s->kh * s->kw, ii = m0 / kk, t = m0 % kk, mm;
+    int oy0 = (int)(q0 / s->ow), ox0 = (int)(q0 % s->ow);
+    long pin = (long)s->h * s->w;
+    for (mm = 0; mm < mc; mm++) {
+        col_row(B + mm, (int)ldb, xg + (long)ii * pin, G, t / s->kw, t % s->kw, oy0, ox0, cnt);
+        if (++t == kk) {
+            t = 0;
+            ii++;
+        }
+    }
+}
+
+/* Minimum scratch: per sample, tiles of qmax pixels x GW pair columns
+ * (padded with zero columns), dy read in place. */
+static void grad_narrow(const mt_conv_shape *s, const float *x, const float *dy, float *dw,
+                        float *B, long floats)
+{
     geom G = fwd_geom(s);
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
-    int mt = cpg * kk, qmax = TILE / GW;
+    int mt = cpg * kk, qmax = (int)((floats - MIN_WEIGHTS - MCH) / GW);
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
-    int n, g, o;
-    if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
-        grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
-        return;
-    }
-    memset(dw, 0, sizeof(float) * (size_t)s->oc * (size_t)mt);
-    if (db) {
-        memset(db, 0, sizeof(float) * (size_t)s->oc);
-        for (n = 0; n < s->n; n++)
-            for (o = 0; o < s->oc; o++)
-                db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
-    }
+    int n, g;
     for (n = 0; n < s->n; n++) {
         for (g = 0; g < s->groups; g++) {
             const float *xg = x + ((long)n * s->c + (long)g * cpg) * pin;
@@ -665,24 +737,90 @@ void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
             long q0;
             for (q0 = 0; q0 < pout; q0 += qmax) {
                 int cnt = (int)(pout - q0 < qmax ? pout - q0 : qmax), m0;
-                int oy0 = (int)(q0 / s->ow), ox0 = (int)(q0 % s->ow);
                 for (m0 = 0; m0 < mt; m0 += GW) {
                     int mc = mt - m0 < GW ? mt - m0 : GW, mm, j;
-                    int ii = m0 / kk, t = m0 % kk;
-                    for (mm = 0; mm < mc; mm++) {
-                        col_row(B + mm, GW, xg + (long)ii * pin, &G, t / s->kw, t % s->kw,
-                                oy0, ox0, cnt);
-                        if (++t == kk) {
-                            t = 0;
-                            ii++;
-                        }
-                    }
-                    for (; mm < GW; mm++)
+                    grad_columns(s, &G, xg, B, GW, m0, mc, q0, cnt);
+                    for (mm = mc; mm < GW; mm++)
                         for (j = 0; j < cnt; j++)
                             B[j * GW + mm] = 0.0f;
-                    grad_chunk(dwg + m0, mt, dyg + q0, pout, opg, B, cnt, mc);
+                    grad_chunk(dwg + m0, mt, dyg + q0, 1, pout, opg, B, GW, cnt, mc);
                 }
             }
         }
     }
+}
+
+/* Positions (sample, pixel) per wide gradient chunk: each takes mt column
+ * floats and opg packed dy floats of the scratch. 0: too few to pay. */
+static long grad_wide_positions(const mt_conv_shape *s, long floats)
+{
+    int cpg = s->c / s->groups, opg = s->oc / s->groups;
+    long per = (long)cpg * s->kh * s->kw + opg, all = (long)s->n * s->oh * s->ow;
+    long cnt = floats / per;
+    if (floats <= MT_CONV_SCRATCH_BYTES / 4 || cnt < (all < WIDE_MIN_PIXELS ? all : WIDE_MIN_PIXELS))
+        return 0;
+    return cnt < all ? cnt : all;
+}
+
+/* Large scratch: chunks of cnt consecutive (sample, pixel) positions, which
+ * may span samples, with every pair column at once: B is the transposed
+ * im2col (cnt x mt) and dy is packed position-major (cnt x opg) next to it,
+ * so one GEMM of opg x mt x cnt per chunk. Positions still add in ascending
+ * (sample, pixel) order, as in grad_narrow. */
+static void grad_wide(const mt_conv_shape *s, const float *x, const float *dy, float *dw,
+                      float *scratch, long cnt)
+{
+    geom G = fwd_geom(s);
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
+    int mt = cpg * kk, g, r;
+    long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow, all = (long)s->n * pout, k0;
+    float *B = scratch, *A = scratch + cnt * mt;
+    for (g = 0; g < s->groups; g++) {
+        float *dwg = dw + (long)g * opg * mt;
+        for (k0 = 0; k0 < all; k0 += cnt) {
+            long k = k0, end = k0 + cnt < all ? k0 + cnt : all;
+            while (k < end) {
+                long n = k / pout, q = k % pout, len = pout - q < end - k ? pout - q : end - k, j;
+                const float *dyg = dy + (n * s->oc + (long)g * opg) * pout + q;
+                float *a = A + (k - k0) * opg;
+                grad_columns(s, &G, x + (n * s->c + (long)g * cpg) * pin, B + (k - k0) * mt, mt,
+                             0, mt, q, (int)len);
+                for (j = 0; j < len; j++)
+                    for (r = 0; r < opg; r++)
+                        a[j * opg + r] = dyg[(long)r * pout + j];
+                k += len;
+            }
+            grad_chunk(dwg, mt, A, opg, 1, opg, B, mt, (int)(end - k0), mt);
+        }
+    }
+}
+
+void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
+                        float *dw, float *db, void *scratch, uint32_t scratch_bytes)
+{
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
+    long pout = (long)s->oh * s->ow, floats = scratch_floats(scratch_bytes), wide;
+    int n, o;
+    if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
+        grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
+        return;
+    }
+    memset(dw, 0, sizeof(float) * (size_t)s->oc * (size_t)cpg * (size_t)kk);
+    if (db) {
+        memset(db, 0, sizeof(float) * (size_t)s->oc);
+        for (n = 0; n < s->n; n++)
+            for (o = 0; o < s->oc; o++)
+                db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
+    }
+    wide = grad_wide_positions(s, floats);
+    if (wide)
+        grad_wide(s, x, dy, dw, (float *)scratch, wide);
+    else
+        grad_narrow(s, x, dy, dw, (float *)scratch, floats);
+}
+
+void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
+                  float *dw, float *db, void *scratch)
+{
+    mt_conv_grad_sized(s, x, dy, dw, db, scratch, MT_CONV_SCRATCH_BYTES);
 }

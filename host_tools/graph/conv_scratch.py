@@ -1,0 +1,50 @@
+"""The conv kernels' arena scratch, sized per target.
+
+The graph builder gives every conv op the minimum scratch
+(MT_CONV_SCRATCH_BYTES, 1344 bytes: the Cortex-M default, where RAM is the
+product). On a Linux board or the host, widen_conv_scratch() grows each conv
+op's scratch to what lets its kernel run whole-K, whole-plane GEMMs (forward
+and input derivative: one sample's im2col; weight gradient: up to
+GRAD_POSITIONS (sample, pixel) rows of the transposed im2col plus dy), capped
+at cap_bytes, and records the size in the op's p[14]. The scratch tensors are
+live during their op only, so the planner overlaps them: the arena grows by
+the largest one, not their sum. The size never changes a result bit.
+"""
+from core_cy import CONSTANTS
+
+MIN_BYTES = CONSTANTS["CONV_SCRATCH_BYTES"]
+LINUX_CAP_BYTES = 256 * 1024
+GRAD_POSITIONS = 1024   # longer GEMM K gains nothing measurable
+CONV_KINDS = ("CONV_FWD", "CONV_GRAD", "CONV_DERIV")
+
+
+def useful_bytes(kind, params):
+    """Scratch bytes beyond which this conv op's kernel runs no faster
+    (0: the kernel takes a path that uses only the minimum)."""
+    n, c, h, w, oc, kh, kw, sh, sw, _ph, _pw, oh, ow, groups = params[:14]
+    per_group_in, per_group_out, taps = c // groups, oc // groups, kh * kw
+    if per_group_in == 1 and per_group_out < 4:   # depthwise: row-wise kernels
+        return 0
+    if kind == "CONV_GRAD":
+        positions = min(n * oh * ow, GRAD_POSITIONS)
+        return 4 * positions * (per_group_in * taps + per_group_out)
+    if kind == "CONV_FWD":
+        pairs = per_group_in * taps
+        return 4 * pairs * (oh * ow + 1)
+    if sh != 1 or sw != 1 or per_group_in < 4 or taps > 9:   # the scatter derivative
+        return 0
+    pairs = per_group_out * taps
+    return 4 * pairs * (h * w + 1 + per_group_in)
+
+
+def widen_conv_scratch(graph, cap_bytes=LINUX_CAP_BYTES):
+    """Grows every conv op's scratch tensor in place (see the module doc)."""
+    for op in graph.ops:
+        if op.kind not in CONV_KINDS:
+            continue
+        size = min(cap_bytes, useful_bytes(op.kind, op.params)) // 4 * 4
+        if size <= MIN_BYTES:
+            continue
+        graph.tensors[op.tensors[-1]].shape = (size // 4,)
+        op.params = list(op.params[:14]) + [size]
+    return graph
