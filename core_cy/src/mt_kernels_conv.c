@@ -24,6 +24,7 @@
  * row-wise code:
  *   fwd:   y  = b + sum over (ky, kx), axpy over output rows (4 channels of a
  *          group together); grad: 4 lanes over (oy, ox) folded per sample. */
+#include <stdint.h>
 #include <string.h>
 #include "mt_kernels.h"
 #include "mt_kernel_util.h"
@@ -365,8 +366,16 @@ typedef struct {
     int ih, iw, oh, ow, kh, kw, sh, sw, ph, pw;
 } geom;
 
+/* Short runs (a row of a small plane) are copied and cleared in line: a
+ * memcpy / memset call per run costs more than the run. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MT_INLINE_RUNS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define MT_INLINE_RUNS
+#endif
+
 /* bt[j*bs] = source value of tap (ky, kx) for produced pixel q0 + j, j < cnt */
-static void col_row(float *restrict bt, int bs, const float *restrict xp, const geom *G,
+MT_INLINE_RUNS static void col_row(float *restrict bt, int bs, const float *restrict xp, const geom *G,
                     int ky, int kx, int oy, int ox, int cnt)
 {
     int j = 0, lo, hi, u;
@@ -422,6 +431,7 @@ typedef struct {
     const float *w;
     long wg, wso, wsi;
     int flip;
+    int scatter_order;   /* pairs in deriv_scatter's order (see pair_at) */
 } wmap;
 
 /* The scratch floats the minimum MT_CONV_SCRATCH_BYTES lays out as: the
@@ -449,6 +459,7 @@ typedef struct {
     long src_plane, dst_plane;
     int direct;                  /* 1x1 stride-1 unpadded: read source planes in place */
     int pack_rows;               /* produced channels per packed weight block (flip) */
+    int wide;                    /* sized for a scratch beyond the minimum */
     long tile_pixels;            /* produced pixels per tile */
 } corr_plan;
 
@@ -474,6 +485,7 @@ static void size_correlation(corr_plan *P, long floats, void *scratch, corr_scra
             continue;
         }
         P->chunk_pairs = kc;
+        P->wide = 1;
         P->pack_rows = P->dst_per_group;
         P->tile_pixels = pixels >= P->dst_plane ? P->dst_plane : pixels & ~7L;
         S->tap_offset = (int32_t *)scratch;
@@ -482,6 +494,7 @@ static void size_correlation(corr_plan *P, long floats, void *scratch, corr_scra
         return;
     }
     P->chunk_pairs = P->pairs < MCH ? P->pairs : MCH;
+    P->wide = 0;
     P->pack_rows = 4;
     P->tile_pixels = P->direct ? P->dst_plane
                                : (long)(((floats - MIN_WEIGHTS - MCH) / P->chunk_pairs) & ~7L);
@@ -508,30 +521,46 @@ static corr_plan plan_correlation(const geom *G, const wmap *W, int groups, int 
     return P;
 }
 
+/* Source channel and tap of pair k of a group. In the correlation's order
+ * channels ascend, taps ascend within each. In deriv_scatter's order (stride
+ * 1: a dx element adds oy ascending, i.e. flipped tap rows ascending, then kx
+ * ascending, i.e. flipped tap columns descending, then the channels of a
+ * block of 4) it is: blocks of 4 source channels, then single channels; per
+ * block, flipped tap rows ascending, columns descending, channels of the
+ * block innermost. */
+static void pair_at(const corr_plan *P, int k, int *channel, int *tap)
+{
+    int kw = P->G->kw, blocks = P->src_per_group / 4, in_blocks = blocks * 4 * P->taps, t;
+    if (!P->W->scatter_order) {
+        *channel = k / P->taps;
+        *tap = k % P->taps;
+        return;
+    }
+    if (k < in_blocks) {
+        int rest = k % (4 * P->taps);
+        *channel = k / (4 * P->taps) * 4 + rest % 4;
+        t = rest / 4;
+    } else {
+        *channel = blocks * 4 + (k - in_blocks) / P->taps;
+        t = (k - in_blocks) % P->taps;
+    }
+    *tap = t / kw * kw + (kw - 1 - t % kw);
+}
+
 /* Tap offsets of the chunk's pairs [first_pair, first_pair + n_pairs) and,
  * unless direct, their source columns for the tile's `count` pixels from q0. */
 static void gather_chunk(const corr_plan *P, const float *src_group, int first_pair, int n_pairs,
                          long q0, int count, const corr_scratch *S)
 {
     const geom *G = P->G;
-    int channel = first_pair / P->taps, tap = first_pair % P->taps;
-    int ky = tap / G->kw, kx = tap % G->kw, pair;
-    int oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow);
+    int oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow), pair, channel, tap;
     for (pair = 0; pair < n_pairs; pair++) {
+        pair_at(P, first_pair + pair, &channel, &tap);
         S->tap_offset[pair] = (int32_t)(channel * P->W->wsi +
                                         (P->W->flip ? P->taps - 1 - tap : tap));
         if (!P->direct)
             col_row(S->tile + (long)pair * count, 1, src_group + (long)channel * P->src_plane,
-                    G, ky, kx, oy0, ox0, count);
-        tap++;
-        if (++kx == G->kw) {
-            kx = 0;
-            ky++;
-        }
-        if (tap == P->taps) {
-            tap = ky = 0;
-            channel++;
-        }
+                    G, tap / G->kw, tap % G->kw, oy0, ox0, count);
     }
 }
 
@@ -586,24 +615,169 @@ static void correlate_tile(const corr_plan *P, const float *src_group, float *ds
     }
 }
 
-/* dst (dc channels, pre-initialized) += correlation of src (sc channels). */
-static void correlate(const geom *G, int n, int groups, const float *src, int sc,
-                      float *dst, int dc, const wmap *W, void *scratch, long floats)
+/* ---- stride-1 correlation as an implicit GEMM (large scratch only) ----
+ * The source planes of a group are copied once into zero-padded planes
+ * (oh + kh - 1) x wp, wp = ow + kw - 1; then the source value of tap (ky, kx)
+ * under produced pixel (oy, ox) is padded[(oy + ky) * wp + ox + kx], so the
+ * produced plane, laid out wp wide (columns ow..wp-1 computed and dropped),
+ * is one GEMM whose B row for pair (channel, tap) is a pointer into the
+ * padded planes: no gathered columns. Same pairs, same order, same bits. */
+
+typedef struct {
+    const float **brows;   /* B row per pair */
+    float *weights;        /* A: pair-major, dst_per_group per pair */
+    float *padded;         /* src_per_group padded planes */
+    float *grid;           /* C: dst_per_group rows of grid_ld >= oh * wp */
+    long padded_plane, grid_cols, grid_ld;
+    int wp;
+} implicit_scratch;
+
+#define GRID_ALIGN 8
+
+/* Floats after the last padded plane that the dropped columns of the last
+ * grid row read (kept zero). */
+static long padded_slack(const implicit_scratch *I, const geom *G)
+{
+    return G->kw - 1 + (I->grid_ld - I->grid_cols);
+}
+
+/* Lays the implicit GEMM out in the scratch; 0 when it does not fit. */
+static int plan_implicit(const corr_plan *P, void *scratch, long floats, implicit_scratch *I)
+{
+    const geom *G = P->G;
+    uintptr_t at = ((uintptr_t)scratch + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1);
+    long pointer_floats = ((long)P->pairs * (long)sizeof(void *) + 3) / 4 + 1;
+    I->wp = (G->ow - 1) * G->sw + G->kw;   /* ow + kw - 1 at stride 1 */
+    I->padded_plane = (long)((G->oh - 1) * G->sh + G->kh) * I->wp;
+    I->grid_cols = (long)G->oh * I->wp;
+    /* whole vectors per grid row: the extra columns are dropped too */
+    I->grid_ld = (I->grid_cols + GRID_ALIGN - 1) / GRID_ALIGN * GRID_ALIGN;
+    if (G->sh != 1 || G->sw != 1 || P->direct ||
+        pointer_floats + (long)P->pairs * P->dst_per_group + P->src_per_group * I->padded_plane +
+        padded_slack(I, G) + P->dst_per_group * I->grid_ld > floats)
+        return 0;
+    I->brows = (const float **)at;
+    I->weights = (float *)scratch + pointer_floats;
+    I->padded = I->weights + (long)P->pairs * P->dst_per_group;
+    I->grid = I->padded + P->src_per_group * I->padded_plane + padded_slack(I, G);
+    return 1;
+}
+
+/* padded planes of the group's source channels (zero outside the source),
+ * then the zero slack */
+MT_INLINE_RUNS static void pad_planes(const corr_plan *P, const float *src_group,
+                                      const implicit_scratch *I)
+{
+    const geom *G = P->G;
+    int channel, py, px, hp = (G->oh - 1) * G->sh + G->kh;
+    int left = G->pw < I->wp ? G->pw : I->wp;                    /* zero columns */
+    int right = G->iw + G->pw < I->wp ? G->iw + G->pw : I->wp;   /* end of the copy */
+    long i, slack = padded_slack(I, G);
+    float *end;
+    for (channel = 0; channel < P->src_per_group; channel++) {
+        const float *plane = src_group + channel * P->src_plane;
+        float *out = I->padded + channel * I->padded_plane;
+        for (py = 0; py < hp; py++) {
+            int iy = py - G->ph;
+            float *row = out + (long)py * I->wp;
+            const float *in = plane + (long)iy * G->iw - G->pw;
+            if (iy < 0 || iy >= G->ih) {
+                for (px = 0; px < I->wp; px++)
+                    row[px] = 0.0f;
+                continue;
+            }
+            for (px = 0; px < left; px++)
+                row[px] = 0.0f;
+            for (; px < right; px++)
+                row[px] = in[px];
+            for (; px < I->wp; px++)
+                row[px] = 0.0f;
+        }
+    }
+    end = I->padded + P->src_per_group * I->padded_plane;
+    for (i = 0; i < slack; i++)
+        end[i] = 0.0f;
+}
+
+/* grid <-> dst rows: to_grid copies dst in (dropped columns zero); else back. */
+MT_INLINE_RUNS static void grid_copy(const corr_plan *P, float *dst_group,
+                                     const implicit_scratch *I, int to_grid)
+{
+    const geom *G = P->G;
+    int r, oy, ox;
+    for (r = 0; r < P->dst_per_group; r++)
+        for (oy = 0; oy < G->oh; oy++) {
+            float *d = dst_group + r * P->dst_plane + (long)oy * G->ow;
+            float *g = I->grid + r * I->grid_ld + (long)oy * I->wp;
+            if (to_grid) {
+                for (ox = 0; ox < G->ow; ox++)
+                    g[ox] = d[ox];
+                for (; ox < I->wp; ox++)
+                    g[ox] = 0.0f;
+                if (oy == G->oh - 1)   /* the row's whole-vector tail */
+                    for (ox = I->wp; ox < I->wp + I->grid_ld - I->grid_cols; ox++)
+                        g[ox] = 0.0f;
+            } else {
+                for (ox = 0; ox < G->ow; ox++)
+                    d[ox] = g[ox];
+            }
+        }
+}
+
+static void correlate_implicit(const corr_plan *P, const float *src_group, float *dst_group,
+                               const float *w_group, const implicit_scratch *I)
+{
+    const geom *G = P->G;
+    mt_gemm_rows_args g;
+    int k, r, channel, tap;
+    for (k = 0; k < P->pairs; k++) {
+        pair_at(P, k, &channel, &tap);
+        I->brows[k] = I->padded + channel * I->padded_plane + (long)(tap / G->kw) * I->wp +
+                      tap % G->kw;
+        tap = (int)(channel * P->W->wsi + (P->W->flip ? P->taps - 1 - tap : tap));
+        for (r = 0; r < P->dst_per_group; r++)
+            I->weights[(long)k * P->dst_per_group + r] = w_group[r * P->W->wso + tap];
+    }
+    pad_planes(P, src_group, I);
+    grid_copy(P, dst_group, I, 1);
+    g.c = I->grid; g.ldc = I->grid_ld;
+    g.a = I->weights; g.ak = P->dst_per_group; g.ar = 1;
+    g.brows = I->brows;
+    g.rows = P->dst_per_group; g.cols = (int)I->grid_ld;
+    g.kn = P->pairs; g.from_c = 1;
+    mt_gemm_acc_rows(&g);
+    grid_copy(P, dst_group, I, 0);
+}
+
+/* dst (dc channels, pre-initialized) += correlation of src (sc channels).
+ * Returns 0, touching nothing, when only_wide and the scratch is too small
+ * for the wide plan. */
+static int correlate(const geom *G, int n, int groups, const float *src, int sc,
+                     float *dst, int dc, const wmap *W, void *scratch, long floats, int only_wide)
 {
     corr_scratch S;
     corr_plan P = plan_correlation(G, W, groups, sc, dc, floats, scratch, &S);
-    int sample, group;
+    implicit_scratch I;
+    int sample, group, implicit = floats > MT_CONV_SCRATCH_BYTES / 4 &&
+                                  plan_implicit(&P, scratch, floats, &I);
     long q0;
+    if (only_wide && !P.wide && !implicit)
+        return 0;
     for (sample = 0; sample < n; sample++)
         for (group = 0; group < groups; group++) {
             const float *src_group = src + ((long)sample * sc + (long)group * P.src_per_group) * P.src_plane;
             float *dst_group = dst + ((long)sample * dc + (long)group * P.dst_per_group) * P.dst_plane;
+            if (implicit) {
+                correlate_implicit(&P, src_group, dst_group, W->w + (long)group * W->wg, &I);
+                continue;
+            }
             for (q0 = 0; q0 < P.dst_plane; q0 += P.tile_pixels) {
                 long left = P.dst_plane - q0;
                 correlate_tile(&P, src_group, dst_group, W->w + (long)group * W->wg, q0,
                                (int)(left < P.tile_pixels ? left : P.tile_pixels), &S);
             }
         }
+    return 1;
 }
 
 static geom fwd_geom(const mt_conv_shape *s)
@@ -645,23 +819,18 @@ void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
     W.wso = (long)cpg * kk;
     W.wsi = kk;
     W.flip = 0;
-    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W, scratch, scratch_floats(scratch_bytes));
+    W.scatter_order = 0;
+    correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W, scratch, scratch_floats(scratch_bytes),
+              0);
 }
 
 void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
                          void *scratch, uint32_t scratch_bytes)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
+    int scatter = s->sh != 1 || s->sw != 1 || cpg < 4 || kk > 9;
     geom G;
     wmap W;
-    /* The correlation gathers (dy, tap) columns that feed cpg channels each;
-     * with few channels per group or large (mostly padded) filters the
-     * scatter, which skips padding, is cheaper. */
-    if (s->sh != 1 || s->sw != 1 || cpg < 4 || kk > 9) {
-        deriv_scatter(s, dy, w, dx);
-        return;
-    }
-    memset(dx, 0, sizeof(float) * (size_t)s->n * (size_t)s->c * (size_t)s->h * (size_t)s->w);
     /* dx = correlation of dy with the flipped filters, channels swapped */
     G.ih = s->oh; G.iw = s->ow; G.oh = s->h; G.ow = s->w;
     G.kh = s->kh; G.kw = s->kw; G.sh = 1; G.sw = 1;
@@ -671,8 +840,21 @@ void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w
     W.wso = kk;
     W.wsi = (long)cpg * kk;
     W.flip = 1;
-    correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, scratch,
-              scratch_floats(scratch_bytes));
+    W.scatter_order = scatter;
+    memset(dx, 0, sizeof(float) * (size_t)s->n * (size_t)s->c * (size_t)s->h * (size_t)s->w);
+    /* Few channels per group or large (mostly padded) filters: the scatter
+     * order, which the scatter, skipping padding, computes cheaper in the
+     * minimum scratch; a stride-1 one runs as a wide correlation in that
+     * same order when the scratch allows (the skipped terms are exact zeros). */
+    if (scatter && (s->sh != 1 || s->sw != 1 ||
+                    !correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, scratch,
+                               scratch_floats(scratch_bytes), 1))) {
+        deriv_scatter(s, dy, w, dx);
+        return;
+    }
+    if (!scatter)
+        correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, scratch,
+                  scratch_floats(scratch_bytes), 0);
 }
 
 void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,
@@ -750,47 +932,99 @@ static void grad_narrow(const mt_conv_shape *s, const float *x, const float *dy,
     }
 }
 
-/* Positions (sample, pixel) per wide gradient chunk: each takes mt column
- * floats and opg packed dy floats of the scratch. 0: too few to pay. */
-static long grad_wide_positions(const mt_conv_shape *s, long floats)
+/* The wide gradient's scratch: the transposed im2col B (cnt x mt), dy
+ * packed position-major (cnt x opg), one sample's group of padded input
+ * planes (as the implicit correlation's, any stride) and the pair offsets
+ * into them. */
+typedef struct {
+    long cnt;              /* positions per chunk; 0: does not fit */
+    float *cols, *dy;
+    int32_t *offset;
+    corr_plan P;           /* the forward correlation's geometry */
+    geom G;
+    wmap W;
+    implicit_scratch I;
+} grad_scratch;
+
+static void plan_grad_wide(const mt_conv_shape *s, void *scratch, long floats, grad_scratch *S)
 {
-    int cpg = s->c / s->groups, opg = s->oc / s->groups;
-    long per = (long)cpg * s->kh * s->kw + opg, all = (long)s->n * s->oh * s->ow;
-    long cnt = floats / per;
-    if (floats <= MT_CONV_SCRATCH_BYTES / 4 || cnt < (all < WIDE_MIN_PIXELS ? all : WIDE_MIN_PIXELS))
-        return 0;
-    return cnt < all ? cnt : all;
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, mt = cpg * s->kh * s->kw;
+    long all = (long)s->n * s->oh * s->ow, fixed;
+    S->G = fwd_geom(s);
+    S->W.w = 0; S->W.wg = S->W.wso = S->W.wsi = 0; S->W.flip = S->W.scatter_order = 0;
+    S->P.G = &S->G; S->P.W = &S->W;
+    S->P.src_per_group = cpg; S->P.dst_per_group = opg;
+    S->P.taps = s->kh * s->kw; S->P.pairs = mt;
+    S->P.src_plane = (long)s->h * s->w; S->P.dst_plane = (long)s->oh * s->ow;
+    S->I.wp = (s->ow - 1) * s->sw + s->kw;
+    S->I.padded_plane = (long)((s->oh - 1) * s->sh + s->kh) * S->I.wp;
+    S->I.grid_cols = S->I.grid_ld = 0;
+    fixed = cpg * S->I.padded_plane + padded_slack(&S->I, &S->G) + mt;
+    S->cnt = floats <= MT_CONV_SCRATCH_BYTES / 4 ? 0 : (floats - fixed) / (mt + opg);
+    if (S->cnt < (all < WIDE_MIN_PIXELS ? all : WIDE_MIN_PIXELS)) {
+        S->cnt = 0;
+        return;
+    }
+    if (S->cnt > all)
+        S->cnt = all;
+    S->cols = (float *)scratch;
+    S->dy = S->cols + S->cnt * mt;
+    S->I.padded = S->dy + S->cnt * opg;
+    S->offset = (int32_t *)(S->I.padded + cpg * S->I.padded_plane + padded_slack(&S->I, &S->G));
+}
+
+/* Rows of the transposed im2col for `len` pixels of one sample from q: row
+ * j, column m = padded value of pair m under pixel q + j. */
+static void grad_rows_from_padded(const mt_conv_shape *s, const grad_scratch *S, float *B,
+                                  long q, long len)
+{
+    int mt = S->P.pairs, m;
+    long j;
+    for (j = 0; j < len; j++) {
+        long oy = (q + j) / s->ow, ox = (q + j) % s->ow;
+        const float *base = S->I.padded + oy * s->sh * S->I.wp + ox * s->sw;
+        float *row = B + j * mt;
+        for (m = 0; m < mt; m++)
+            row[m] = base[S->offset[m]];
+    }
 }
 
 /* Large scratch: chunks of cnt consecutive (sample, pixel) positions, which
  * may span samples, with every pair column at once: B is the transposed
- * im2col (cnt x mt) and dy is packed position-major (cnt x opg) next to it,
- * so one GEMM of opg x mt x cnt per chunk. Positions still add in ascending
- * (sample, pixel) order, as in grad_narrow. */
+ * im2col (cnt x mt), gathered from padded planes, and dy is packed
+ * position-major (cnt x opg) next to it, so one GEMM of opg x mt x cnt per
+ * chunk. Positions still add in ascending (sample, pixel) order, as in
+ * grad_narrow. */
 static void grad_wide(const mt_conv_shape *s, const float *x, const float *dy, float *dw,
-                      float *scratch, long cnt)
+                      grad_scratch *S)
 {
-    geom G = fwd_geom(s);
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
-    int mt = cpg * kk, g, r;
+    int mt = cpg * kk, g, r, m;
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow, all = (long)s->n * pout, k0;
-    float *B = scratch, *A = scratch + cnt * mt;
+    long cnt = S->cnt, padded_sample = -1;
+    for (m = 0; m < mt; m++)
+        S->offset[m] = (int32_t)(m / kk * S->I.padded_plane + (m % kk) / s->kw * S->I.wp +
+                                 m % s->kw);
     for (g = 0; g < s->groups; g++) {
         float *dwg = dw + (long)g * opg * mt;
+        padded_sample = -1;
         for (k0 = 0; k0 < all; k0 += cnt) {
             long k = k0, end = k0 + cnt < all ? k0 + cnt : all;
             while (k < end) {
                 long n = k / pout, q = k % pout, len = pout - q < end - k ? pout - q : end - k, j;
                 const float *dyg = dy + (n * s->oc + (long)g * opg) * pout + q;
-                float *a = A + (k - k0) * opg;
-                grad_columns(s, &G, x + (n * s->c + (long)g * cpg) * pin, B + (k - k0) * mt, mt,
-                             0, mt, q, (int)len);
-                for (j = 0; j < len; j++)
-                    for (r = 0; r < opg; r++)
+                float *a = S->dy + (k - k0) * opg;
+                if (n != padded_sample) {
+                    pad_planes(&S->P, x + (n * s->c + (long)g * cpg) * pin, &S->I);
+                    padded_sample = n;
+                }
+                grad_rows_from_padded(s, S, S->cols + (k - k0) * mt, q, len);
+                for (r = 0; r < opg; r++)
+                    for (j = 0; j < len; j++)
                         a[j * opg + r] = dyg[(long)r * pout + j];
                 k += len;
             }
-            grad_chunk(dwg, mt, A, opg, 1, opg, B, mt, (int)(end - k0), mt);
+            grad_chunk(dwg, mt, S->dy, opg, 1, opg, S->cols, mt, (int)(end - k0), mt);
         }
     }
 }
@@ -799,7 +1033,8 @@ void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
                         float *dw, float *db, void *scratch, uint32_t scratch_bytes)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
-    long pout = (long)s->oh * s->ow, floats = scratch_floats(scratch_bytes), wide;
+    long pout = (long)s->oh * s->ow, floats = scratch_floats(scratch_bytes);
+    grad_scratch wide;
     int n, o;
     if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
         grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
@@ -812,9 +1047,9 @@ void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
             for (o = 0; o < s->oc; o++)
                 db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
     }
-    wide = grad_wide_positions(s, floats);
-    if (wide)
-        grad_wide(s, x, dy, dw, (float *)scratch, wide);
+    plan_grad_wide(s, scratch, floats, &wide);
+    if (wide.cnt)
+        grad_wide(s, x, dy, dw, &wide);
     else
         grad_narrow(s, x, dy, dw, (float *)scratch, floats);
 }
