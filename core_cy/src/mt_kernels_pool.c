@@ -16,36 +16,105 @@ static void window(int o, int stride, int pad, int k, int in, int *a, int *b)
 }
 
 
+/* One output's window, scalar (windows clipped by padding). */
+static void max_window(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox,
+                       float *y, int32_t *idx)
+{
+    float best = -INFINITY;
+    int32_t bi = -1;
+    int x0, x1, iy, ix;
+    window(ox, s->sw, s->pw, s->kw, s->w, &x0, &x1);
+    if (y0 < y1 && x0 < x1)
+        bi = y0 * s->w + x0;
+    for (iy = y0; iy < y1; iy++)
+        for (ix = x0; ix < x1; ix++) {
+            float v = xp[iy * s->w + ix];
+            if (v > best || v != v) {
+                best = v;
+                bi = iy * s->w + ix;
+            }
+        }
+    *y = bi < 0 ? 0.0f : best;
+    *idx = bi;
+}
+
+/* MAX_LANES (8 or 4) unclipped windows side by side (outputs ox0 ..
+ * ox0 + MAX_LANES - 1 of one row), each lane the same comparisons in the same window order as
+ * max_window, written with selects so the compiler vectorizes across lanes
+ * (ST: the column stride, a constant in the common stride-2 case). */
+#define MAX_BLOCK(NAME, ST, MAX_LANES)                                           \
+static void NAME(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox0, \
+                 float *y, int32_t *idx)                                         \
+{                                                                                \
+    float best[MAX_LANES];                                                       \
+    int32_t bi[MAX_LANES];                                                       \
+    int l, iy, kx, x0 = ox0 * (ST) - s->pw;                                      \
+    for (l = 0; l < MAX_LANES; l++) {                                            \
+        best[l] = -INFINITY;                                                     \
+        bi[l] = y0 < y1 ? y0 * s->w + x0 + l * (ST) : -1;                        \
+    }                                                                            \
+    for (iy = y0; iy < y1; iy++)                                                 \
+        for (kx = 0; kx < s->kw; kx++) {                                         \
+            const float *row = xp + iy * s->w + x0 + kx;                         \
+            int32_t at = iy * s->w + x0 + kx;                                    \
+            for (l = 0; l < MAX_LANES; l++) {                                    \
+                float v = row[l * (ST)];                                         \
+                int wins = (v > best[l]) | (v != v);                             \
+                best[l] = wins ? v : best[l];                                    \
+                bi[l] = wins ? at + l * (ST) : bi[l];                            \
+            }                                                                    \
+        }                                                                        \
+    for (l = 0; l < MAX_LANES; l++) {                                            \
+        y[l] = bi[l] < 0 ? 0.0f : best[l];                                       \
+        idx[l] = bi[l];                                                          \
+    }                                                                            \
+}
+
+MAX_BLOCK(max_block_s2, 2, 8)
+MAX_BLOCK(max_block_any, s->sw, 8)
+MAX_BLOCK(max_block4_s2, 2, 4)
+MAX_BLOCK(max_block4_any, s->sw, 4)
+
 /* First maximum in row-major window order wins; any NaN wins (the last
- * one, exactly as PyTorch's CPU loop). A window lying entirely in padding yields 0 with idx -1. */
+ * one, exactly as PyTorch's CPU loop). A window lying entirely in padding
+ * yields 0 with idx -1. Unclipped windows go 8 or 4 at a time. */
 void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *idx)
 {
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
     long p;
-    int oy, ox, iy, ix, y0, y1, x0, x1;
+    int oy, ox, y0, y1, inner_lo, inner_hi;
+    /* ox whose window lies inside the row: ox*sw - pw >= 0, ox*sw - pw + kw <= w */
+    inner_lo = (s->pw + s->sw - 1) / s->sw;
+    inner_hi = s->w - s->kw + s->pw < 0 ? 0 : (s->w - s->kw + s->pw) / s->sw + 1;
+    if (inner_hi > s->ow)
+        inner_hi = s->ow;
+    if (inner_lo > inner_hi)
+        inner_lo = inner_hi;
     for (p = 0; p < (long)s->n * s->c; p++) {
         const float *xp = x + p * pin;
         float *yp = y + p * pout;
         int32_t *ip = idx + p * pout;
         for (oy = 0; oy < s->oh; oy++) {
+            float *yr = yp + (long)oy * s->ow;
+            int32_t *ir = ip + (long)oy * s->ow;
             window(oy, s->sh, s->ph, s->kh, s->h, &y0, &y1);
-            for (ox = 0; ox < s->ow; ox++) {
-                float best = -INFINITY;
-                int32_t bi = -1;
-                window(ox, s->sw, s->pw, s->kw, s->w, &x0, &x1);
-                if (y0 < y1 && x0 < x1)
-                    bi = y0 * s->w + x0;
-                for (iy = y0; iy < y1; iy++)
-                    for (ix = x0; ix < x1; ix++) {
-                        float v = xp[iy * s->w + ix];
-                        if (v > best || v != v) {
-                            best = v;
-                            bi = iy * s->w + ix;
-                        }
-                    }
-                yp[oy * s->ow + ox] = bi < 0 ? 0.0f : best;
-                ip[oy * s->ow + ox] = bi;
+            for (ox = 0; ox < inner_lo; ox++)
+                max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);
+            for (; ox + 8 <= inner_hi; ox += 8) {
+                if (s->sw == 2)
+                    max_block_s2(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                else
+                    max_block_any(s, xp, y0, y1, ox, yr + ox, ir + ox);
             }
+            if (ox + 4 <= inner_hi) {
+                if (s->sw == 2)
+                    max_block4_s2(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                else
+                    max_block4_any(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                ox += 4;
+            }
+            for (; ox < s->ow; ox++)
+                max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);
         }
     }
 }
