@@ -634,6 +634,12 @@ typedef struct {
 
 #define GRID_ALIGN 8
 
+/* Floats the B row pointers take (one more for aligning them). */
+static long pointer_floats(const corr_plan *P)
+{
+    return ((long)P->pairs * (long)sizeof(void *) + 3) / 4 + 1;
+}
+
 /* Floats after the last padded plane that the dropped columns of the last
  * grid row read (kept zero). */
 static long padded_slack(const implicit_scratch *I, const geom *G)
@@ -641,25 +647,32 @@ static long padded_slack(const implicit_scratch *I, const geom *G)
     return G->kw - 1 + (I->grid_ld - I->grid_cols);
 }
 
-/* Lays the implicit GEMM out in the scratch; 0 when it does not fit. */
-static int plan_implicit(const corr_plan *P, void *scratch, long floats, implicit_scratch *I)
+/* Sizes the implicit GEMM (I's plane and grid sizes); 0 when it does not
+ * fit in `floats` of scratch. */
+static int implicit_fits(const corr_plan *P, long floats, implicit_scratch *I)
 {
     const geom *G = P->G;
-    uintptr_t at = ((uintptr_t)scratch + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1);
-    long pointer_floats = ((long)P->pairs * (long)sizeof(void *) + 3) / 4 + 1;
     I->wp = (G->ow - 1) * G->sw + G->kw;   /* ow + kw - 1 at stride 1 */
     I->padded_plane = (long)((G->oh - 1) * G->sh + G->kh) * I->wp;
     I->grid_cols = (long)G->oh * I->wp;
     /* whole vectors per grid row: the extra columns are dropped too */
     I->grid_ld = (I->grid_cols + GRID_ALIGN - 1) / GRID_ALIGN * GRID_ALIGN;
-    if (G->sh != 1 || G->sw != 1 || P->direct ||
-        pointer_floats + (long)P->pairs * P->dst_per_group + P->src_per_group * I->padded_plane +
-        padded_slack(I, G) + P->dst_per_group * I->grid_ld > floats)
+    return G->sh == 1 && G->sw == 1 && !P->direct &&
+           pointer_floats(P) + (long)P->pairs * P->dst_per_group +
+           P->src_per_group * I->padded_plane + padded_slack(I, G) +
+           P->dst_per_group * I->grid_ld <= floats;
+}
+
+/* Lays the implicit GEMM out in the scratch; 0 when it does not fit. */
+static int plan_implicit(const corr_plan *P, void *scratch, long floats, implicit_scratch *I)
+{
+    uintptr_t at = ((uintptr_t)scratch + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1);
+    if (!implicit_fits(P, floats, I))
         return 0;
     I->brows = (const float **)at;
-    I->weights = (float *)scratch + pointer_floats;
+    I->weights = (float *)scratch + pointer_floats(P);
     I->padded = I->weights + (long)P->pairs * P->dst_per_group;
-    I->grid = I->padded + P->src_per_group * I->padded_plane + padded_slack(I, G);
+    I->grid = I->padded + P->src_per_group * I->padded_plane + padded_slack(I, P->G);
     return 1;
 }
 
@@ -749,11 +762,14 @@ static void correlate_implicit(const corr_plan *P, const float *src_group, float
     grid_copy(P, dst_group, I, 0);
 }
 
+/* Which plans correlate() may take. */
+enum { ANY_PLAN, WIDE_ONLY, IMPLICIT_ONLY };
+
 /* dst (dc channels, pre-initialized) += correlation of src (sc channels).
- * Returns 0, touching nothing, when only_wide and the scratch is too small
- * for the wide plan. */
+ * Returns 0, touching nothing, when the scratch is too small for the plans
+ * `allowed` admits. */
 static int correlate(const geom *G, int n, int groups, const float *src, int sc,
-                     float *dst, int dc, const wmap *W, void *scratch, long floats, int only_wide)
+                     float *dst, int dc, const wmap *W, void *scratch, long floats, int allowed)
 {
     corr_scratch S;
     corr_plan P = plan_correlation(G, W, groups, sc, dc, floats, scratch, &S);
@@ -761,7 +777,7 @@ static int correlate(const geom *G, int n, int groups, const float *src, int sc,
     int sample, group, implicit = floats > MT_CONV_SCRATCH_BYTES / 4 &&
                                   plan_implicit(&P, scratch, floats, &I);
     long q0;
-    if (only_wide && !P.wide && !implicit)
+    if ((allowed == WIDE_ONLY && !P.wide && !implicit) || (allowed == IMPLICIT_ONLY && !implicit))
         return 0;
     for (sample = 0; sample < n; sample++)
         for (group = 0; group < groups; group++) {
@@ -795,6 +811,23 @@ static long scratch_floats(uint32_t bytes)
     return (long)(bytes < MT_CONV_SCRATCH_BYTES ? MT_CONV_SCRATCH_BYTES : bytes) / 4;
 }
 
+/* Whether the forward correlation of s fits the implicit GEMM in the scratch
+ * (the layout only: no scratch byte is touched). */
+static int fits_implicit(const mt_conv_shape *s, const geom *G, const wmap *W, uint32_t bytes)
+{
+    corr_plan P;
+    implicit_scratch I;
+    P.G = G;
+    P.W = W;
+    P.src_per_group = s->c / s->groups;
+    P.dst_per_group = s->oc / s->groups;
+    P.taps = G->kh * G->kw;
+    P.pairs = P.src_per_group * P.taps;
+    P.direct = P.taps == 1 && G->sh == 1 && G->sw == 1 && G->ph == 0 && G->pw == 0 &&
+               G->oh == G->ih && G->ow == G->iw;
+    return implicit_fits(&P, scratch_floats(bytes), &I);
+}
+
 void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
                        const float *b, float *y, void *scratch, uint32_t scratch_bytes)
 {
@@ -802,8 +835,18 @@ void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     long pout = (long)s->oh * s->ow;
     wmap W;
-    int n, o;
-    if (cpg == 1 && opg < 4) {   /* depthwise: a gathered column would feed too few filters */
+    int n, o, depthwise = cpg == 1 && opg < 4;
+    W.w = w;
+    W.wg = (long)opg * cpg * kk;
+    W.wso = (long)cpg * kk;
+    W.wsi = kk;
+    W.flip = 0;
+    W.scatter_order = 0;
+    /* depthwise: a gathered column would feed too few filters, so row-wise
+     * axpys, unless the scratch holds the implicit GEMM (same order: bias,
+     * then the taps ascending) */
+    if (depthwise && !(scratch_bytes > MT_CONV_SCRATCH_BYTES && fits_implicit(s, &G, &W,
+                                                                             scratch_bytes))) {
         fwd_rows(s, x, w, b, y);
         return;
     }
@@ -814,14 +857,8 @@ void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
             for (j = 0; j < pout; j++)
                 yp[j] = bias;
         }
-    W.w = w;
-    W.wg = (long)opg * cpg * kk;
-    W.wso = (long)cpg * kk;
-    W.wsi = kk;
-    W.flip = 0;
-    W.scatter_order = 0;
     correlate(&G, s->n, s->groups, x, s->c, y, s->oc, &W, scratch, scratch_floats(scratch_bytes),
-              0);
+              ANY_PLAN);
 }
 
 void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
@@ -848,13 +885,13 @@ void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w
      * same order when the scratch allows (the skipped terms are exact zeros). */
     if (scatter && (s->sh != 1 || s->sw != 1 ||
                     !correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, scratch,
-                               scratch_floats(scratch_bytes), 1))) {
+                               scratch_floats(scratch_bytes), WIDE_ONLY))) {
         deriv_scatter(s, dy, w, dx);
         return;
     }
     if (!scatter)
         correlate(&G, s->n, s->groups, dy, s->oc, dx, s->c, &W, scratch,
-                  scratch_floats(scratch_bytes), 0);
+                  scratch_floats(scratch_bytes), ANY_PLAN);
 }
 
 void mt_conv_fwd(const mt_conv_shape *s, const float *x, const float *w,

@@ -35,7 +35,7 @@ def useful_bytes(kind, params):
     (0: the kernel takes a path that uses only the minimum)."""
     n, c, h, w, oc, kh, kw, sh, sw, ph, pw, oh, ow, groups = params[:14]
     per_group_in, per_group_out, taps = c // groups, oc // groups, kh * kw
-    depthwise = per_group_in == 1 and per_group_out < 4   # row-wise fwd / grad kernels
+    depthwise = per_group_in == 1 and per_group_out < 4   # row-wise kernels but stride-1 fwd
     direct = taps == 1 and sh == sw == 1 and ph == pw == 0 and (oh, ow) == (h, w)
     if kind == "CONV_GRAD":
         if depthwise:
@@ -45,12 +45,10 @@ def useful_bytes(kind, params):
         pairs = per_group_in * taps
         return 4 * (positions * (pairs + per_group_out) + padded + pairs)
     if kind == "CONV_FWD":
-        if depthwise:
-            return 0
         pairs = per_group_in * taps
         if sh == sw == 1 and not direct:
             return 4 * _implicit_floats(pairs, per_group_in, per_group_out, oh, ow, kh, kw)
-        return 4 * pairs * (oh * ow + 1)
+        return 0 if depthwise else 4 * pairs * (oh * ow + 1)
     if sh != 1 or sw != 1:   # the scatter derivative
         return 0
     pairs = per_group_out * taps
