@@ -38,46 +38,42 @@ static void max_window(const mt_pool_shape *s, const float *xp, int y0, int y1, 
     *idx = bi;
 }
 
-/* MAX_LANES (8 or 4) unclipped windows side by side (outputs ox0 ..
- * ox0 + MAX_LANES - 1 of one row), each lane the same comparisons in the same window order as
- * max_window, written with selects so the compiler vectorizes across lanes
- * (ST: the column stride, a constant in the common stride-2 case). */
-#define MAX_BLOCK(NAME, ST, MAX_LANES)                                           \
-static void NAME(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox0, \
-                 float *y, int32_t *idx)                                         \
-{                                                                                \
-    float best[MAX_LANES];                                                       \
-    int32_t bi[MAX_LANES];                                                       \
-    int l, iy, kx, x0 = ox0 * (ST) - s->pw;                                      \
-    for (l = 0; l < MAX_LANES; l++) {                                            \
-        best[l] = -INFINITY;                                                     \
-        bi[l] = y0 < y1 ? y0 * s->w + x0 + l * (ST) : -1;                        \
-    }                                                                            \
-    for (iy = y0; iy < y1; iy++)                                                 \
-        for (kx = 0; kx < s->kw; kx++) {                                         \
-            const float *row = xp + iy * s->w + x0 + kx;                         \
-            int32_t at = iy * s->w + x0 + kx;                                    \
-            for (l = 0; l < MAX_LANES; l++) {                                    \
-                float v = row[l * (ST)];                                         \
-                int wins = (v > best[l]) | (v != v);                             \
-                best[l] = wins ? v : best[l];                                    \
-                bi[l] = wins ? at + l * (ST) : bi[l];                            \
-            }                                                                    \
-        }                                                                        \
-    for (l = 0; l < MAX_LANES; l++) {                                            \
-        y[l] = bi[l] < 0 ? 0.0f : best[l];                                       \
-        idx[l] = bi[l];                                                          \
-    }                                                                            \
-}
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON))
+/* Four unclipped windows side by side (outputs ox0 .. ox0 + 3 of one row) in
+ * 4-float vectors (SSE, NEON): each lane makes max_window's comparisons in
+ * the same window order; the winner is chosen with bit selects. */
+typedef float pool_v4 __attribute__((vector_size(16)));
+typedef int32_t pool_m4 __attribute__((vector_size(16)));
 
-MAX_BLOCK(max_block_s2, 2, 8)
-MAX_BLOCK(max_block_any, s->sw, 8)
-MAX_BLOCK(max_block4_s2, 2, 4)
-MAX_BLOCK(max_block4_any, s->sw, 4)
+static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox0,
+                       float *y, int32_t *idx)
+{
+    int sw = s->sw, x0 = ox0 * sw - s->pw, iy, kx, l;
+    pool_v4 best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    pool_m4 lane = {0, sw, 2 * sw, 3 * sw}, none = {-1, -1, -1, -1};
+    pool_m4 bi = y0 < y1 ? (y0 * s->w + x0) + lane : none;
+    for (iy = y0; iy < y1; iy++)
+        for (kx = 0; kx < s->kw; kx++) {
+            const float *row = xp + iy * s->w + x0 + kx;
+            pool_v4 v = {row[0], row[sw], row[2 * sw], row[3 * sw]};
+            pool_m4 wins = (v > best) | (v != v), at = (iy * s->w + x0 + kx) + lane;
+            best = (pool_v4)(((pool_m4)v & wins) | ((pool_m4)best & ~wins));
+            bi = (at & wins) | (bi & ~wins);
+        }
+    for (l = 0; l < 4; l++) {
+        y[l] = bi[l] < 0 ? 0.0f : best[l];
+        idx[l] = bi[l];
+    }
+}
+#define POOL_LANES 4
+#else
+#define POOL_LANES 0   /* Cortex-M: no vector unit, every window by itself */
+#endif
 
 /* First maximum in row-major window order wins; any NaN wins (the last
  * one, exactly as PyTorch's CPU loop). A window lying entirely in padding
- * yields 0 with idx -1. Unclipped windows go 8 or 4 at a time. */
+ * yields 0 with idx -1. Unclipped windows go 4 at a time where there are
+ * 4-float vectors. */
 void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *idx)
 {
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
@@ -100,19 +96,10 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
             window(oy, s->sh, s->ph, s->kh, s->h, &y0, &y1);
             for (ox = 0; ox < inner_lo; ox++)
                 max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);
-            for (; ox + 8 <= inner_hi; ox += 8) {
-                if (s->sw == 2)
-                    max_block_s2(s, xp, y0, y1, ox, yr + ox, ir + ox);
-                else
-                    max_block_any(s, xp, y0, y1, ox, yr + ox, ir + ox);
-            }
-            if (ox + 4 <= inner_hi) {
-                if (s->sw == 2)
-                    max_block4_s2(s, xp, y0, y1, ox, yr + ox, ir + ox);
-                else
-                    max_block4_any(s, xp, y0, y1, ox, yr + ox, ir + ox);
-                ox += 4;
-            }
+#if POOL_LANES
+            for (; ox + POOL_LANES <= inner_hi; ox += POOL_LANES)
+                max_block4(s, xp, y0, y1, ox, yr + ox, ir + ox);
+#endif
             for (; ox < s->ow; ox++)
                 max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);
         }
