@@ -24,16 +24,32 @@ typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
 
 #define SMALL_B_FLOATS (64L * 1024)
 
+/* A(r, k) = a[k*ak + r*ar] for the two strided-A forms */
+#define STRIDED_A_SETUP(g, r) const float *a = (g)->a + (r) * (g)->ar
+#define STRIDED_A_AT(g, q, k) a[(long)(k) * (g)->ak + (long)(q) * (g)->ar]
+
 /* B(k, j) = b[k*ldb + j] (mt_gemm_acc) */
 #define ACC_ARGS mt_gemm_acc_args
 #define ACC_FN(x) SIMD_FN(x)
 #define B_ROW(g, k) ((g)->b + (long)(k) * (g)->ldb)
+#define A_SETUP STRIDED_A_SETUP
+#define A_AT STRIDED_A_AT
 #include "mt_gemm_simd_acc.h"
 
 /* B(k, j) = brows[k][j] (mt_gemm_acc_rows: implicit im2col) */
 #define ACC_ARGS mt_gemm_rows_args
 #define ACC_FN(x) SIMD_FN(rows_##x)
 #define B_ROW(g, k) ((g)->brows[k])
+#define A_SETUP STRIDED_A_SETUP
+#define A_AT STRIDED_A_AT
+#include "mt_gemm_simd_acc.h"
+
+/* A(r, k) = arows[r][k] (mt_gemm_acc_arows: implicit im2col as A) */
+#define ACC_ARGS mt_gemm_arows_args
+#define ACC_FN(x) SIMD_FN(arows_##x)
+#define B_ROW(g, k) ((g)->b + (long)(k) * (g)->ldb)
+#define A_SETUP(g, r) const float *const *ap = (g)->arows + (r)
+#define A_AT(g, q, k) ap[q][k]
 #include "mt_gemm_simd_acc.h"
 
 /* The fixed tree over lanes 0..7 (held in LANES vectors). */
@@ -113,4 +129,4 @@ static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int 
 }
 
 static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot),
-                                              SIMD_FN(rows_acc)};
+                                              SIMD_FN(rows_acc), SIMD_FN(arows_acc)};

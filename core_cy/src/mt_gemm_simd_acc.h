@@ -1,13 +1,14 @@
 /* The order-1 (accumulating) micro-kernels of mt_gemm_simd.h, written once
- * for both ways of finding row k of B: included with ACC_ARGS (the args
- * type), ACC_FN(x) (a unique prefix) and B_ROW(g, k) (pointer to B(k, 0)). */
+ * for every way of finding A and B: included with ACC_ARGS (the args type),
+ * ACC_FN(x) (a unique prefix), B_ROW(g, k) (pointer to B(k, 0)), A_SETUP(g, r)
+ * (declarations for a block of rows from r) and A_AT(g, q, k) (A(r + q, k)). */
 /* C block of R rows x NV vectors at (r, j), k ascending (order 1). */
 #define ACC_BLOCK(NAME, R, NV)                                                   \
 static inline void NAME(const ACC_ARGS *g, long r, long j)              \
 {                                                                                \
     v8 acc[R][NV];                                                               \
     float *c = g->c + r * g->ldc + j;                                            \
-    const float *a = g->a + r * g->ar;                                           \
+    A_SETUP(g, r);                                                               \
     int q, v, k;                                                                 \
     UNROLL                                                                       \
     for (q = 0; q < R; q++)                                                      \
@@ -15,14 +16,14 @@ static inline void NAME(const ACC_ARGS *g, long r, long j)              \
         for (v = 0; v < NV; v++)                                                 \
             acc[q][v] = g->from_c ? LD(c + q * g->ldc + VL * v) : (v8){0};        \
     for (k = 0; k < g->kn; k++) {                                                \
-        const float *bk = B_ROW(g, k) + j, *ak = a + (long)k * g->ak;            \
+        const float *bk = B_ROW(g, k) + j;                                       \
         v8 bv[NV];                                                               \
         UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
             bv[v] = LD(bk + VL * v);                                              \
         UNROLL                                                                   \
         for (q = 0; q < R; q++) {                                                \
-            float s = ak[q * g->ar];                                             \
+            float s = A_AT(g, q, k);                                             \
             UNROLL                                                               \
             for (v = 0; v < NV; v++)                                             \
                 acc[q][v] = acc[q][v] + s * bv[v];                               \
@@ -47,10 +48,10 @@ static void ACC_FN(acc_column)(const ACC_ARGS *g, long r0, long r1, long j)
     long r;
     int k;
     for (r = r0; r < r1; r++) {
-        const float *a = g->a + r * g->ar;
+        A_SETUP(g, r);
         float *c = g->c + r * g->ldc + j, acc = g->from_c ? *c : 0.0f;
         for (k = 0; k < g->kn; k++)
-            acc = acc + a[(long)k * g->ak] * B_ROW(g, k)[j];
+            acc = acc + A_AT(g, 0, k) * B_ROW(g, k)[j];
         *c = acc;
     }
 }
@@ -92,3 +93,5 @@ static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
 #undef ACC_ARGS
 #undef ACC_FN
 #undef B_ROW
+#undef A_SETUP
+#undef A_AT

@@ -553,14 +553,32 @@ static void gather_chunk(const corr_plan *P, const float *src_group, int first_p
                          long q0, int count, const corr_scratch *S)
 {
     const geom *G = P->G;
-    int oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow), pair, channel, tap;
+    int oy0 = (int)(q0 / G->ow), ox0 = (int)(q0 % G->ow), pair, channel, tap, ky, kx;
+    pair_at(P, first_pair, &channel, &tap);
+    ky = tap / G->kw;
+    kx = tap % G->kw;
     for (pair = 0; pair < n_pairs; pair++) {
-        pair_at(P, first_pair + pair, &channel, &tap);
+        if (P->W->scatter_order && pair > 0) {
+            pair_at(P, first_pair + pair, &channel, &tap);
+            ky = tap / G->kw;
+            kx = tap % G->kw;
+        }
         S->tap_offset[pair] = (int32_t)(channel * P->W->wsi +
                                         (P->W->flip ? P->taps - 1 - tap : tap));
         if (!P->direct)
             col_row(S->tile + (long)pair * count, 1, src_group + (long)channel * P->src_plane,
-                    G, tap / G->kw, tap % G->kw, oy0, ox0, count);
+                    G, ky, kx, oy0, ox0, count);
+        if (!P->W->scatter_order) {   /* the next pair in the correlation's order, no divisions */
+            tap++;
+            if (++kx == G->kw) {
+                kx = 0;
+                ky++;
+            }
+            if (tap == P->taps) {
+                tap = ky = 0;
+                channel++;
+            }
+        }
     }
 }
 
@@ -1066,12 +1084,98 @@ static void grad_wide(const mt_conv_shape *s, const float *x, const float *dy, f
     }
 }
 
+/* ---- stride-1 weight gradient as an implicit GEMM (large scratch only) ----
+ * dw^T (pairs x filters) += A x B over the positions of each sample's padded
+ * grid (oh x wp, as the implicit correlation's): A's row for pair (channel,
+ * tap) is a pointer into the sample's zero-padded input planes, B holds dy
+ * position-major with zeros under the dropped grid columns and past the
+ * filters (whole 8-float rows). Per dw element the products still add in
+ * ascending (sample, pixel) order; the extra ones are dy = 0 products, exact
+ * zeros that change no finite sum (a sum of products is never -0 here). */
+#define FILTER_ALIGN 8
+
+typedef struct {
+    const float **arows;
+    float *dwt, *b;
+    implicit_scratch I;
+    corr_plan P;
+    geom G;
+    wmap W;
+    int filters_ld;   /* filters per B / dw^T row, rounded up to FILTER_ALIGN */
+} grad_implicit_scratch;
+
+static int plan_grad_implicit(const mt_conv_shape *s, void *scratch, long floats,
+                              grad_implicit_scratch *S)
+{
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, mt = cpg * s->kh * s->kw;
+    uintptr_t at = ((uintptr_t)scratch + sizeof(void *) - 1) & ~(uintptr_t)(sizeof(void *) - 1);
+    long need;
+    if (s->sh != 1 || s->sw != 1 || floats <= MT_CONV_SCRATCH_BYTES / 4)
+        return 0;
+    S->G = fwd_geom(s);
+    S->W.w = 0; S->W.wg = S->W.wso = S->W.wsi = 0; S->W.flip = S->W.scatter_order = 0;
+    S->P.G = &S->G; S->P.W = &S->W;
+    S->P.src_per_group = cpg; S->P.dst_per_group = opg;
+    S->P.taps = s->kh * s->kw; S->P.pairs = mt;
+    S->P.src_plane = (long)s->h * s->w; S->P.dst_plane = (long)s->oh * s->ow;
+    S->I.wp = s->ow + s->kw - 1;
+    S->I.padded_plane = (long)(s->oh + s->kh - 1) * S->I.wp;
+    S->I.grid_cols = S->I.grid_ld = (long)s->oh * S->I.wp;
+    S->filters_ld = (opg + FILTER_ALIGN - 1) / FILTER_ALIGN * FILTER_ALIGN;
+    need = pointer_floats(&S->P) + (long)mt * S->filters_ld + cpg * S->I.padded_plane +
+           padded_slack(&S->I, &S->G) + S->I.grid_cols * S->filters_ld;
+    if (need > floats)
+        return 0;
+    S->arows = (const float **)at;
+    S->dwt = (float *)scratch + pointer_floats(&S->P);
+    S->I.padded = S->dwt + (long)mt * S->filters_ld;
+    S->b = S->I.padded + cpg * S->I.padded_plane + padded_slack(&S->I, &S->G);
+    return 1;
+}
+
+/* dw (zeroed) += the implicit GEMM of every sample, group by group. */
+MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, const float *x, const float *dy,
+                                         float *dw, grad_implicit_scratch *S)
+{
+    int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw, mt = cpg * kk;
+    int fl = S->filters_ld, g, n, m, o, oy, ox;
+    long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow, i;
+    mt_gemm_arows_args ga;
+    for (m = 0; m < mt; m++)
+        S->arows[m] = S->I.padded + m / kk * S->I.padded_plane + (m % kk) / s->kw * S->I.wp +
+                      m % s->kw;
+    ga.c = S->dwt; ga.ldc = fl;
+    ga.arows = S->arows;
+    ga.b = S->b; ga.ldb = fl;
+    ga.rows = mt; ga.cols = fl; ga.kn = (int)S->I.grid_cols; ga.from_c = 1;
+    for (i = 0; i < S->I.grid_cols * fl; i++)   /* dropped columns, padding filters */
+        S->b[i] = 0.0f;
+    for (g = 0; g < s->groups; g++) {
+        for (i = 0; i < (long)mt * fl; i++)
+            S->dwt[i] = 0.0f;
+        for (n = 0; n < s->n; n++) {
+            const float *dyg = dy + ((long)n * s->oc + (long)g * opg) * pout;
+            pad_planes(&S->P, x + ((long)n * s->c + (long)g * cpg) * pin, &S->I);
+            for (o = 0; o < opg; o++)
+                for (oy = 0; oy < s->oh; oy++)
+                    for (ox = 0; ox < s->ow; ox++)
+                        S->b[((long)oy * S->I.wp + ox) * fl + o] =
+                            dyg[(long)o * pout + (long)oy * s->ow + ox];
+            mt_gemm_acc_arows(&ga);
+        }
+        for (o = 0; o < opg; o++)
+            for (m = 0; m < mt; m++)
+                dw[((long)g * opg + o) * mt + m] = S->dwt[(long)m * fl + o];
+    }
+}
+
 void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
                         float *dw, float *db, void *scratch, uint32_t scratch_bytes)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     long pout = (long)s->oh * s->ow, floats = scratch_floats(scratch_bytes);
     grad_scratch wide;
+    grad_implicit_scratch implicit;
     int n, o;
     if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
         grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
@@ -1083,6 +1187,10 @@ void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
         for (n = 0; n < s->n; n++)
             for (o = 0; o < s->oc; o++)
                 db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
+    }
+    if (plan_grad_implicit(s, scratch, floats, &implicit)) {
+        grad_implicit(s, x, dy, dw, &implicit);
+        return;
     }
     plan_grad_wide(s, scratch, floats, &wide);
     if (wide.cnt)

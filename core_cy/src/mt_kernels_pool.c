@@ -17,7 +17,7 @@ static void window(int o, int stride, int pad, int k, int in, int *a, int *b)
 
 
 /* One output's window, scalar (windows clipped by padding). */
-static void max_window(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox,
+static inline void max_window(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox,
                        float *y, int32_t *idx)
 {
     float best = -INFINITY;
@@ -78,14 +78,16 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
 {
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
     long p;
-    int oy, ox, y0, y1, inner_lo, inner_hi;
+    int oy, ox, y0, y1;
+#if POOL_LANES
     /* ox whose window lies inside the row: ox*sw - pw >= 0, ox*sw - pw + kw <= w */
-    inner_lo = (s->pw + s->sw - 1) / s->sw;
-    inner_hi = s->w - s->kw + s->pw < 0 ? 0 : (s->w - s->kw + s->pw) / s->sw + 1;
+    int inner_lo = (s->pw + s->sw - 1) / s->sw;
+    int inner_hi = s->w - s->kw + s->pw < 0 ? 0 : (s->w - s->kw + s->pw) / s->sw + 1;
     if (inner_hi > s->ow)
         inner_hi = s->ow;
     if (inner_lo > inner_hi)
         inner_lo = inner_hi;
+#endif
     for (p = 0; p < (long)s->n * s->c; p++) {
         const float *xp = x + p * pin;
         float *yp = y + p * pout;
@@ -94,14 +96,16 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
             float *yr = yp + (long)oy * s->ow;
             int32_t *ir = ip + (long)oy * s->ow;
             window(oy, s->sh, s->ph, s->kh, s->h, &y0, &y1);
-            for (ox = 0; ox < inner_lo; ox++)
-                max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);
+            for (ox = 0; ox < s->ow; ox++) {
 #if POOL_LANES
-            for (; ox + POOL_LANES <= inner_hi; ox += POOL_LANES)
-                max_block4(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                if (ox >= inner_lo && ox + POOL_LANES <= inner_hi) {
+                    max_block4(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                    ox += POOL_LANES - 1;
+                    continue;
+                }
 #endif
-            for (; ox < s->ow; ox++)
-                max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);   /* one call site: inlined */
+            }
         }
     }
 }

@@ -5,8 +5,9 @@ The graph builder gives every conv op the minimum scratch
 product). On a Linux board or the host, widen_conv_scratch() grows each conv
 op's scratch to what lets its kernel run whole-K, whole-plane GEMMs (forward
 and input derivative at stride 1: an implicit GEMM over one sample's
-zero-padded planes, else one sample's im2col; weight gradient: up to
-GRAD_POSITIONS (sample, pixel) rows of the transposed im2col plus dy), capped
+zero-padded planes, else one sample's im2col; weight gradient: the same
+implicit GEMM at stride 1, else up to GRAD_POSITIONS (sample, pixel) rows of
+the transposed im2col plus dy), capped
 at cap_bytes, and records the size in the op's p[14]. The scratch tensors are
 live during their op only, so the planner overlaps them: the arena grows by
 the largest one, not their sum. The size never changes a result bit.
@@ -40,6 +41,10 @@ def useful_bytes(kind, params):
     if kind == "CONV_GRAD":
         if depthwise:
             return 0
+        if sh == sw == 1:   # implicit GEMM (plan_grad_implicit): A rows point into padded planes
+            wp, pairs, filters = ow + kw - 1, per_group_in * taps, -(-per_group_out // 8) * 8
+            return 4 * (pairs * 2 + 1 + pairs * filters + per_group_in * (oh + kh - 1) * wp
+                        + kw - 1 + oh * wp * filters)
         positions = min(n * oh * ow, GRAD_POSITIONS)
         padded = per_group_in * ((oh - 1) * sh + kh) * ((ow - 1) * sw + kw) + kw - 1
         pairs = per_group_in * taps
