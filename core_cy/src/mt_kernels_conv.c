@@ -106,13 +106,13 @@ MT_NOINLINE static void deriv_plane(const mt_conv_shape *s, float *dxp, const fl
     }
 }
 
+/* dx (zeroed by the caller) += the scatter of dy through the filters. */
 MT_NOINLINE static void deriv_scatter(const mt_conv_shape *shape, const float *dy, const float *w, float *dx)
 {
     mt_conv_shape s = *shape;
     int cpg = s.c / s.groups, opg = s.oc / s.groups, kk = s.kh * s.kw;
     long pin = (long)s.h * s.w, pout = (long)s.oh * s.ow;
     int n, ci, o, k;
-    memset(dx, 0, sizeof(float) * (size_t)s.n * (size_t)s.c * (size_t)pin);
     for (n = 0; n < s.n; n++) {
         for (ci = 0; ci < s.c; ci++) {
             int g = ci / cpg, cl = ci % cpg;
