@@ -1,29 +1,38 @@
-/* Direct 2-D convolution without im2col of whole planes: no scratch memory
- * beyond one MT_CONV_SCRATCH_BYTES tile from the arena (planned by the host like
- * any tensor), so the kernels' own stack stays small on a microcontroller.
+/* 2-D convolution on the GEMM layer, in an arena scratch the host plans per
+ * target (the kernels' own stack stays small on a microcontroller):
  *
- * Forward (and the stride-1 input derivative, a correlation of dy with the
- * flipped, transposed filters) work on tiles of consecutive output pixels of
- * the flattened plane (a tile may span rows, so 7- or 14-wide rows leave no
- * short tails). For a chunk of at most 16 (input channel, tap) pairs the tile's
- * input values are gathered into a local column buffer, zeros where the tap
- * falls into padding; then blocks of 4 output channels x 8 pixels keep their
- * accumulators in registers while the chunk is summed, so every column load
- * feeds four channels and every weight feeds eight pixels. A 1x1 stride-1
- * unpadded convolution reads the input planes directly (no gather).
- * The weight gradient gathers the transposed tile (pixel-major, 12 (channel,
- * tap) columns) and accumulates 4 filters x 12 weights in registers.
+ * Minimum scratch (MT_CONV_SCRATCH_BYTES, Cortex-M): forward (and the stride-1
+ * input derivative, a correlation of dy with the flipped, transposed
+ * filters) work on tiles of consecutive output pixels of the flattened plane
+ * (a tile may span rows). For a chunk of at most 16 (input channel, tap)
+ * pairs the tile's input values are gathered into a column buffer, zeros
+ * where the tap falls into padding, and summed by the GEMM layer into the
+ * output rows. A 1x1 stride-1 unpadded convolution reads the input planes
+ * directly. The weight gradient gathers the transposed tile (pixel-major,
+ * GW (channel, tap) columns).
  *
- * Summation orders are fixed by the code and do not depend on the blocking:
+ * Larger scratch (Linux boards): whole K and whole planes per GEMM; stride-1
+ * correlations and weight gradients as implicit GEMMs over zero-padded planes
+ * (no gathered columns); strided weight gradients over chunks of (sample,
+ * pixel) positions that may span samples.
+ *
+ * Summation orders are fixed by the code and depend neither on the blocking
+ * nor on the scratch size:
  *   fwd:   y  = b + sum over (ci, ky, kx) ascending (padding taps add zero)
  *   deriv: stride 1, >= 4 channels per group, <= 9 taps:
  *          dx = 0 + sum over (o, ky, kx descending) of the group;
  *          otherwise dx = sum over (o block of 4, oy, ky, kx, o in block)
+ *          (deriv_scatter; at stride 1 with a large scratch the same order
+ *          as a correlation, the skipped padding terms being exact zeros)
  *   grad:  dw = 0 + sum over (n, oy, ox) ascending; db as before (4 lanes).
  * One input channel and < 4 filters per group (depthwise) keep the previous
- * row-wise code:
+ * row-wise code (but the stride-1 forward runs as the implicit GEMM when the
+ * scratch holds it, in the same order):
  *   fwd:   y  = b + sum over (ky, kx), axpy over output rows (4 channels of a
- *          group together); grad: 4 lanes over (oy, ox) folded per sample. */
+ *          group together); grad: 4 lanes over (oy, ox) folded per sample.
+ * "Same bits" assumes finite inputs: a zero term the wide paths add where the
+ * minimum one skips it leaves any finite sum unchanged (sums start at +0 and
+ * so are never -0), but 0 * inf would be NaN. */
 #include <stdint.h>
 #include <string.h>
 #include "mt_kernels.h"
