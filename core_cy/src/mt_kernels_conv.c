@@ -618,7 +618,7 @@ MT_NOINLINE static void accumulate_rows(float *dst, long ld, const float *cols, 
 }
 
 /* One tile of `count` produced pixels from q0, summed chunk by chunk of pairs. */
-static void correlate_tile(const corr_plan *P, const float *src_group, float *dst_group,
+MT_NOINLINE static void correlate_tile(const corr_plan *P, const float *src_group, float *dst_group,
                            const float *w_group, long q0, int count, const corr_scratch *S)
 {
     int first_pair, first_out, rows;
@@ -795,25 +795,41 @@ enum { ANY_PLAN, WIDE_ONLY, IMPLICIT_ONLY };
 /* dst (dc channels, pre-initialized) += correlation of src (sc channels).
  * Returns 0, touching nothing, when the scratch is too small for the plans
  * `allowed` admits. */
+/* Every sample and group of the correlation as implicit GEMMs; 0, touching
+ * nothing, when they do not fit the scratch. Its own frame: a small stack on
+ * Cortex-M, which never takes this path. */
+MT_NOINLINE static int correlate_implicit_all(const corr_plan *P, int n, int groups,
+                                              const float *src, int sc, float *dst, int dc,
+                                              void *scratch, long floats)
+{
+    implicit_scratch I;
+    int sample, group;
+    if (!plan_implicit(P, scratch, floats, &I))
+        return 0;
+    for (sample = 0; sample < n; sample++)
+        for (group = 0; group < groups; group++)
+            correlate_implicit(P, src + ((long)sample * sc + (long)group * P->src_per_group) * P->src_plane,
+                               dst + ((long)sample * dc + (long)group * P->dst_per_group) * P->dst_plane,
+                               P->W->w + (long)group * P->W->wg, &I);
+    return 1;
+}
+
 static int correlate(const geom *G, int n, int groups, const float *src, int sc,
                      float *dst, int dc, const wmap *W, void *scratch, long floats, int allowed)
 {
     corr_scratch S;
     corr_plan P = plan_correlation(G, W, groups, sc, dc, floats, scratch, &S);
-    implicit_scratch I;
-    int sample, group, implicit = floats > MT_CONV_SCRATCH_BYTES / 4 &&
-                                  plan_implicit(&P, scratch, floats, &I);
+    int sample, group;
     long q0;
-    if ((allowed == WIDE_ONLY && !P.wide && !implicit) || (allowed == IMPLICIT_ONLY && !implicit))
+    if (floats > MT_CONV_SCRATCH_BYTES / 4 &&
+        correlate_implicit_all(&P, n, groups, src, sc, dst, dc, scratch, floats))
+        return 1;
+    if ((allowed == WIDE_ONLY && !P.wide) || allowed == IMPLICIT_ONLY)
         return 0;
     for (sample = 0; sample < n; sample++)
         for (group = 0; group < groups; group++) {
             const float *src_group = src + ((long)sample * sc + (long)group * P.src_per_group) * P.src_plane;
             float *dst_group = dst + ((long)sample * dc + (long)group * P.dst_per_group) * P.dst_plane;
-            if (implicit) {
-                correlate_implicit(&P, src_group, dst_group, W->w + (long)group * W->wg, &I);
-                continue;
-            }
             for (q0 = 0; q0 < P.dst_plane; q0 += P.tile_pixels) {
                 long left = P.dst_plane - q0;
                 correlate_tile(&P, src_group, dst_group, W->w + (long)group * W->wg, q0,
@@ -840,7 +856,8 @@ static long scratch_floats(uint32_t bytes)
 
 /* Whether the forward correlation of s fits the implicit GEMM in the scratch
  * (the layout only: no scratch byte is touched). */
-static int fits_implicit(const mt_conv_shape *s, const geom *G, const wmap *W, uint32_t bytes)
+MT_NOINLINE static int fits_implicit(const mt_conv_shape *s, const geom *G, const wmap *W,
+                                     uint32_t bytes)
 {
     corr_plan P;
     implicit_scratch I;
@@ -1059,7 +1076,7 @@ static void grad_rows_from_padded(const mt_conv_shape *s, const grad_scratch *S,
  * position-major (cnt x opg) next to it, so one GEMM of opg x mt x cnt per
  * chunk. Positions still add in ascending (sample, pixel) order, as in
  * grad_narrow. */
-static void grad_wide(const mt_conv_shape *s, const float *x, const float *dy, float *dw,
+MT_NOINLINE static void grad_wide(const mt_conv_shape *s, const float *x, const float *dy, float *dw,
                       grad_scratch *S)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
@@ -1143,7 +1160,7 @@ static int plan_grad_implicit(const mt_conv_shape *s, void *scratch, long floats
 }
 
 /* dw (zeroed) += the implicit GEMM of every sample, group by group. */
-MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, const float *x, const float *dy,
+MT_NOINLINE MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, const float *x, const float *dy,
                                          float *dw, grad_implicit_scratch *S)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw, mt = cpg * kk;
@@ -1178,13 +1195,34 @@ MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, const float *x,
     }
 }
 
+/* The planned-scratch gradients, each with its plan in its own frame (a
+ * small stack on Cortex-M, which never takes them); 0 when they do not fit. */
+MT_NOINLINE static int grad_try_implicit(const mt_conv_shape *s, const float *x,
+                                         const float *dy, float *dw, void *scratch, long floats)
+{
+    grad_implicit_scratch S;
+    if (!plan_grad_implicit(s, scratch, floats, &S))
+        return 0;
+    grad_implicit(s, x, dy, dw, &S);
+    return 1;
+}
+
+MT_NOINLINE static int grad_try_wide(const mt_conv_shape *s, const float *x, const float *dy,
+                                     float *dw, void *scratch, long floats)
+{
+    grad_scratch S;
+    plan_grad_wide(s, scratch, floats, &S);
+    if (!S.cnt)
+        return 0;
+    grad_wide(s, x, dy, dw, &S);
+    return 1;
+}
+
 void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
                         float *dw, float *db, void *scratch, uint32_t scratch_bytes)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     long pout = (long)s->oh * s->ow, floats = scratch_floats(scratch_bytes);
-    grad_scratch wide;
-    grad_implicit_scratch implicit;
     int n, o;
     if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
         grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
@@ -1197,15 +1235,11 @@ void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
             for (o = 0; o < s->oc; o++)
                 db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
     }
-    if (plan_grad_implicit(s, scratch, floats, &implicit)) {
-        grad_implicit(s, x, dy, dw, &implicit);
+    if (floats > MT_CONV_SCRATCH_BYTES / 4 &&
+        (grad_try_implicit(s, x, dy, dw, scratch, floats) ||
+         grad_try_wide(s, x, dy, dw, scratch, floats)))
         return;
-    }
-    plan_grad_wide(s, scratch, floats, &wide);
-    if (wide.cnt)
-        grad_wide(s, x, dy, dw, &wide);
-    else
-        grad_narrow(s, x, dy, dw, (float *)scratch, floats);
+    grad_narrow(s, x, dy, dw, (float *)scratch, floats);
 }
 
 void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
