@@ -1,7 +1,11 @@
 """Kernel micro-benchmark: microtrain's C conv / FC kernels against PyTorch CPU.
 
 Usage: python bench/kernel_speed.py [--src core_cy/src] [--opt -O3] [--quick]
-                                    [--only conv|fc] [--batches 1,8,32]
+                                    [--only conv|fc] [--batches 1,8,32] [--min-scratch]
+
+Conv kernels get the arena scratch the host plans for a Linux board
+(host_tools/graph/conv_scratch.py); --min-scratch gives them the 1344-byte
+Cortex-M default instead (same results, smaller GEMMs).
 
 Our kernels are compiled from --src with the extension's flags (-O3
 -ffp-contract=off -fno-math-errno; the GEMM layer picks its AVX2 micro-kernels
@@ -33,6 +37,11 @@ import torch
 import torch.nn.functional as Fn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from host_tools.graph.conv_scratch import (CONV_KINDS, LINUX_CAP_BYTES, MIN_BYTES,  # noqa: E402
+                                           useful_bytes)
+
+MIN_SCRATCH = False   # --min-scratch: the Cortex-M default for every conv op
 
 HARNESS = r"""
 #define _POSIX_C_SOURCE 199309L
@@ -47,15 +56,15 @@ static double now(void)
 /* which: 0 fwd, 1 grad, 2 deriv. Returns seconds per call. */
 double bench_conv(int which, const mt_conv_shape *s, const float *x, const float *w,
                   const float *b, float *y, const float *dy, float *dw, float *db,
-                  float *dx, int reps)
+                  float *dx, unsigned scratch_bytes, int reps)
 {
-    static float scratch[MT_CONV_SCRATCH_BYTES / 4];
+    static float scratch[SCRATCH_CAP / 4];
     int i;
     double t0 = now();
     for (i = 0; i < reps; i++) {
-        if (which == 0) mt_conv_fwd(s, x, w, b, y, scratch);
-        else if (which == 1) mt_conv_grad(s, x, dy, dw, db, scratch);
-        else mt_conv_deriv(s, dy, w, dx, scratch);
+        if (which == 0) mt_conv_fwd_sized(s, x, w, b, y, scratch, scratch_bytes);
+        else if (which == 1) mt_conv_grad_sized(s, x, dy, dw, db, scratch, scratch_bytes);
+        else mt_conv_deriv_sized(s, dy, w, dx, scratch, scratch_bytes);
     }
     return (now() - t0) / reps;
 }
@@ -75,6 +84,14 @@ double bench_fc(int which, const float *x, const float *w, const float *b, float
 """
 
 
+def scratch_bytes(kind, params):
+    """The scratch the host plans for this conv op on a Linux board / the host
+    (host_tools/graph/conv_scratch.py), or the minimum with --min-scratch."""
+    if MIN_SCRATCH:
+        return MIN_BYTES
+    return max(MIN_BYTES, min(LINUX_CAP_BYTES, useful_bytes(kind, params)) // 4 * 4)
+
+
 class ConvShape(ctypes.Structure):
     _fields_ = [(k, ctypes.c_int) for k in
                 ("n", "c", "h", "w", "oc", "kh", "kw", "sh", "sw",
@@ -89,12 +106,13 @@ def build(src: str, opt: str) -> ctypes.CDLL:
     sources = sorted(glob.glob(os.path.join(src, "mt_kernels_*.c"))) + [os.path.join(src, "mt_math.c")]
     so = os.path.join(out, "libbench.so")
     subprocess.run(["gcc", "-std=c99", opt, "-fPIC", "-shared", "-ffp-contract=off",
-                    "-fno-math-errno", "-fwrapv", "-DNDEBUG", "-I", src, *sources,
+                    "-fno-math-errno", "-fwrapv", "-DNDEBUG", f"-DSCRATCH_CAP={LINUX_CAP_BYTES}",
+                    "-I", src, *sources,
                     harness, "-o", so, "-lm"], check=True)
     lib = ctypes.CDLL(so)
     P, I = ctypes.c_void_p, ctypes.c_int
     lib.bench_conv.restype = ctypes.c_double
-    lib.bench_conv.argtypes = [I, P, P, P, P, P, P, P, P, P, I]
+    lib.bench_conv.argtypes = [I, P, P, P, P, P, P, P, P, P, ctypes.c_uint, I]
     lib.bench_fc.restype = ctypes.c_double
     lib.bench_fc.argtypes = [I, P, P, P, P, P, P, P, P, I, I, I, I]
     return lib
@@ -206,9 +224,11 @@ def run(lib, batches, which, budget, threads_default):
                 y, dw, db, dx = (np.empty_like(a) for a in (dy, w, b, x))
                 s = ConvShape(n, c, h, w_, oc, k, k, st, st, pd, pd, oh, ow, G)
                 sp = ctypes.addressof(s)
+                params = [n, c, h, w_, oc, k, k, st, st, pd, pd, oh, ow, G]
+                sizes = [scratch_bytes(kind, params) for kind in CONV_KINDS]
                 ours = [best_c(lambda r, i=i: lib.bench_conv(
-                    i, sp, p(x), p(w), p(b), p(y), p(dy), p(dw), p(db), p(dx), r), budget)
-                    for i in range(3)]
+                    i, sp, p(x), p(w), p(b), p(y), p(dy), p(dw), p(db), p(dx), sizes[i], r),
+                    budget) for i in range(3)]
                 torch.set_num_threads(1)
                 t1 = torch_conv_times(x, w, b, st, pd, G, dy, budget, time.thread_time)
                 torch.set_num_threads(threads_default)
@@ -257,7 +277,11 @@ def main():
     ap.add_argument("--only", default="all", choices=("all", "conv", "fc"))
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--quick", action="store_true", help="shorter timing budget")
+    ap.add_argument("--min-scratch", action="store_true",
+                    help="conv kernels with the minimum (Cortex-M) scratch, not the host's")
     a = ap.parse_args()
+    global MIN_SCRATCH
+    MIN_SCRATCH = a.min_scratch
     lib = build(a.src, a.opt)
     threads_default = torch.get_num_threads()
     budget = 0.001 if a.quick else 0.003

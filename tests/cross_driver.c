@@ -18,7 +18,9 @@
 
 #define BIG (1 << 20)
 static float x[BIG], w[BIG], b[BIG], y[BIG], dy[BIG], dw[BIG], db[BIG], dx[BIG];
-static float scratch[MT_CONV_SCRATCH_BYTES / 4];
+/* the Cortex-M minimum, and a Linux board's planned conv scratch (wide and
+ * implicit GEMM paths) */
+static float scratch[MT_CONV_SCRATCH_BYTES / 4], wide_scratch[(256 << 10) / 4];
 static FILE *out;
 
 static void fill(float *a, long n, unsigned *state)
@@ -66,6 +68,13 @@ static void conv_case(int n, int c, int hw, int oc, int k, int st, int pad, int 
     mt_conv_fwd(&s, x, w, b, y, scratch);
     mt_conv_grad(&s, x, dy, dw, db, scratch);
     mt_conv_deriv(&s, dy, w, dx, scratch);
+    emit(y, ys);
+    emit(dw, ws);
+    emit(db, oc);
+    emit(dx, xs);
+    mt_conv_fwd_sized(&s, x, w, b, y, wide_scratch, sizeof wide_scratch);
+    mt_conv_grad_sized(&s, x, dy, dw, db, wide_scratch, sizeof wide_scratch);
+    mt_conv_deriv_sized(&s, dy, w, dx, wide_scratch, sizeof wide_scratch);
     emit(y, ys);
     emit(dw, ws);
     emit(db, oc);

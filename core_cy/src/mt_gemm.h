@@ -14,6 +14,10 @@
  *    each lane owns one C element, so lane count and register blocking never
  *    change a bit. Used by the FC weight gradient and input derivative and by
  *    every convolution (forward, derivative and weight gradient).
+ *    mt_gemm_acc_rows is the same with each row k of B found through a
+ *    pointer (stride-1 convolutions read B straight from padded planes:
+ *    implicit im2col), and mt_gemm_acc_arows with each row r of A found
+ *    through a pointer (a stride-1 convolution's weight gradient).
  *
  * 2. Dot products of two contiguous rows, mt_gemm_dot (FC forward):
  *        y[s][o] = ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) + t
@@ -41,6 +45,26 @@ typedef struct {
     int rows, cols, kn, from_c;
 } mt_gemm_acc_args;
 
+/* mt_gemm_acc_args with B(k,j) = brows[k][j]: rows anywhere in memory. */
+typedef struct {
+    float *c;
+    long ldc;
+    const float *a;
+    long ak, ar;
+    const float *const *brows;
+    int rows, cols, kn, from_c;
+} mt_gemm_rows_args;
+
+/* mt_gemm_acc_args with A(r,k) = arows[r][k]. */
+typedef struct {
+    float *c;
+    long ldc;
+    const float *const *arows;
+    const float *b;
+    long ldb;
+    int rows, cols, kn, from_c;
+} mt_gemm_arows_args;
+
 /* y[s*ldy + o] (s < ns, o < no) per order 2 over x[s*ldx + i] and
  * w[o*ldw + i], i < kn. */
 typedef struct {
@@ -59,10 +83,14 @@ typedef struct {
     const char *name;
     void (*acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1);
     void (*dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1);
+    void (*acc_rows)(const mt_gemm_rows_args *g, int r0, int r1, int j0, int j1);
+    void (*acc_arows)(const mt_gemm_arows_args *g, int r0, int r1, int j0, int j1);
 } mt_gemm_variant;
 
 void mt_gemm_acc(const mt_gemm_acc_args *g);
 void mt_gemm_dot(const mt_gemm_dot_args *g);
+void mt_gemm_acc_rows(const mt_gemm_rows_args *g);
+void mt_gemm_acc_arows(const mt_gemm_arows_args *g);
 
 /* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "neon");
  * returns 0 when this build or CPU lacks it. NULL restores the automatic

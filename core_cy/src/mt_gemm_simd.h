@@ -22,94 +22,35 @@ typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
 #define LD(p) ((v8)*(const v8u *)(p))
 #define ST(p, v) (*(v8u *)(p) = (v))
 
-/* C block of R rows x NV vectors at (r, j), k ascending (order 1). */
-#define ACC_BLOCK(NAME, R, NV)                                                   \
-static inline void NAME(const mt_gemm_acc_args *g, long r, long j)              \
-{                                                                                \
-    v8 acc[R][NV];                                                               \
-    float *c = g->c + r * g->ldc + j;                                            \
-    const float *a = g->a + r * g->ar, *b = g->b + j;                            \
-    int q, v, k;                                                                 \
-    UNROLL                                                                       \
-    for (q = 0; q < R; q++)                                                      \
-        UNROLL                                                                   \
-        for (v = 0; v < NV; v++)                                                 \
-            acc[q][v] = g->from_c ? LD(c + q * g->ldc + VL * v) : (v8){0};        \
-    for (k = 0; k < g->kn; k++) {                                                \
-        const float *bk = b + (long)k * g->ldb, *ak = a + (long)k * g->ak;       \
-        v8 bv[NV];                                                               \
-        UNROLL                                                                   \
-        for (v = 0; v < NV; v++)                                                 \
-            bv[v] = LD(bk + VL * v);                                              \
-        UNROLL                                                                   \
-        for (q = 0; q < R; q++) {                                                \
-            float s = ak[q * g->ar];                                             \
-            UNROLL                                                               \
-            for (v = 0; v < NV; v++)                                             \
-                acc[q][v] = acc[q][v] + s * bv[v];                               \
-        }                                                                        \
-    }                                                                            \
-    UNROLL                                                                       \
-    for (q = 0; q < R; q++)                                                      \
-        UNROLL                                                                   \
-        for (v = 0; v < NV; v++)                                                 \
-            ST(c + q * g->ldc + VL * v, acc[q][v]);                               \
-}
-
-ACC_BLOCK(SIMD_FN(acc_wide), ACC_MR, ACC_NV)
-ACC_BLOCK(SIMD_FN(acc_one), ACC_MR, 1)
-ACC_BLOCK(SIMD_FN(acc_row_long), 1, 4 * ACC_NV)
-ACC_BLOCK(SIMD_FN(acc_row), 1, 1)
-
 #define SMALL_B_FLOATS (64L * 1024)
 
-/* One column j of rows [r0, r1), scalar (the last cols % VL). */
-static void SIMD_FN(acc_column)(const mt_gemm_acc_args *g, long r0, long r1, long j)
-{
-    long r;
-    int k;
-    for (r = r0; r < r1; r++) {
-        const float *a = g->a + r * g->ar;
-        float *c = g->c + r * g->ldc + j, acc = g->from_c ? *c : 0.0f;
-        for (k = 0; k < g->kn; k++)
-            acc = acc + a[(long)k * g->ak] * g->b[(long)k * g->ldb + j];
-        *c = acc;
-    }
-}
+/* A(r, k) = a[k*ak + r*ar] for the two strided-A forms */
+#define STRIDED_A_SETUP(g, r) const float *a = (g)->a + (r) * (g)->ar
+#define STRIDED_A_AT(g, q, k) a[(long)(k) * (g)->ak + (long)(q) * (g)->ar]
 
-/* Rows in blocks of ACC_MR. With a large B, column strips outermost: a strip
- * of B (kn x strip) stays in L1 while every row block passes over it; a
- * small B stays in L2 anyway, so C is written row after row. Rows left over
- * go one at a time in long strips, so enough independent sums are in flight
- * to hide the add latency (a single row is the batch-1 case). */
-static void SIMD_FN(acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1)
-{
-    const long wide = VL * ACC_NV, longer = 4 * VL * ACC_NV;
-    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r;
-    if ((long)g->kn * (j1 - j0) <= SMALL_B_FLOATS) {   /* B stays in L2: C row-major */
-        for (r = r0; r < rows_full; r += ACC_MR)
-            for (j = j0; j + wide <= j1; j += wide)
-                SIMD_FN(acc_wide)(g, r, j);
-        j = j0 + (j1 - j0) / wide * wide;
-    } else {
-        for (j = j0; j + wide <= j1; j += wide)
-            for (r = r0; r < rows_full; r += ACC_MR)
-                SIMD_FN(acc_wide)(g, r, j);
-    }
-    for (; j + VL <= j1; j += VL)
-        for (r = r0; r < rows_full; r += ACC_MR)
-            SIMD_FN(acc_one)(g, r, j);
-    for (; j < j1; j++)
-        SIMD_FN(acc_column)(g, r0, rows_full, j);
-    for (r = rows_full; r < r1; r++) {
-        for (j = j0; j + longer <= j1; j += longer)
-            SIMD_FN(acc_row_long)(g, r, j);
-        for (; j + VL <= j1; j += VL)
-            SIMD_FN(acc_row)(g, r, j);
-        for (; j < j1; j++)
-            SIMD_FN(acc_column)(g, r, r + 1, j);
-    }
-}
+/* B(k, j) = b[k*ldb + j] (mt_gemm_acc) */
+#define ACC_ARGS mt_gemm_acc_args
+#define ACC_FN(x) SIMD_FN(x)
+#define B_ROW(g, k) ((g)->b + (long)(k) * (g)->ldb)
+#define A_SETUP STRIDED_A_SETUP
+#define A_AT STRIDED_A_AT
+#include "mt_gemm_simd_acc.h"
+
+/* B(k, j) = brows[k][j] (mt_gemm_acc_rows: implicit im2col) */
+#define ACC_ARGS mt_gemm_rows_args
+#define ACC_FN(x) SIMD_FN(rows_##x)
+#define B_ROW(g, k) ((g)->brows[k])
+#define A_SETUP STRIDED_A_SETUP
+#define A_AT STRIDED_A_AT
+#include "mt_gemm_simd_acc.h"
+
+/* A(r, k) = arows[r][k] (mt_gemm_acc_arows: implicit im2col as A) */
+#define ACC_ARGS mt_gemm_arows_args
+#define ACC_FN(x) SIMD_FN(arows_##x)
+#define B_ROW(g, k) ((g)->b + (long)(k) * (g)->ldb)
+#define A_SETUP(g, r) const float *const *ap = (g)->arows + (r)
+#define A_AT(g, q, k) ap[q][k]
+#include "mt_gemm_simd_acc.h"
 
 /* The fixed tree over lanes 0..7 (held in LANES vectors). */
 static inline float SIMD_FN(tree)(const v8 *v)
@@ -187,4 +128,5 @@ static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int 
     }
 }
 
-static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot)};
+static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot),
+                                              SIMD_FN(rows_acc), SIMD_FN(arows_acc)};

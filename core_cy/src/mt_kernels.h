@@ -27,8 +27,11 @@ typedef struct {
     int groups;          /* c and oc divisible by groups; groups == c is depthwise */
 } mt_conv_shape;
 
-/* Scratch every conv kernel takes (from the arena, 4-byte aligned): a column
- * tile of MT_CONV_TILE_FLOATS floats plus one chunk's weights and tap offsets. */
+/* Scratch every conv kernel takes (from the arena, 4-byte aligned): at least
+ * MT_CONV_SCRATCH_BYTES, a column tile of MT_CONV_TILE_FLOATS floats plus one
+ * chunk's weights and tap offsets (the Cortex-M default). The _sized entry
+ * points use a larger scratch, planned by the host, for wider tiles and
+ * larger GEMMs; the scratch size never changes a result bit. */
 #define MT_CONV_TILE_FLOATS 256
 #define MT_CONV_SCRATCH_BYTES ((MT_CONV_TILE_FLOATS + 16 * 4 + 16) * 4)
 
@@ -38,6 +41,12 @@ void mt_conv_grad(const mt_conv_shape *s, const float *x, const float *dy,
                   float *dw, float *db /* may be NULL */, void *scratch);
 void mt_conv_deriv(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
                    void *scratch);
+void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
+                       const float *b, float *y, void *scratch, uint32_t scratch_bytes);
+void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
+                        float *dw, float *db, void *scratch, uint32_t scratch_bytes);
+void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
+                         void *scratch, uint32_t scratch_bytes);
 
 /* ---- pooling ---- */
 typedef struct {

@@ -79,7 +79,41 @@ static void scalar_dot(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1
     }
 }
 
-const mt_gemm_variant mt_gemm_scalar = {"scalar", scalar_acc, scalar_dot};
+/* Row-pointer B, scalar: one C element at a time, k ascending (only large
+ * scratches, on Linux boards without a vector set, take this path). */
+static void scalar_acc_rows(const mt_gemm_rows_args *g, int r0, int r1, int j0, int j1)
+{
+    int r, j, k;
+    for (r = r0; r < r1; r++) {
+        const float *a = g->a + (long)r * g->ar;
+        float *c = g->c + (long)r * g->ldc;
+        for (j = j0; j < j1; j++) {
+            float acc = g->from_c ? c[j] : 0.0f;
+            for (k = 0; k < g->kn; k++)
+                acc = acc + a[(long)k * g->ak] * g->brows[k][j];
+            c[j] = acc;
+        }
+    }
+}
+
+/* Row-pointer A, scalar, as scalar_acc_rows. */
+static void scalar_acc_arows(const mt_gemm_arows_args *g, int r0, int r1, int j0, int j1)
+{
+    int r, j, k;
+    for (r = r0; r < r1; r++) {
+        const float *a = g->arows[r];
+        float *c = g->c + (long)r * g->ldc;
+        for (j = j0; j < j1; j++) {
+            float acc = g->from_c ? c[j] : 0.0f;
+            for (k = 0; k < g->kn; k++)
+                acc = acc + a[k] * g->b[(long)k * g->ldb + j];
+            c[j] = acc;
+        }
+    }
+}
+
+const mt_gemm_variant mt_gemm_scalar = {"scalar", scalar_acc, scalar_dot, scalar_acc_rows,
+                                        scalar_acc_arows};
 
 
 /* ---- selection ---- */
@@ -176,6 +210,22 @@ static void acc_task(void *ctx, int lo, int hi)
     sp->v->acc(sp->args, r0, r1, j0, j1);
 }
 
+static void rows_task(void *ctx, int lo, int hi)
+{
+    const split *sp = ctx;
+    int r0, r1, j0, j1;
+    unit_range(sp, lo, hi, &r0, &r1, &j0, &j1);
+    sp->v->acc_rows(sp->args, r0, r1, j0, j1);
+}
+
+static void arows_task(void *ctx, int lo, int hi)
+{
+    const split *sp = ctx;
+    int r0, r1, j0, j1;
+    unit_range(sp, lo, hi, &r0, &r1, &j0, &j1);
+    sp->v->acc_arows(sp->args, r0, r1, j0, j1);
+}
+
 static void dot_task(void *ctx, int lo, int hi)
 {
     const split *sp = ctx;
@@ -216,4 +266,28 @@ void mt_gemm_dot(const mt_gemm_dot_args *g)
     sp.v = variant();
     units = plan_split(&sp, g->ns, g->no);
     mt_parallel(dot_task, &sp, units, (long)g->ns * g->no * (g->kn + 1));
+}
+
+void mt_gemm_acc_rows(const mt_gemm_rows_args *g)
+{
+    split sp;
+    int units;
+    if (g->rows <= 0 || g->cols <= 0)
+        return;
+    sp.args = g;
+    sp.v = variant();
+    units = plan_split(&sp, g->rows, g->cols);
+    mt_parallel(rows_task, &sp, units, (long)g->rows * g->cols * (g->kn + 1));
+}
+
+void mt_gemm_acc_arows(const mt_gemm_arows_args *g)
+{
+    split sp;
+    int units;
+    if (g->rows <= 0 || g->cols <= 0)
+        return;
+    sp.args = g;
+    sp.v = variant();
+    units = plan_split(&sp, g->rows, g->cols);
+    mt_parallel(arows_task, &sp, units, (long)g->rows * g->cols * (g->kn + 1));
 }

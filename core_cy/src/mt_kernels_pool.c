@@ -16,35 +16,95 @@ static void window(int o, int stride, int pad, int k, int in, int *a, int *b)
 }
 
 
+/* One output's window, scalar (windows clipped by padding). */
+static inline void max_window(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox,
+                       float *y, int32_t *idx)
+{
+    float best = -INFINITY;
+    int32_t bi = -1;
+    int x0, x1, iy, ix;
+    window(ox, s->sw, s->pw, s->kw, s->w, &x0, &x1);
+    if (y0 < y1 && x0 < x1)
+        bi = y0 * s->w + x0;
+    for (iy = y0; iy < y1; iy++)
+        for (ix = x0; ix < x1; ix++) {
+            float v = xp[iy * s->w + ix];
+            if (v > best || v != v) {
+                best = v;
+                bi = iy * s->w + ix;
+            }
+        }
+    *y = bi < 0 ? 0.0f : best;
+    *idx = bi;
+}
+
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON))
+/* Four unclipped windows side by side (outputs ox0 .. ox0 + 3 of one row) in
+ * 4-float vectors (SSE, NEON): each lane makes max_window's comparisons in
+ * the same window order; the winner is chosen with bit selects. */
+typedef float pool_v4 __attribute__((vector_size(16)));
+typedef int32_t pool_m4 __attribute__((vector_size(16)));
+
+static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox0,
+                       float *y, int32_t *idx)
+{
+    int sw = s->sw, x0 = ox0 * sw - s->pw, iy, kx, l;
+    pool_v4 best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    pool_m4 lane = {0, sw, 2 * sw, 3 * sw}, none = {-1, -1, -1, -1};
+    pool_m4 bi = y0 < y1 ? (y0 * s->w + x0) + lane : none;
+    for (iy = y0; iy < y1; iy++)
+        for (kx = 0; kx < s->kw; kx++) {
+            const float *row = xp + iy * s->w + x0 + kx;
+            pool_v4 v = {row[0], row[sw], row[2 * sw], row[3 * sw]};
+            pool_m4 wins = (v > best) | (v != v), at = (iy * s->w + x0 + kx) + lane;
+            best = (pool_v4)(((pool_m4)v & wins) | ((pool_m4)best & ~wins));
+            bi = (at & wins) | (bi & ~wins);
+        }
+    for (l = 0; l < 4; l++) {
+        y[l] = bi[l] < 0 ? 0.0f : best[l];
+        idx[l] = bi[l];
+    }
+}
+#define POOL_LANES 4
+#else
+#define POOL_LANES 0   /* Cortex-M: no vector unit, every window by itself */
+#endif
+
 /* First maximum in row-major window order wins; any NaN wins (the last
- * one, exactly as PyTorch's CPU loop). A window lying entirely in padding yields 0 with idx -1. */
+ * one, exactly as PyTorch's CPU loop). A window lying entirely in padding
+ * yields 0 with idx -1. Unclipped windows go 4 at a time where there are
+ * 4-float vectors. */
 void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *idx)
 {
     long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow;
     long p;
-    int oy, ox, iy, ix, y0, y1, x0, x1;
+    int oy, ox, y0, y1;
+#if POOL_LANES
+    /* ox whose window lies inside the row: ox*sw - pw >= 0, ox*sw - pw + kw <= w */
+    int inner_lo = (s->pw + s->sw - 1) / s->sw;
+    int inner_hi = s->w - s->kw + s->pw < 0 ? 0 : (s->w - s->kw + s->pw) / s->sw + 1;
+    if (inner_hi > s->ow)
+        inner_hi = s->ow;
+    if (inner_lo > inner_hi)
+        inner_lo = inner_hi;
+#endif
     for (p = 0; p < (long)s->n * s->c; p++) {
         const float *xp = x + p * pin;
         float *yp = y + p * pout;
         int32_t *ip = idx + p * pout;
         for (oy = 0; oy < s->oh; oy++) {
+            float *yr = yp + (long)oy * s->ow;
+            int32_t *ir = ip + (long)oy * s->ow;
             window(oy, s->sh, s->ph, s->kh, s->h, &y0, &y1);
             for (ox = 0; ox < s->ow; ox++) {
-                float best = -INFINITY;
-                int32_t bi = -1;
-                window(ox, s->sw, s->pw, s->kw, s->w, &x0, &x1);
-                if (y0 < y1 && x0 < x1)
-                    bi = y0 * s->w + x0;
-                for (iy = y0; iy < y1; iy++)
-                    for (ix = x0; ix < x1; ix++) {
-                        float v = xp[iy * s->w + ix];
-                        if (v > best || v != v) {
-                            best = v;
-                            bi = iy * s->w + ix;
-                        }
-                    }
-                yp[oy * s->ow + ox] = bi < 0 ? 0.0f : best;
-                ip[oy * s->ow + ox] = bi;
+#if POOL_LANES
+                if (ox >= inner_lo && ox + POOL_LANES <= inner_hi) {
+                    max_block4(s, xp, y0, y1, ox, yr + ox, ir + ox);
+                    ox += POOL_LANES - 1;
+                    continue;
+                }
+#endif
+                max_window(s, xp, y0, y1, ox, yr + ox, ir + ox);   /* one call site: inlined */
             }
         }
     }

@@ -78,8 +78,10 @@ mt_status mt_conv_needs(const mt_op *op, mt_op_needs *needs)
     uint64_t w = mul(mul4(p[4], p[1] / p[13], p[5], p[6]), F32);
     uint64_t b = mul(p[4], F32);
     uint64_t y = mul(mul4(p[0], p[4], p[11], p[12]), F32);
+    /* the scratch slot comes last: p[14] bytes planned by the host, 0 for the minimum */
+    if (p[14] != 0 && (p[14] < MT_CONV_SCRATCH_BYTES || p[14] % 4)) return MT_ERR_BAD_OP;
     weighted_needs(needs, op->kind, x, w, b, y);
-    needs->need[needs->n_slots++] = MT_CONV_SCRATCH_BYTES; /* the scratch slot comes last */
+    needs->need[needs->n_slots++] = p[14] ? (uint64_t)p[14] : MT_CONV_SCRATCH_BYTES;
     return MT_OK;
 }
 

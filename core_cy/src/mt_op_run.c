@@ -66,21 +66,21 @@ MT_RUN_FN(mt_run_conv_fwd)
 {
     mt_conv_shape shape = conv_shape(op->p);
     IGNORE_MODE;
-    mt_conv_fwd(&shape, slot[0], slot[1], slot[2], slot[3], slot[4]);
+    mt_conv_fwd_sized(&shape, slot[0], slot[1], slot[2], slot[3], slot[4], (uint32_t)op->p[14]);
 }
 
 MT_RUN_FN(mt_run_conv_grad)
 {
     mt_conv_shape shape = conv_shape(op->p);
     IGNORE_MODE;
-    mt_conv_grad(&shape, slot[0], slot[1], slot[2], slot[3], slot[4]);
+    mt_conv_grad_sized(&shape, slot[0], slot[1], slot[2], slot[3], slot[4], (uint32_t)op->p[14]);
 }
 
 MT_RUN_FN(mt_run_conv_deriv)
 {
     mt_conv_shape shape = conv_shape(op->p);
     IGNORE_MODE;
-    mt_conv_deriv(&shape, slot[0], slot[1], slot[2], slot[3]);
+    mt_conv_deriv_sized(&shape, slot[0], slot[1], slot[2], slot[3], (uint32_t)op->p[14]);
 }
 
 MT_RUN_FN(mt_run_maxpool_fwd)

@@ -21,12 +21,12 @@ static const mt_op_info op_table[] = {
      mt_fc_needs, mt_run_fc_grad},
     {MT_OP_FC_DERIV, "FC_DERIV", 3, {R, R, W}, 0, 3, 0, NO_PAIR,
      mt_fc_needs, mt_run_fc_deriv},
-    /* conv: the last slot is the kernel's arena scratch (MT_CONV_SCRATCH_BYTES) */
-    {MT_OP_CONV_FWD, "CONV_FWD", 5, {R, R, R, W, W}, OPTIONAL_SLOT(2), 14, 0, NO_PAIR,
+    /* conv: the last slot is the kernel's arena scratch (p[14] bytes, 0: MT_CONV_SCRATCH_BYTES) */
+    {MT_OP_CONV_FWD, "CONV_FWD", 5, {R, R, R, W, W}, OPTIONAL_SLOT(2), 15, 0, NO_PAIR,
      mt_conv_needs, mt_run_conv_fwd},
-    {MT_OP_CONV_GRAD, "CONV_GRAD", 5, {R, R, W, W, W}, OPTIONAL_SLOT(3), 14, 0, NO_PAIR,
+    {MT_OP_CONV_GRAD, "CONV_GRAD", 5, {R, R, W, W, W}, OPTIONAL_SLOT(3), 15, 0, NO_PAIR,
      mt_conv_needs, mt_run_conv_grad},
-    {MT_OP_CONV_DERIV, "CONV_DERIV", 4, {R, R, W, W}, 0, 14, 0, NO_PAIR,
+    {MT_OP_CONV_DERIV, "CONV_DERIV", 4, {R, R, W, W}, 0, 15, 0, NO_PAIR,
      mt_conv_needs, mt_run_conv_deriv},
     {MT_OP_MAXPOOL_FWD, "MAXPOOL_FWD", 3, {R, W, W}, 0, 12, 0, NO_PAIR,
      mt_pool_needs, mt_run_maxpool_fwd},

@@ -47,10 +47,11 @@ enum mt_op_kind {
     MT_OP_FC_DERIV = 3,    /* t = [dY, W, dX] */
 
     /* 2-D convolution, NCHW, weight (OC, C/G, KH, KW), groups G.
-       p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, G]
+       p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, G, SB]
        PH/PW are top/left padding; bottom/right padding is implied by OH/OW.
-       S is the kernel's scratch: MT_CONV_SCRATCH_BYTES of the arena, planned
-       like any tensor (live only during the op). */
+       S is the kernel's scratch: SB bytes of the arena (SB == 0: the minimum,
+       MT_CONV_SCRATCH_BYTES; else SB >= it, a multiple of 4), planned like
+       any tensor (live only during the op). SB never changes a result bit. */
     MT_OP_CONV_FWD = 10,   /* t = [X, W, B?, Y, S] */
     MT_OP_CONV_GRAD = 11,  /* t = [X, dY, dW, dB?, S] */
     MT_OP_CONV_DERIV = 12, /* t = [dY, W, dX, S] */

@@ -1,0 +1,97 @@
+/* The order-1 (accumulating) micro-kernels of mt_gemm_simd.h, written once
+ * for every way of finding A and B: included with ACC_ARGS (the args type),
+ * ACC_FN(x) (a unique prefix), B_ROW(g, k) (pointer to B(k, 0)), A_SETUP(g, r)
+ * (declarations for a block of rows from r) and A_AT(g, q, k) (A(r + q, k)). */
+/* C block of R rows x NV vectors at (r, j), k ascending (order 1). */
+#define ACC_BLOCK(NAME, R, NV)                                                   \
+static inline void NAME(const ACC_ARGS *g, long r, long j)              \
+{                                                                                \
+    v8 acc[R][NV];                                                               \
+    float *c = g->c + r * g->ldc + j;                                            \
+    A_SETUP(g, r);                                                               \
+    int q, v, k;                                                                 \
+    UNROLL                                                                       \
+    for (q = 0; q < R; q++)                                                      \
+        UNROLL                                                                   \
+        for (v = 0; v < NV; v++)                                                 \
+            acc[q][v] = g->from_c ? LD(c + q * g->ldc + VL * v) : (v8){0};        \
+    for (k = 0; k < g->kn; k++) {                                                \
+        const float *bk = B_ROW(g, k) + j;                                       \
+        v8 bv[NV];                                                               \
+        UNROLL                                                                   \
+        for (v = 0; v < NV; v++)                                                 \
+            bv[v] = LD(bk + VL * v);                                              \
+        UNROLL                                                                   \
+        for (q = 0; q < R; q++) {                                                \
+            float s = A_AT(g, q, k);                                             \
+            UNROLL                                                               \
+            for (v = 0; v < NV; v++)                                             \
+                acc[q][v] = acc[q][v] + s * bv[v];                               \
+        }                                                                        \
+    }                                                                            \
+    UNROLL                                                                       \
+    for (q = 0; q < R; q++)                                                      \
+        UNROLL                                                                   \
+        for (v = 0; v < NV; v++)                                                 \
+            ST(c + q * g->ldc + VL * v, acc[q][v]);                               \
+}
+
+ACC_BLOCK(ACC_FN(acc_wide), ACC_MR, ACC_NV)
+ACC_BLOCK(ACC_FN(acc_one), ACC_MR, 1)
+ACC_BLOCK(ACC_FN(acc_row_long), 1, 4 * ACC_NV)
+ACC_BLOCK(ACC_FN(acc_row), 1, 1)
+#undef ACC_BLOCK
+
+/* One column j of rows [r0, r1), scalar (the last cols % VL). */
+static void ACC_FN(acc_column)(const ACC_ARGS *g, long r0, long r1, long j)
+{
+    long r;
+    int k;
+    for (r = r0; r < r1; r++) {
+        A_SETUP(g, r);
+        float *c = g->c + r * g->ldc + j, acc = g->from_c ? *c : 0.0f;
+        for (k = 0; k < g->kn; k++)
+            acc = acc + A_AT(g, 0, k) * B_ROW(g, k)[j];
+        *c = acc;
+    }
+}
+
+/* Rows in blocks of ACC_MR. With a large B, column strips outermost: a strip
+ * of B (kn x strip) stays in L1 while every row block passes over it; a
+ * small B stays in L2 anyway, so C is written row after row. Rows left over
+ * go one at a time in long strips, so enough independent sums are in flight
+ * to hide the add latency (a single row is the batch-1 case). */
+static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
+{
+    const long wide = VL * ACC_NV, longer = 4 * VL * ACC_NV;
+    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r;
+    if ((long)g->kn * (j1 - j0) <= SMALL_B_FLOATS) {   /* B stays in L2: C row-major */
+        for (r = r0; r < rows_full; r += ACC_MR)
+            for (j = j0; j + wide <= j1; j += wide)
+                ACC_FN(acc_wide)(g, r, j);
+        j = j0 + (j1 - j0) / wide * wide;
+    } else {
+        for (j = j0; j + wide <= j1; j += wide)
+            for (r = r0; r < rows_full; r += ACC_MR)
+                ACC_FN(acc_wide)(g, r, j);
+    }
+    for (; j + VL <= j1; j += VL)
+        for (r = r0; r < rows_full; r += ACC_MR)
+            ACC_FN(acc_one)(g, r, j);
+    for (; j < j1; j++)
+        ACC_FN(acc_column)(g, r0, rows_full, j);
+    for (r = rows_full; r < r1; r++) {
+        for (j = j0; j + longer <= j1; j += longer)
+            ACC_FN(acc_row_long)(g, r, j);
+        for (; j + VL <= j1; j += VL)
+            ACC_FN(acc_row)(g, r, j);
+        for (; j < j1; j++)
+            ACC_FN(acc_column)(g, r, r + 1, j);
+    }
+}
+
+#undef ACC_ARGS
+#undef ACC_FN
+#undef B_ROW
+#undef A_SETUP
+#undef A_AT
