@@ -19,7 +19,6 @@ from host_tools.bundle.from_program import model_description
 from host_tools.cli import main
 from host_tools.graph.tiling import TILE_KINDS, tile_graph, tileable_layers
 from host_tools.graph.training_graph import build_training_graph
-from host_tools.model.api import Model
 from host_tools.model.load import load_model
 from host_tools.planning.min_ram import find_min_ram
 from host_tools.planning.techniques import apply_techniques
@@ -27,6 +26,7 @@ from host_tools.planning.timeline import _hatch
 from host_tools.program import build_program
 from kernel_lib import core_lib, lib, ptr  # noqa: F401  (fixtures)
 from test_min_ram import assert_same_training, assert_within, random_model
+from small_models import ADAM, MOMENTUM, SGD, cnn, mlp
 
 DIGITS_TARGET = 12 * 1024   # issue 11: the digits CNN trains in <= 12 KB
 
@@ -132,32 +132,12 @@ def test_adam_chunks_take_one_step_and_give_the_whole_update(core_lib, clear):  
 
 # ---- graphs and training -------------------------------------------------------------------
 
-def mlp(optimizer, batch=8, micro=0):
-    m = Model(loss="cross", batch_size=batch, optimizer=optimizer, micro_batch=micro)
-    m.add("in", "input", input_shape="1:1:12")
-    m.add("fc1", "fully_connected", unit=9, activation="relu")
-    m.add("fc2", "fully_connected", unit=4, activation="softmax", disable_bias=True)
-    return m.spec()
-
-
-def cnn(optimizer, micro=0):
-    m = Model(loss="cross", batch_size=4, optimizer=optimizer, micro_batch=micro)
-    m.add("in", "input", input_shape="1:6:6")
-    m.add("conv", "conv2d", filters=3, kernel_size=3, padding="same", activation="relu")
-    m.add("pool", "pooling2d", pooling="max", pool_size=2)
-    m.add("flat", "flatten")
-    m.add("fc", "fully_connected", unit=5, activation="softmax")
-    return m.spec()
-
-
-SGD = {"type": "sgd", "learning_rate": 0.1}
-MOMENTUM = {"type": "sgd", "learning_rate": 0.05, "momentum": 0.9}
-ADAM = {"type": "adam", "learning_rate": 0.01}
 CASES = {
     "sgd": lambda: mlp(SGD), "momentum": lambda: mlp(MOMENTUM), "adam": lambda: mlp(ADAM),
     "sgd micro 2": lambda: mlp(SGD, micro=2), "adam micro 1": lambda: mlp(ADAM, micro=1),
     "momentum micro 4": lambda: mlp(MOMENTUM, micro=4),
-    "cnn adam": lambda: cnn(ADAM), "cnn momentum micro 2": lambda: cnn(MOMENTUM, micro=2),
+    "cnn adam": lambda: cnn(ADAM, classes=5),
+    "cnn momentum micro 2": lambda: cnn(MOMENTUM, micro=2, classes=5),
 }
 
 

@@ -244,50 +244,37 @@ static int plan_split(split *sp, int rows, int cols)
     return sp->by_rows ? row_units : col_units;
 }
 
-void mt_gemm_acc(const mt_gemm_acc_args *g)
+/* Runs `task` over the rows x cols output, split across threads by blocks;
+ * work (for the thread pool's cut-off) is one unit per output per K step. */
+static void run_split(mt_task_fn task, const void *args,
+                      int rows, int cols, int kn)
 {
     split sp;
     int units;
-    if (g->rows <= 0 || g->cols <= 0)
+    if (rows <= 0 || cols <= 0)
         return;
-    sp.args = g;
+    sp.args = args;
     sp.v = variant();
-    units = plan_split(&sp, g->rows, g->cols);
-    mt_parallel(acc_task, &sp, units, (long)g->rows * g->cols * (g->kn + 1));
+    units = plan_split(&sp, rows, cols);
+    mt_parallel(task, &sp, units, (long)rows * cols * (kn + 1));
+}
+
+void mt_gemm_acc(const mt_gemm_acc_args *g)
+{
+    run_split(acc_task, g, g->rows, g->cols, g->kn);
 }
 
 void mt_gemm_dot(const mt_gemm_dot_args *g)
 {
-    split sp;
-    int units;
-    if (g->ns <= 0 || g->no <= 0)
-        return;
-    sp.args = g;
-    sp.v = variant();
-    units = plan_split(&sp, g->ns, g->no);
-    mt_parallel(dot_task, &sp, units, (long)g->ns * g->no * (g->kn + 1));
+    run_split(dot_task, g, g->ns, g->no, g->kn);
 }
 
 void mt_gemm_acc_rows(const mt_gemm_rows_args *g)
 {
-    split sp;
-    int units;
-    if (g->rows <= 0 || g->cols <= 0)
-        return;
-    sp.args = g;
-    sp.v = variant();
-    units = plan_split(&sp, g->rows, g->cols);
-    mt_parallel(rows_task, &sp, units, (long)g->rows * g->cols * (g->kn + 1));
+    run_split(rows_task, g, g->rows, g->cols, g->kn);
 }
 
 void mt_gemm_acc_arows(const mt_gemm_arows_args *g)
 {
-    split sp;
-    int units;
-    if (g->rows <= 0 || g->cols <= 0)
-        return;
-    sp.args = g;
-    sp.v = variant();
-    units = plan_split(&sp, g->rows, g->cols);
-    mt_parallel(arows_task, &sp, units, (long)g->rows * g->cols * (g->kn + 1));
+    run_split(arows_task, g, g->rows, g->cols, g->kn);
 }

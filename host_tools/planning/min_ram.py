@@ -29,6 +29,17 @@ class MinRam:
         }
 
 
+def smallest_swap_budget(graph, planner="best", lookahead=4):
+    """The swap scheduler's smallest feasible RAM for `graph` (one schedule run),
+    0 when nothing needs RAM; the first step of find_min_ram and of every
+    technique that compares graphs by it."""
+    try:
+        build_program(graph, planner, ram_budget=1, lookahead=lookahead)
+    except SwapInfeasible as error:
+        return error.min_budget
+    return 0
+
+
 def find_min_ram(graph, planner="best", lookahead=4):
     """MinRam for `graph`; the arena itself when nothing can be swapped lower."""
     unconstrained = build_program(graph, planner)

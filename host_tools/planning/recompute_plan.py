@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from host_tools.graph.recompute import candidates, recompute
 from host_tools.planning.cost_model import step_seconds
+from host_tools.planning.min_ram import smallest_swap_budget
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
 
@@ -32,14 +33,6 @@ def _choice(graph, chosen):
     return RecomputeChoice(rewritten, ids, len(chosen) * graph.micro_batches)
 
 
-def _smallest_budget(graph, planner, lookahead):
-    """The swap scheduler's smallest feasible RAM (one schedule run; find_min_ram's first step)."""
-    try:
-        build_program(graph, planner, ram_budget=1, lookahead=lookahead)
-    except SwapInfeasible as error:
-        return error.min_budget
-    return 0
-
 
 def for_min_ram(graph, planner="best", lookahead=4, target="host"):
     """The recomputations that lower the smallest RAM; a tie keeps the cheaper
@@ -47,10 +40,10 @@ def for_min_ram(graph, planner="best", lookahead=4, target="host"):
     symmetry with for_budget."""
     del target
     chosen = []
-    best = _smallest_budget(graph, planner, lookahead)
+    best = smallest_swap_budget(graph, planner, lookahead)
     for cand in _ranked(graph):
         trial, _ = recompute(graph, [*chosen, cand])
-        smallest = _smallest_budget(trial, planner, lookahead)
+        smallest = smallest_swap_budget(trial, planner, lookahead)
         if smallest < best:
             chosen, best = [*chosen, cand], smallest
     return _choice(graph, chosen)

@@ -9,7 +9,8 @@ import copy
 from host_tools.graph.fused_update import fuse_updates
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning import tiling_plan
-from host_tools.planning.recompute_plan import (_smallest_budget, for_budget, for_min_ram)
+from host_tools.planning.min_ram import smallest_swap_budget
+from host_tools.planning.recompute_plan import for_budget, for_min_ram
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
 
@@ -22,7 +23,7 @@ def _fused_copy(graph):
 
 def _score(graph, budget, planner, lookahead, target):
     if budget is None:
-        return _smallest_budget(graph, planner, lookahead), 0.0
+        return smallest_swap_budget(graph, planner, lookahead), 0.0
     try:
         program = build_program(graph, planner, ram_budget=budget, lookahead=lookahead)
     except SwapInfeasible:

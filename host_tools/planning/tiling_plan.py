@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from host_tools.graph.tiling import _family, tile_graph, tileable_layers
 from host_tools.planning.cost_model import step_seconds
+from host_tools.planning.min_ram import smallest_swap_budget
 from host_tools.program import ALIGNMENT, build_program
 from host_tools.swap import SwapInfeasible
 
@@ -69,13 +70,6 @@ def counts_under(graph, layers, limit):
     return {layer: chunks_under(graph, w, rows, limit) for layer, (w, rows) in layers.items()}
 
 
-def _smallest_budget(graph, planner, lookahead):
-    try:
-        build_program(graph, planner, ram_budget=1, lookahead=lookahead)
-    except SwapInfeasible as error:
-        return error.min_budget
-    return 0
-
 
 def for_min_ram(graph, planner="best", lookahead=4):
     """The chunk counts giving the smallest feasible RAM (ties: fewer chunks)."""
@@ -83,14 +77,14 @@ def for_min_ram(graph, planner="best", lookahead=4):
     best = TileChoice(graph, {})
     if not layers:
         return best
-    smallest = _smallest_budget(graph, planner, lookahead)
+    smallest = smallest_swap_budget(graph, planner, lookahead)
     base = counts_under(graph, layers, untiled_floor(graph, layers))
     for factor in (1, 2):
         counts = {layer: min(k * factor, layers[layer][1]) for layer, k in base.items()}
         if all(k == 1 for k in counts.values()):
             continue
         trial = tile_graph(graph, counts)
-        budget = _smallest_budget(trial, planner, lookahead)
+        budget = smallest_swap_budget(trial, planner, lookahead)
         if budget < smallest:
             best, smallest = TileChoice(trial, trial.tiled_layers), budget
     return best
