@@ -378,3 +378,15 @@ def test_bundle_init_records_put_given_weights_into_the_chunks():
     first, second = tiled.chunks[weight]
     assert records[first].data == given_value[:4].tobytes()
     assert records[second].data == given_value[4:].tobytes()
+
+
+def test_an_infeasible_budget_quotes_the_smallest_budget_tiling_reaches(board_files, capsys):
+    root, _, _ = board_files
+    args = ["plan", str(root / "tiny.ini"), "--micro-batch", "2", "--ram-budget", "64"]
+    quoted = {}
+    for switch in ([], ["--no-tiling"]):
+        assert main([*args, *switch]) != 0
+        error = capsys.readouterr().err.strip()
+        assert "RAM budget 64 B cannot be met" in error and "\n" not in error
+        quoted[bool(switch)] = int(error.split("smallest feasible budget is ")[1].split(" B")[0])
+    assert quoted[False] < int(TILED_BUDGET) < 3152 == quoted[True]

@@ -91,7 +91,8 @@ def for_min_ram(graph, planner="best", lookahead=4):
 
 
 def for_budget(graph, budget, planner="best", lookahead=4, target="host"):
-    """Nothing when `budget` is feasible untiled; else the cheapest feasible tiling."""
+    """Nothing when `budget` is feasible untiled; else the cheapest feasible tiling;
+    --min-ram's tiling when none is feasible."""
     layers = tileable_layers(graph)
     if not layers or _feasible(graph, budget, planner, lookahead) is not None:
         return TileChoice(graph, {})
@@ -105,6 +106,8 @@ def for_budget(graph, budget, planner="best", lookahead=4, target="host"):
         program = _feasible(trial, budget, planner, lookahead)
         if program is not None and step_seconds(program, target) < best_seconds:
             best, best_seconds = TileChoice(trial, trial.tiled_layers), step_seconds(program, target)
+    if best_seconds == float("inf"):  # infeasible anyway: the error then quotes the tiled minimum
+        return for_min_ram(graph, planner, lookahead)
     return best
 
 
