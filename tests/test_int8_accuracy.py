@@ -72,7 +72,9 @@ def _steps_beside_float_adam(bench, data, weights, precision):
     from host_tools.quantize.prepare import quantized_graph
     from host_tools.session import Session
     from host_tools.training import batch_orders
-    graph, _ = quantized_graph(bench.digits_cnn(precision), 0, data, weights, 0)
+    # unfused: this reads each step's weight gradient, which the fused update never
+    # stores (the two train bit-identically, tests/test_int8_fused.py)
+    graph, _ = quantized_graph(bench.digits_cnn(precision), 0, data, weights, 0, fused=False)
     program = build_program(graph, "no-reuse", in_place=False)
     arena = _Arena(graph, program, Session(program, seed=0))
     quant = graph.quant
