@@ -81,15 +81,20 @@ def assert_within(program, budget):
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_budget_from_min_ram_up_fits_and_trains_bit_identically(data):
-    spec = random_model(data.draw)
-    graph = build_training_graph(spec)
+    graph = build_training_graph(random_model(data.draw))
+    assert_budgets_from_min_ram_fit(data.draw, graph, graph)
+
+
+def assert_budgets_from_min_ram_fit(draw, graph, reference):
+    """min_ram's program and one drawn budget from min_ram up to the arena stay within
+    their budgets and train `graph` bit-identically to `reference` unconstrained."""
     found = find_min_ram(graph)
     assert_within(found.program, found.min_ram_bytes)
     arena = build_program(graph).arena_bytes
-    budget = data.draw(st.integers(found.min_ram_bytes, max(found.min_ram_bytes, arena)))
+    budget = draw(st.integers(found.min_ram_bytes, max(found.min_ram_bytes, arena)))
     program = build_program(graph, ram_budget=budget)
     assert_within(program, budget)
-    assert_same_training(graph, program)
+    assert_same_training(reference, program)
 
 
 def test_min_ram_of_micro_batched_cnn_trains_bit_identically_on_the_file_backend():

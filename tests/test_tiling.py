@@ -25,7 +25,8 @@ from host_tools.planning.techniques import apply_techniques
 from host_tools.planning.timeline import _hatch
 from host_tools.program import build_program
 from kernel_lib import core_lib, lib, ptr  # noqa: F401  (fixtures)
-from test_min_ram import assert_same_training, assert_within, random_model
+from test_min_ram import (assert_budgets_from_min_ram_fit, assert_same_training, assert_within,
+                           random_model)
 from small_models import ADAM, MOMENTUM, SGD, cnn, mlp
 
 DIGITS_TARGET = 12 * 1024   # issue 11: the digits CNN trains in <= 12 KB
@@ -189,14 +190,7 @@ def test_any_budget_from_the_tiled_min_ram_up_fits_and_trains_bit_identically(da
     plain = build_training_graph(spec)
     layers = tileable_layers(plain)
     counts = {layer: data.draw(st.integers(1, rows)) for layer, (_, rows) in layers.items()}
-    graph = tile_graph(plain, counts)
-    found = find_min_ram(graph)
-    assert_within(found.program, found.min_ram_bytes)
-    arena = build_program(graph).arena_bytes
-    budget = data.draw(st.integers(found.min_ram_bytes, max(found.min_ram_bytes, arena)))
-    program = build_program(graph, ram_budget=budget)
-    assert_within(program, budget)
-    assert_same_training(plain, program)
+    assert_budgets_from_min_ram_fit(data.draw, tile_graph(plain, counts), plain)
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1013,6 +1013,18 @@ static void grad_narrow(const mt_conv_shape *s, const float *x, const float *dy,
     }
 }
 
+/* The forward correlation's geometry, as both wide weight-gradient paths
+ * walk it: (input channel, tap) pairs of every group, no weights mapped. */
+static void plan_weight_gradient_pairs(const mt_conv_shape *s, corr_plan *P, geom *G, wmap *W)
+{
+    *G = fwd_geom(s);
+    W->w = 0; W->wg = W->wso = W->wsi = 0; W->flip = W->scatter_order = 0;
+    P->G = G; P->W = W;
+    P->src_per_group = s->c / s->groups; P->dst_per_group = s->oc / s->groups;
+    P->taps = s->kh * s->kw; P->pairs = P->src_per_group * P->taps;
+    P->src_plane = (long)s->h * s->w; P->dst_plane = (long)s->oh * s->ow;
+}
+
 /* The wide gradient's scratch: the transposed im2col B (cnt x mt), dy
  * packed position-major (cnt x opg), one sample's group of padded input
  * planes (as the implicit correlation's, any stride) and the pair offsets
@@ -1031,12 +1043,7 @@ static void plan_grad_wide(const mt_conv_shape *s, void *scratch, long floats, g
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, mt = cpg * s->kh * s->kw;
     long all = (long)s->n * s->oh * s->ow, fixed;
-    S->G = fwd_geom(s);
-    S->W.w = 0; S->W.wg = S->W.wso = S->W.wsi = 0; S->W.flip = S->W.scatter_order = 0;
-    S->P.G = &S->G; S->P.W = &S->W;
-    S->P.src_per_group = cpg; S->P.dst_per_group = opg;
-    S->P.taps = s->kh * s->kw; S->P.pairs = mt;
-    S->P.src_plane = (long)s->h * s->w; S->P.dst_plane = (long)s->oh * s->ow;
+    plan_weight_gradient_pairs(s, &S->P, &S->G, &S->W);
     S->I.wp = (s->ow - 1) * s->sw + s->kw;
     S->I.padded_plane = (long)((s->oh - 1) * s->sh + s->kh) * S->I.wp;
     S->I.grid_cols = S->I.grid_ld = 0;
@@ -1138,12 +1145,7 @@ static int plan_grad_implicit(const mt_conv_shape *s, void *scratch, long floats
     long need;
     if (s->sh != 1 || s->sw != 1 || floats <= MT_CONV_SCRATCH_BYTES / 4)
         return 0;
-    S->G = fwd_geom(s);
-    S->W.w = 0; S->W.wg = S->W.wso = S->W.wsi = 0; S->W.flip = S->W.scatter_order = 0;
-    S->P.G = &S->G; S->P.W = &S->W;
-    S->P.src_per_group = cpg; S->P.dst_per_group = opg;
-    S->P.taps = s->kh * s->kw; S->P.pairs = mt;
-    S->P.src_plane = (long)s->h * s->w; S->P.dst_plane = (long)s->oh * s->ow;
+    plan_weight_gradient_pairs(s, &S->P, &S->G, &S->W);
     S->I.wp = s->ow + s->kw - 1;
     S->I.padded_plane = (long)(s->oh + s->kh - 1) * S->I.wp;
     S->I.grid_cols = S->I.grid_ld = (long)s->oh * S->I.wp;
