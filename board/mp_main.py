@@ -78,8 +78,12 @@ def _dropped(text):
 
 def qemu_defaults():
     """The QEMU firmware's board: mount its flash, take its built-in arena budget."""
-    import mtboard
-    import vfs
+    try:
+        import mtboard
+        import vfs
+    except ImportError:     # sys.platform says qemu, but not our firmware
+        raise ImportError("board.mp_main's QEMU defaults need MicroPython's vfs and the "
+                          "firmware's mtboard module (firmware/micropython/qemu)")
     flash = mtboard.HostFlash(*QEMU_FLASH)
     try:
         vfs.mount(vfs.VfsLfs2(flash, **LFS_OPTIONS), "/")
