@@ -47,6 +47,15 @@ void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
                         float *dw, float *db, void *scratch, uint32_t scratch_bytes);
 void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
                          void *scratch, uint32_t scratch_bytes);
+/* Resumable halves of the above (tiles by output channels, mt_kernels_tile.h):
+ * dx += / dw += their terms in the untiled order, continuing each element's
+ * sum; db = the bias gradient alone. The grad one is for dense or grouped
+ * convolutions (not the depthwise path: one input channel, < 4 filters). */
+void mt_conv_deriv_continue_sized(const mt_conv_shape *s, const float *dy, const float *w,
+                                  float *dx, void *scratch, uint32_t scratch_bytes);
+void mt_conv_grad_continue_sized(const mt_conv_shape *s, const float *x, const float *dy,
+                                 float *dw, void *scratch, uint32_t scratch_bytes);
+void mt_conv_bias_grad(const mt_conv_shape *s, const float *dy, float *db);
 
 /* ---- pooling ---- */
 typedef struct {

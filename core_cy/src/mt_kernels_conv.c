@@ -908,6 +908,15 @@ void mt_conv_fwd_sized(const mt_conv_shape *s, const float *x, const float *w,
 void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w, float *dx,
                          void *scratch, uint32_t scratch_bytes)
 {
+    memset(dx, 0, sizeof(float) * (size_t)s->n * (size_t)s->c * (size_t)s->h * (size_t)s->w);
+    mt_conv_deriv_continue_sized(s, dy, w, dx, scratch, scratch_bytes);
+}
+
+/* dx += the derivative's terms, each dx element continuing its sum (the
+ * order above, resumed: tiles by output channels, mt_kernels_tile_conv.c). */
+void mt_conv_deriv_continue_sized(const mt_conv_shape *s, const float *dy, const float *w,
+                                  float *dx, void *scratch, uint32_t scratch_bytes)
+{
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
     int scatter = s->sh != 1 || s->sw != 1 || cpg < 4 || kk > 9;
     geom G;
@@ -922,7 +931,6 @@ void mt_conv_deriv_sized(const mt_conv_shape *s, const float *dy, const float *w
     W.wsi = (long)cpg * kk;
     W.flip = 1;
     W.scatter_order = scatter;
-    memset(dx, 0, sizeof(float) * (size_t)s->n * (size_t)s->c * (size_t)s->h * (size_t)s->w);
     /* Few channels per group or large (mostly padded) filters: the scatter
      * order, which the scatter, skipping padding, computes cheaper in the
      * minimum scratch; a stride-1 one runs as a wide correlation in that
@@ -1161,7 +1169,7 @@ static int plan_grad_implicit(const mt_conv_shape *s, void *scratch, long floats
     return 1;
 }
 
-/* dw (zeroed) += the implicit GEMM of every sample, group by group. */
+/* dw += the implicit GEMM of every sample, group by group. */
 MT_NOINLINE MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, const float *x, const float *dy,
                                          float *dw, grad_implicit_scratch *S)
 {
@@ -1179,8 +1187,9 @@ MT_NOINLINE MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, con
     for (i = 0; i < S->I.grid_cols * fl; i++)   /* dropped columns, padding filters */
         S->b[i] = 0.0f;
     for (g = 0; g < s->groups; g++) {
-        for (i = 0; i < (long)mt * fl; i++)
-            S->dwt[i] = 0.0f;
+        for (m = 0; m < mt; m++)   /* continue from dw; padding filters start at zero */
+            for (o = 0; o < fl; o++)
+                S->dwt[(long)m * fl + o] = o < opg ? dw[((long)g * opg + o) * mt + m] : 0.0f;
         for (n = 0; n < s->n; n++) {
             const float *dyg = dy + ((long)n * s->oc + (long)g * opg) * pout;
             pad_planes(&S->P, x + ((long)n * s->c + (long)g * cpg) * pin, &S->I);
@@ -1224,19 +1233,33 @@ void mt_conv_grad_sized(const mt_conv_shape *s, const float *x, const float *dy,
                         float *dw, float *db, void *scratch, uint32_t scratch_bytes)
 {
     int cpg = s->c / s->groups, opg = s->oc / s->groups, kk = s->kh * s->kw;
-    long pout = (long)s->oh * s->ow, floats = scratch_floats(scratch_bytes);
-    int n, o;
     if (cpg == 1 && opg < 4) {   /* depthwise: row-wise lanes, as fwd */
         grad_rows(s, x, dy, dw, db, (lanes4 *)scratch);
         return;
     }
     memset(dw, 0, sizeof(float) * (size_t)s->oc * (size_t)cpg * (size_t)kk);
-    if (db) {
-        memset(db, 0, sizeof(float) * (size_t)s->oc);
-        for (n = 0; n < s->n; n++)
-            for (o = 0; o < s->oc; o++)
-                db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
-    }
+    if (db)
+        mt_conv_bias_grad(s, dy, db);
+    mt_conv_grad_continue_sized(s, x, dy, dw, scratch, scratch_bytes);
+}
+
+void mt_conv_bias_grad(const mt_conv_shape *s, const float *dy, float *db)
+{
+    long pout = (long)s->oh * s->ow;
+    int n, o;
+    memset(db, 0, sizeof(float) * (size_t)s->oc);
+    for (n = 0; n < s->n; n++)
+        for (o = 0; o < s->oc; o++)
+            db[o] += plane_sum(dy + ((long)n * s->oc + o) * pout, pout);
+}
+
+/* dw += the weight gradient's terms (dense or grouped, not depthwise), each
+ * dw element continuing its sum over (n, oy, ox) ascending: every path
+ * accumulates into dw (from_c), so later samples resume earlier ones. */
+void mt_conv_grad_continue_sized(const mt_conv_shape *s, const float *x, const float *dy,
+                                 float *dw, void *scratch, uint32_t scratch_bytes)
+{
+    long floats = scratch_floats(scratch_bytes);
     if (floats > MT_CONV_SCRATCH_BYTES / 4 &&
         (grad_try_implicit(s, x, dy, dw, scratch, floats) ||
          grad_try_wide(s, x, dy, dw, scratch, floats)))

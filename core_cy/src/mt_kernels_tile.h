@@ -17,6 +17,7 @@
 #define MT_KERNELS_TILE_H
 
 #include "mt_ops.h"
+#include "mt_kernels.h"
 
 mt_status mt_tile_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_adam_tile_needs(const mt_op *op, mt_op_needs *needs);
@@ -32,5 +33,19 @@ void mt_fc_grad_tile(const float *x, const float *dy, float *dw_rows, float *db,
                      int n, int in, int out, int o0, int rows);
 void mt_fc_deriv_tile(const float *dy, const float *w_rows, float *dx,
                       int n, int in, int out, int o0, int rows, int from_dx);
+
+/* Conv tiles (mt_kernels_tile_conv.c, whose header comment says why they
+ * give the untiled bits): output channels [O0, O0+ROWS) of a dense conv,
+ * p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, O0, SB, ROWS]. */
+void mt_run_conv_fwd_tile(const mt_op *op, void *const *slot, int mode);
+void mt_run_conv_grad_tile(const mt_op *op, void *const *slot, int mode);
+void mt_run_conv_deriv_tile(const mt_op *op, void *const *slot, int mode);
+void mt_conv_fwd_tile(const mt_conv_shape *s, const float *x, const float *w_rows,
+                      const float *b, float *y, void *scratch, uint32_t scratch_bytes,
+                      int o0, int rows);
+void mt_conv_grad_tile(const mt_conv_shape *s, const float *x, const float *dy, float *dw_rows,
+                       float *db, void *scratch, uint32_t scratch_bytes, int o0, int rows);
+void mt_conv_deriv_tile(const mt_conv_shape *s, const float *dy, const float *w_rows, float *dx,
+                        void *scratch, uint32_t scratch_bytes, int o0, int rows, int from_dx);
 
 #endif

@@ -85,6 +85,39 @@ mt_status mt_conv_needs(const mt_op *op, mt_op_needs *needs)
     return MT_OK;
 }
 
+/* A conv tile's channel range keeps the untiled derivative's blocks of 4
+ * (mt_kernels_tile_conv.c). */
+static int channel_range_ok(const int32_t *p)
+{
+    int64_t oc = p[4], o0 = p[13], rows = p[15];
+    if (o0 < 0 || rows <= 0 || o0 + rows > oc || o0 % 4) return 0;
+    if (o0 == 0 && rows == oc) return 1;
+    return rows >= 4 && (rows % 4 == 0 || o0 + rows == oc);
+}
+
+/* CONV_FWD / GRAD / DERIV's rules on the whole layer (groups 1), the weight
+ * slot holding ROWS filters. */
+mt_status mt_conv_tile_needs(const mt_op *op, mt_op_needs *needs)
+{
+    mt_op whole = *op;
+    int weight_slot = 1;
+    mt_status status;
+    if (!channel_range_ok(op->p)) return MT_ERR_BAD_OP;
+    whole.p[13] = 1;
+    if (op->kind == MT_OP_CONV_FWD_TILE || op->kind == MT_OP_CONV_FWD_TILE_NEXT) {
+        whole.kind = MT_OP_CONV_FWD;
+    } else if (op->kind == MT_OP_CONV_GRAD_TILE) {
+        whole.kind = MT_OP_CONV_GRAD;
+        weight_slot = 2;
+    } else {
+        whole.kind = MT_OP_CONV_DERIV;
+    }
+    status = mt_conv_needs(&whole, needs);
+    if (status != MT_OK) return status;
+    needs->need[weight_slot] = mul(mul4(op->p[15], op->p[1], op->p[5], op->p[6]), F32);
+    return MT_OK;
+}
+
 mt_status mt_pool_needs(const mt_op *op, mt_op_needs *needs)
 {
     const int32_t *p = op->p;

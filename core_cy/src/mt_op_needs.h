@@ -7,6 +7,7 @@
 
 mt_status mt_fc_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_conv_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_conv_tile_needs(const mt_op *op, mt_op_needs *needs);   /* kinds 216-220 */
 mt_status mt_pool_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_act_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_bn_needs(const mt_op *op, mt_op_needs *needs);

@@ -192,7 +192,17 @@ enum mt_op_kind {
     MT_OP_FC_DERIV_TILE_NEXT = 214, /* t = [dY, Wc, dX] : dX += this tile's terms */
     /* Adam over one chunk: p = [NUMEL, CLEAR, LAST]; all chunks take step + 1,
        the LAST one stores it. f = [lr, beta1, beta2, eps] */
-    MT_OP_ADAM_APPLY_TILE = 215     /* t = [W, dW, M, V, STEP] */
+    MT_OP_ADAM_APPLY_TILE = 215,    /* t = [W, dW, M, V, STEP] */
+    /* conv tiles (mt_kernels_tile.h): output channels [O0, O0+ROWS) of a dense
+       conv whose weight is split into chunks of filters; O0 a multiple of 4,
+       ROWS >= 4 and a multiple of 4 unless the last tile (the derivative's
+       blocks of 4 channels), or the whole layer.
+       p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, O0, SB, ROWS] */
+    MT_OP_CONV_FWD_TILE = 216,        /* t = [X, Wc, B?, Y, S] */
+    MT_OP_CONV_FWD_TILE_NEXT = 217,   /* t = [X, Wc, B?, Y, S] */
+    MT_OP_CONV_GRAD_TILE = 218,       /* t = [X, dY, dWc, dB?, S] : dB whole (first tile only) */
+    MT_OP_CONV_DERIV_TILE = 219,      /* t = [dY, Wc, dX, S] : dX from zero */
+    MT_OP_CONV_DERIV_TILE_NEXT = 220  /* t = [dY, Wc, dX, S] : dX += this tile's terms */
 };
 
 typedef struct {
