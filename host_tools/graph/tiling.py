@@ -15,15 +15,18 @@ from dataclasses import replace
 
 import numpy as np
 
+from host_tools.graph import tiling_conv
 from host_tools.graph.tensors import Op
 
 # Untiled op -> its tile op (the first tile, then the later ones).
 TILE_OF = {"FC_FWD": ("FC_FWD_TILE", "FC_FWD_TILE_NEXT"),
            "FC_GRAD": ("FC_GRAD_TILE", "FC_GRAD_TILE"),
-           "FC_DERIV": ("FC_DERIV_TILE", "FC_DERIV_TILE_NEXT")}
+           "FC_DERIV": ("FC_DERIV_TILE", "FC_DERIV_TILE_NEXT"),
+           **tiling_conv.TILE_OF}   # conv layers by output channels (tiling_conv.py)
 # Elementwise ops over the family, run chunk by chunk (STEP, slot 4, is shared).
 CHUNKED = {"SGD_APPLY", "ADAM_APPLY", "ADD"}
 TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair} | {"ADAM_APPLY_TILE"}
+FORWARD_TILES = {*TILE_OF["FC_FWD"], *TILE_OF["CONV_FWD"]}
 
 
 def _family(graph, weight):
@@ -36,11 +39,11 @@ def _family(graph, weight):
             touched = {t for t in op.tensors if t in family}
             if not touched:
                 continue
-            if op.kind == "FC_GRAD":
+            if op.kind in ("FC_GRAD", "CONV_GRAD"):
                 new = {op.tensors[2]}
             elif op.kind in CHUNKED:
                 new = set(op.tensors[:4] if op.kind == "ADAM_APPLY" else op.tensors) - {-1}
-            elif op.kind in ("FC_FWD", "FC_DERIV"):
+            elif op.kind in TILE_OF:   # forward and derivative
                 new = set()
             else:
                 return None
@@ -56,13 +59,13 @@ def tileable_layers(graph):
         return {}
     found = {}
     for op in graph.ops:
-        if op.kind != "FC_FWD":
+        if op.kind != "FC_FWD" and not tiling_conv.tileable(graph, op):
             continue
         weight = op.tensors[1]
         tensor = graph.tensors[weight]
         if tensor.dtype != "f32" or weight in getattr(graph, "chunks", {}):
             continue
-        if sum(weight in o.tensors for o in graph.ops if o.kind == "FC_FWD") != 1:
+        if sum(weight in o.tensors for o in graph.ops if o.kind in ("FC_FWD", "CONV_FWD")) != 1:
             continue
         family = _family(graph, weight)
         if family is not None and all(graph.tensors[t].shape == tensor.shape for t in family):
@@ -76,6 +79,13 @@ def row_bounds(rows, chunks):
     return list(zip(cuts[:-1], cuts[1:]))
 
 
+def layer_bounds(graph, weight, rows, chunks):
+    """The tiles' output rows (FC) or channels (conv, on the 4-channel grid)."""
+    if len(graph.tensors[weight].shape) == 4:
+        return tiling_conv.channel_bounds(rows, chunks)
+    return row_bounds(rows, min(chunks, rows))
+
+
 def tile_graph(graph, counts):
     """A copy of graph with each {layer: chunks} FC layer tiled (chunks > 1)."""
     layers = tileable_layers(graph)
@@ -86,8 +96,9 @@ def tile_graph(graph, counts):
     for layer, chunks in counts.items():
         if chunks > 1 and layer in layers:
             weight, rows = layers[layer]
-            _tile_layer(out, weight, row_bounds(rows, min(chunks, rows)))
-            out.tiled_layers[layer] = min(chunks, rows)
+            bounds = layer_bounds(out, weight, rows, chunks)
+            _tile_layer(out, weight, bounds)
+            out.tiled_layers[layer] = len(bounds)
     return out
 
 
@@ -104,7 +115,7 @@ def _tile_layer(graph, weight, bounds):
             ops.append([_tile_op(op, pieces, i, bounds) for i in range(len(bounds))])
         else:
             ops.append(op)
-    graph.ops = _interleave_backward(ops, family)
+    graph.ops = _interleave_backward(tiling_conv.own_scratch(graph, ops), family)
 
 
 def _chunk_tensors(graph, tid, bounds):
@@ -122,9 +133,11 @@ def _tile_op(op, pieces, i, bounds):
     swap = [pieces[t][i] if t in pieces else t for t in op.tensors]
     if op.kind in TILE_OF:
         kind = TILE_OF[op.kind][0 if i == 0 else 1]
-        if op.kind == "FC_GRAD" and i > 0 and len(swap) > 3:
+        if op.kind in ("FC_GRAD", "CONV_GRAD") and i > 0 and len(swap) > 3:
             swap[3] = -1   # the first tile writes the whole bias gradient
-        return Op(kind, op.phase, swap, [*op.params[:3], o0, o1 - o0], list(op.floats), op.layer)
+        params = tiling_conv.tile_params(op, o0, o1) if op.kind in tiling_conv.TILE_OF else \
+            [*op.params[:3], o0, o1 - o0]
+        return Op(kind, op.phase, swap, params, list(op.floats), op.layer)
     numel = (o1 - o0) * (op.params[0] // (bounds[-1][1]))
     if op.kind == "ADAM_APPLY":
         clear = op.params[1] if len(op.params) > 1 else 0
@@ -142,7 +155,7 @@ def _interleave_backward(groups, family):
     ops, index = [], 0
     while index < len(groups):
         group = groups[index]
-        if not isinstance(group, list) or group[0].kind == "FC_FWD_TILE":
+        if not isinstance(group, list) or group[0].kind in FORWARD_TILES:
             ops.extend(_flat(group))
             index += 1
             continue
@@ -167,12 +180,12 @@ def _flat(group):
 
 def _same_layer(group, layer):
     first = group[0] if isinstance(group, list) else group
-    return first.layer == layer and first.kind not in ("FC_FWD_TILE", "FC_FWD_TILE_NEXT")
+    return first.layer == layer and first.kind not in FORWARD_TILES
 
 
 def _independent(run, others):
     tiles = {t for g in run for op in g for t in op.tensors if t >= 0}
-    bias_grad = {g[0].tensors[3] for g in run if g[0].kind == "FC_GRAD_TILE"
+    bias_grad = {g[0].tensors[3] for g in run if g[0].kind in ("FC_GRAD_TILE", "CONV_GRAD_TILE")
                  and len(g[0].tensors) > 3} - {-1}
     from host_tools.graph.uses import UPDATES, WRITES
     for op in others:

@@ -46,3 +46,22 @@ def tile_params(op, o0, o1):
     then ROWS: p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, O0, SB, ROWS]."""
     scratch = op.params[14] if len(op.params) > 14 else 0
     return [*op.params[:13], o0, scratch, o1 - o0]
+
+
+def own_scratch(graph, groups):
+    """Gives every conv tile but a group's first its own copy of the scratch
+    tensor, so the planner can free it between tiles (the backward tiles of
+    several ops interleave chunk by chunk). groups: tile-op lists or ops."""
+    from dataclasses import replace
+    for group in groups:
+        if not isinstance(group, list) or group[0].kind not in _TILE_KINDS:
+            continue
+        for index, op in enumerate(group[1:], 1):
+            source = graph.tensors[op.tensors[-1]]
+            copy = replace(source, id=len(graph.tensors), name=f"{source.name}[{index}]")
+            graph.tensors.append(copy)
+            op.tensors = [*op.tensors[:-1], copy.id]
+    return groups
+
+
+_TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair}

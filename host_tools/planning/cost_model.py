@@ -16,6 +16,8 @@ def op_work(graph, op):
         return p[0] * p[1] * (p[4] if "_TILE" in op.kind else p[2]), 0
     if op.kind.startswith("CONV_"):
         n, c, oc, kh, kw, oh, ow, groups = p[0], p[1], p[4], p[5], p[6], p[11], p[12], p[13]
+        if "_TILE" in op.kind:   # a tile (CONV_*_TILE*): p[15] of the filters, groups 1
+            oc, groups = p[15], 1
         return n * oc * oh * ow * (c // max(groups, 1)) * kh * kw, 0
     largest = max((graph.tensors[t].numel for t in op.tensors if t >= 0), default=0)
     return 0, largest

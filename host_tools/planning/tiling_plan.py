@@ -1,4 +1,4 @@
-"""How many chunks each tileable FC layer is split into under a RAM budget
+"""How many chunks each tileable FC or conv layer is split into under a RAM budget
 (issue 11). A tile op's operands are the layer's shared tensors (X, Y, dY,
 dX, the bias) plus one chunk of each family tensor it touches, so the op
 floor falls with the chunk count; more chunks cost more ops and transfers.
@@ -12,7 +12,7 @@ tried, the feasible one with the smallest estimated step time (the target's
 cost model: more chunks, more ops and transfers) winning."""
 from dataclasses import dataclass
 
-from host_tools.graph.tiling import _family, tile_graph, tileable_layers
+from host_tools.graph.tiling import _family, layer_bounds, tile_graph, tileable_layers
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning.min_ram import smallest_swap_budget
 from host_tools.program import ALIGNMENT, build_program
@@ -39,7 +39,8 @@ def _layer_floor(graph, weight, rows, chunks):
     """Largest operand bytes of the layer's ops once its family is cut into `chunks`."""
     family = _family(graph, weight)
     row_bytes = graph.tensors[weight].nbytes // rows
-    chunk = _aligned(-(-rows // chunks) * row_bytes)
+    chunk = _aligned(max(o1 - o0 for o0, o1 in layer_bounds(graph, weight, rows, chunks)) *
+                     row_bytes)
     worst = 0
     for op in graph.ops:
         ids = set(op.tensors) - {-1}
