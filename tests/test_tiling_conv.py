@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from core_cy import CONSTANTS, OP_KINDS
+from host_tools.graph.tiling import TILE_KINDS, tile_graph, tileable_layers
 from host_tools.graph.tiling_conv import channel_bounds, tile_params
+from host_tools.graph.training_graph import build_training_graph
+from host_tools.model.api import Model
+from host_tools.model.load import load_model
+from host_tools.planning.min_ram import find_min_ram
+from host_tools.program import build_program
 from kernel_lib import core_lib, ptr  # noqa: F401  (fixture)
+from small_models import ADAM, MOMENTUM, SGD
+from test_min_ram import assert_same_training, assert_within
 
 MIN_BYTES = CONSTANTS["CONV_SCRATCH_BYTES"]
 SIZES = (MIN_BYTES, 4096, 262144)
@@ -163,3 +171,86 @@ def test_good_tile_params_pass_and_the_weight_slot_holds_rows_filters(o0, rows):
     with pytest.raises(ExecutorError) as info:   # a chunk one filter short is refused
         _validate("CONV_FWD_TILE", o0, rows, w_filters=rows - 1)
     assert "(op 0): tensor smaller" in str(info.value)
+
+
+# ---- graphs and training -------------------------------------------------------------------
+
+def conv_net(optimizer, micro=0, stride=2, bias=True):
+    """Two tileable convs (8 filters from 2 channels: the correlation order
+    from 8 on; 13 filters, a tail of 1, at `stride`) and an FC layer."""
+    m = Model(loss="cross", batch_size=4, optimizer=optimizer, micro_batch=micro)
+    m.add("in", "input", input_shape="2:8:8")
+    m.add("c1", "conv2d", filters=8, kernel_size=3, padding="same", activation="relu",
+          disable_bias=not bias)
+    m.add("c2", "conv2d", filters=13, kernel_size=3, stride=stride, padding="same",
+          activation="relu")
+    m.add("flat", "flatten")
+    m.add("fc", "fully_connected", unit=5, activation="softmax")
+    return m.spec()
+
+
+NETS = {"sgd": lambda: conv_net(SGD), "momentum micro 2": lambda: conv_net(MOMENTUM, micro=2),
+        "adam no bias": lambda: conv_net(ADAM, bias=False),
+        "adam stride 1 micro 1": lambda: conv_net(ADAM, micro=1, stride=1)}
+
+
+@pytest.mark.parametrize("chunks", [2, 3, 99])
+@pytest.mark.parametrize("case", sorted(NETS))
+def test_tiled_conv_training_is_bit_identical(case, chunks):
+    plain = build_training_graph(NETS[case]())
+    convs = {layer: chunks for layer in ("c1", "c2")}
+    assert set(convs) <= set(tileable_layers(plain))
+    tiled = tile_graph(plain, convs)
+    assert all(not set(tiled.chunks) & set(op.tensors) for op in tiled.ops)   # chunks only
+    assert {"CONV_FWD_TILE_NEXT", "CONV_GRAD_TILE", "CONV_DERIV_TILE_NEXT"} <= \
+        {op.kind for op in tiled.ops}
+    assert tiled.tiled_layers == {"c1": 2, "c2": min(chunks, 3)}
+    assert_same_training(plain, build_program(tiled))
+
+
+def test_each_conv_tile_has_its_own_scratch():
+    tiled = tile_graph(build_training_graph(conv_net(SGD)), {"c2": 3})
+    for kind in ("CONV_FWD", "CONV_GRAD", "CONV_DERIV"):
+        scratch = [op.tensors[-1] for op in tiled.ops if op.kind.startswith(kind + "_TILE")]
+        assert len(scratch) == len(set(scratch)) == 3, kind
+
+
+def test_convs_that_would_break_the_derivative_blocks_are_not_tiled():
+    """Depthwise, or fewer than 8 filters (no two chunks of 4): left whole."""
+    m = Model(loss="cross", batch_size=2, optimizer=SGD)
+    m.add("in", "input", input_shape="8:6:6")
+    m.add("depthwise", "depthwise_conv2d", kernel_size=3, padding="same")
+    m.add("small", "conv2d", filters=7, kernel_size=3, padding="same")
+    m.add("flat", "flatten")
+    m.add("fc", "fully_connected", unit=3, activation="softmax")
+    assert set(tileable_layers(build_training_graph(m.spec()))) == {"fc"}
+
+
+def lenet_like(micro):
+    m = Model(loss="cross", batch_size=8, micro_batch=micro,
+              optimizer={"type": "sgd", "learning_rate": 0.05, "momentum": 0.9})
+    m.add("in", "input", input_shape="1:16:16")
+    m.add("conv1", "conv2d", filters=8, kernel_size=5, activation="relu")
+    m.add("pool1", "pooling2d", pooling="max", pool_size=2)
+    m.add("conv2", "conv2d", filters=16, kernel_size=5, activation="relu")
+    m.add("flat", "flatten")
+    m.add("fc1", "fully_connected", unit=24, activation="relu")
+    m.add("fc2", "fully_connected", unit=10, activation="softmax")
+    return build_training_graph(m.spec())
+
+
+def digits_cnn(micro=1):
+    spec = load_model("bench/zoo/digits_small.ini")
+    spec.micro_batch = micro
+    return build_training_graph(spec)
+
+
+@pytest.mark.parametrize("model", [lenet_like, digits_cnn])
+def test_min_ram_with_tiled_convs_trains_as_the_same_micro_batching(model):
+    plain = model(1)
+    tiled = tile_graph(plain, {layer: 99 for layer, (w, _) in tileable_layers(plain).items()
+                               if len(plain.tensors[w].shape) == 4})
+    assert any(k.startswith("CONV_") for k in {op.kind for op in tiled.ops} & TILE_KINDS)
+    found = find_min_ram(tiled)
+    assert_within(found.program, found.min_ram_bytes)
+    assert_same_training(plain, found.program, swap_file=None)   # the file backend
