@@ -7,6 +7,8 @@ import ctypes
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core_cy import CONSTANTS, OP_KINDS
 from host_tools.graph.tiling import TILE_KINDS, tile_graph, tileable_layers
@@ -15,10 +17,11 @@ from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.api import Model
 from host_tools.model.load import load_model
 from host_tools.planning.min_ram import find_min_ram
+from host_tools.planning.techniques import apply_techniques
 from host_tools.program import build_program
 from kernel_lib import core_lib, ptr  # noqa: F401  (fixture)
 from small_models import ADAM, MOMENTUM, SGD
-from test_min_ram import assert_same_training, assert_within
+from test_min_ram import assert_budgets_from_min_ram_fit, assert_same_training, assert_within
 
 MIN_BYTES = CONSTANTS["CONV_SCRATCH_BYTES"]
 SIZES = (MIN_BYTES, 4096, 262144)
@@ -254,3 +257,52 @@ def test_min_ram_with_tiled_convs_trains_as_the_same_micro_batching(model):
     found = find_min_ram(tiled)
     assert_within(found.program, found.min_ram_bytes)
     assert_same_training(plain, found.program, swap_file=None)   # the file backend
+
+
+def random_conv_model(draw):
+    """A random small CNN whose convs tiling can split: 8 to 13 filters, stride
+    1 or 2, 1 or 3 input channels, optional batch-norm and skip sum."""
+    batch = draw(st.sampled_from([2, 4]))
+    micro = draw(st.sampled_from([1, batch // 2, batch]))
+    optimizer = draw(st.sampled_from([SGD, MOMENTUM, ADAM]))
+    m = Model(loss="cross", batch_size=batch, optimizer=optimizer, micro_batch=micro)
+    m.add("in", "input", input_shape=f"{draw(st.sampled_from([1, 3]))}:6:6")
+    m.add("c1", "conv2d", filters=draw(st.integers(8, 13)), kernel_size=3, padding="same",
+          stride=draw(st.sampled_from([1, 2])), activation="relu",
+          disable_bias=draw(st.booleans()))
+    last = "c1"
+    if draw(st.booleans()):
+        m.add("bn", "batch_normalization")
+        last = "bn"
+    if draw(st.booleans()):
+        width = draw(st.integers(8, 12))   # the two branches of the sum share a shape
+        m.add("c2", "conv2d", filters=width, kernel_size=3, padding="same")
+        m.add("c3", "conv2d", filters=width, kernel_size=1, input_layers=last)
+        m.add("sum", "addition", input_layers="c2,c3")
+        last = "sum"
+    m.add("flat", "flatten", input_layers=last)
+    m.add("fc", "fully_connected", unit=draw(st.integers(2, 4)), activation="softmax")
+    return m.spec()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_budget_from_the_tiled_conv_min_ram_up_fits_and_trains_bit_identically(data):
+    plain = build_training_graph(random_conv_model(data.draw))
+    layers = tileable_layers(plain)
+    assert "c1" in layers
+    counts = {layer: data.draw(st.integers(1, rows)) for layer, (_, rows) in layers.items()}
+    assert_budgets_from_min_ram_fit(data.draw, tile_graph(plain, counts), plain)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_budget_below_the_untiled_min_ram_tiles_convs_and_trains_bit_identically(data):
+    plain = build_training_graph(random_conv_model(data.draw))
+    smallest = find_min_ram(plain).min_ram_bytes
+    tiled_min = find_min_ram(apply_techniques(plain, recompute=False, fused=False)).min_ram_bytes
+    budget = data.draw(st.integers(tiled_min, smallest))
+    graph = apply_techniques(plain, budget, recompute=False, fused=False)
+    program = build_program(graph, ram_budget=budget)
+    assert_within(program, budget)
+    assert_same_training(plain, program)
