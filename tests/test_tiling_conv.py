@@ -306,3 +306,85 @@ def test_a_budget_below_the_untiled_min_ram_tiles_convs_and_trains_bit_identical
     program = build_program(graph, ram_budget=budget)
     assert_within(program, budget)
     assert_same_training(plain, program)
+
+
+# ---- a tiled conv bundle on the board ------------------------------------------------------
+
+BOARD_MODEL = """
+[Model]
+type = NeuralNetwork
+loss = cross
+batch_size = 8
+epochs = 2
+
+[Optimizer]
+type = sgd
+learning_rate = 0.05
+momentum = 0.9
+
+[input]
+type = input
+input_shape = 4:4:4
+
+[first]
+type = conv2d
+filters = 8
+kernel_size = 1
+activation = relu
+
+[conv]
+type = conv2d
+filters = 16
+kernel_size = 3
+padding = same
+activation = relu
+
+[flatten]
+type = flatten
+
+[output]
+type = fully_connected
+unit = 4
+activation = softmax
+"""
+BOARD_BUDGET = "9000"   # below the untiled min RAM at micro-batch 2 (checked below)
+
+
+def test_board_trains_a_tiled_conv_bundle_as_the_host_does_untiled(tmp_path, monkeypatch):
+    from board.samples import encode_samples
+    from board.sim import start_board_sim
+    from core_cy import read_bundle
+    from host_tools.cli import main
+    from protocol import messages as m
+    from protocol.transfer import upload
+    from test_board_agent import SEED, Host, assert_same_weights
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "conv.ini").write_text(BOARD_MODEL)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((96, 4, 4, 4)).astype(np.float32), rng.integers(0, 4, 96)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    spec = load_model(str(tmp_path / "conv.ini"))
+    spec.micro_batch = 2
+    assert find_min_ram(build_training_graph(spec)).min_ram_bytes > int(BOARD_BUDGET)
+    common = ["--seed", str(SEED), "--epochs", "2", "--micro-batch", "2"]
+    bundle = tmp_path / "tiled.mtb"
+    assert main(["plan", str(tmp_path / "conv.ini"), "-o", str(bundle), "--ram-budget",
+                 BOARD_BUDGET, *common]) == 0
+    kinds = set(read_bundle(bundle.read_bytes()).ops["kind"].tolist())
+    assert {OP_KINDS[k] for k in ("CONV_FWD_TILE", "CONV_GRAD_TILE", "CONV_DERIV_TILE_NEXT")} <= kinds
+    assert main(["train", str(tmp_path / "conv.ini"), "--data", str(tmp_path / "data.npz"),
+                 "--quiet", "--dump-weights", str(tmp_path / "host.npz"), *common]) == 0
+    port, sim = start_board_sim(tmp_path / "flash", stderr=open(tmp_path / "agent.log", "ab"))
+    try:
+        host = Host(port)
+        host.hello()
+        upload(host.link, m.KIND_BUNDLE, bundle.read_bytes())
+        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
+        host.train()
+        end = host.wait_for_end()
+        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
+        got = host.weights(bundle.read_bytes())
+    finally:
+        sim.stop()
+    with np.load(tmp_path / "host.npz") as expected:
+        assert_same_weights(got, {key: expected[key] for key in expected.files})
