@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from core_cy import OP_KINDS
 from host_tools.bundle.from_program import model_description
 from host_tools.cli import main
+from host_tools.graph import tiling_conv
 from host_tools.graph.tiling import TILE_KINDS, tile_graph, tileable_layers
 from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.load import load_model
@@ -349,6 +350,7 @@ def test_firmware_trains_a_tiled_bundle_as_the_host_does(tmp_path, monkeypatch):
                  *common]) == 0
     kinds = set(read_bundle_kinds(bundle))
     assert OP_KINDS["FC_GRAD_TILE"] in kinds and OP_KINDS["ADAM_APPLY_TILE"] in kinds
+    assert {OP_KINDS[k] for k in tiling_conv.TILE_KINDS} <= set(kinds)   # its convs too
     assert main(["train", str(CNN), "--data", str(tmp_path / "data.npz"), *common, "--quiet",
                  "--dump-weights", str(tmp_path / "host.npz")]) == 0
     _, pulled = train_on_board("baremetal-m4f", tmp_path, tmp_path / "board",

@@ -10,6 +10,7 @@ multiple of 4 and holds at least 4 channels, a multiple of 4 but for the last.""
 TILE_OF = {"CONV_FWD": ("CONV_FWD_TILE", "CONV_FWD_TILE_NEXT"),
            "CONV_GRAD": ("CONV_GRAD_TILE", "CONV_GRAD_TILE"),
            "CONV_DERIV": ("CONV_DERIV_TILE", "CONV_DERIV_TILE_NEXT")}
+TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair}
 BLOCK = 4   # the untiled derivative's block of output channels
 
 
@@ -54,7 +55,7 @@ def own_scratch(graph, groups):
     several ops interleave chunk by chunk). groups: tile-op lists or ops."""
     from dataclasses import replace
     for group in groups:
-        if not isinstance(group, list) or group[0].kind not in _TILE_KINDS:
+        if not isinstance(group, list) or group[0].kind not in TILE_KINDS:
             continue
         for index, op in enumerate(group[1:], 1):
             source = graph.tensors[op.tensors[-1]]
@@ -62,6 +63,3 @@ def own_scratch(graph, groups):
             graph.tensors.append(copy)
             op.tensors = [*op.tensors[:-1], copy.id]
     return groups
-
-
-_TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair}
