@@ -388,3 +388,14 @@ def test_board_trains_a_tiled_conv_bundle_as_the_host_does_untiled(tmp_path, mon
         sim.stop()
     with np.load(tmp_path / "host.npz") as expected:
         assert_same_weights(got, {key: expected[key] for key in expected.files})
+
+
+@pytest.mark.parametrize("channels", [8, 9, 13, 16, 64, 120])
+def test_channel_bounds_cover_the_filters_on_the_derivatives_4_channel_grid(channels):
+    for chunks in range(1, channels + 2):
+        bounds = channel_bounds(channels, chunks)
+        assert bounds[0][0] == 0 and bounds[-1][1] == channels and len(bounds) <= chunks
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert all(o0 % 4 == 0 and o1 - o0 >= 4 for o0, o1 in bounds)
+        assert all((o1 - o0) % 4 == 0 for o0, o1 in bounds[:-1])
+    assert len(channel_bounds(channels, 2)) == 2   # two chunks whenever there are 8 filters

@@ -9,7 +9,8 @@ row range; the input derivative continues its sums from tile to tile).
 Backward tiles run chunk by chunk (gradient, derivative, accumulation and step
 of chunk 0, then chunk 1, ...), so only one chunk of dW is ever live. The
 chunks stay invisible to users: graph.chunks maps each split tensor to its
-chunk ids (row order), and values are split and gathered here."""
+chunk ids (row order), and values are split and gathered here. Dense conv
+layers are tiled the same way by output channels (tiling_conv.py)."""
 import copy
 from dataclasses import replace
 
@@ -87,7 +88,7 @@ def layer_bounds(graph, weight, rows, chunks):
 
 
 def tile_graph(graph, counts):
-    """A copy of graph with each {layer: chunks} FC layer tiled (chunks > 1)."""
+    """A copy of graph with each {layer: chunks} FC or conv layer tiled (chunks > 1)."""
     layers = tileable_layers(graph)
     out = copy.copy(graph)
     out.tensors, out.ops = list(graph.tensors), list(graph.ops)
