@@ -399,3 +399,41 @@ def test_channel_bounds_cover_the_filters_on_the_derivatives_4_channel_grid(chan
         assert all(o0 % 4 == 0 and o1 - o0 >= 4 for o0, o1 in bounds)
         assert all((o1 - o0) % 4 == 0 for o0, o1 in bounds[:-1])
     assert len(channel_bounds(channels, 2)) == 2   # two chunks whenever there are 8 filters
+
+
+# ---- invisible to users --------------------------------------------------------------------
+
+def test_bundle_names_each_conv_weight_whole_with_its_filter_chunks():
+    from host_tools.bundle.from_program import model_description
+    tiled = tile_graph(build_training_graph(conv_net(ADAM)), {"c2": 3})
+    params = model_description(build_program(tiled))["params"]
+    entry = params["c2:weight"]
+    assert entry["shape"] == [13, 8, 3, 3] and len(entry["chunks"]) == 3
+    assert [tiled.tensors[c].shape for c in entry["chunks"]] == \
+        [(4, 8, 3, 3), (4, 8, 3, 3), (5, 8, 3, 3)]
+    assert "chunks" not in params["c1:weight"] and "chunks" not in params["c2:bias"]
+
+
+def test_weight_files_load_and_dump_the_original_conv_parameters(tmp_path, capsys):
+    from host_tools.cli import main
+    ini = tmp_path / "conv.ini"
+    ini.write_text(BOARD_MODEL)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.standard_normal((32, 4, 4, 4)).astype(np.float32),
+             y=rng.integers(0, 4, 32))
+    start = {"first:weight": rng.standard_normal((8, 4, 1, 1)),
+             "conv:weight": rng.standard_normal((16, 8, 3, 3)) * 0.2}
+    np.savez(tmp_path / "start.npz", **{k: v.astype(np.float32) for k, v in start.items()})
+    common = ["train", str(ini), "--data", str(tmp_path / "data.npz"), "--iterations", "2",
+              "--micro-batch", "2", "--quiet", "--init-weights", str(tmp_path / "start.npz"),
+              "--swap-file", "ram"]
+    budget = ["--ram-budget", BOARD_BUDGET, "--no-recompute", "--no-fused-update"]
+    assert main(["plan", str(ini), "--micro-batch", "2", *budget]) == 0
+    assert "tiled: first in 2 chunks, conv in " in capsys.readouterr().out   # as train plans
+    assert main([*common, "--dump-weights", str(tmp_path / "plain.npz")]) == 0
+    assert main([*common, *budget, "--dump-weights", str(tmp_path / "tiled.npz")]) == 0
+    with np.load(tmp_path / "plain.npz") as plain, np.load(tmp_path / "tiled.npz") as tiled:
+        assert sorted(plain.files) == sorted(tiled.files)
+        for key in plain.files:
+            assert plain[key].shape == tiled[key].shape
+            assert plain[key].tobytes() == tiled[key].tobytes(), key
