@@ -29,7 +29,8 @@
  * Work splits (blocks, threads) only ever partition the output elements, so
  * results do not depend on the block sizes or on the number of threads.
  * Which micro-kernel set runs: chosen at build time (scalar C; NEON on
- * AArch64) and at run time on x86-64 (AVX2 when the CPU has it, else SSE). */
+ * AArch64) and at run time on x86-64 (AVX-512 when the CPU has it, else AVX2,
+ * else SSE). */
 #ifndef MT_GEMM_H
 #define MT_GEMM_H
 
@@ -92,7 +93,8 @@ void mt_gemm_dot(const mt_gemm_dot_args *g);
 void mt_gemm_acc_rows(const mt_gemm_rows_args *g);
 void mt_gemm_acc_arows(const mt_gemm_arows_args *g);
 
-/* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "neon");
+/* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "avx512",
+ * "neon");
  * returns 0 when this build or CPU lacks it. NULL restores the automatic
  * choice. For tests and benchmarks comparing targets on one machine. */
 int mt_gemm_select(const char *name);
@@ -103,6 +105,7 @@ const char *mt_gemm_variant_name(void);
 extern const mt_gemm_variant mt_gemm_scalar;
 const mt_gemm_variant *mt_gemm_sse_variant(void);
 const mt_gemm_variant *mt_gemm_avx2_variant(void);
+const mt_gemm_variant *mt_gemm_avx512_variant(void);
 const mt_gemm_variant *mt_gemm_neon_variant(void);
 
 /* Work splitting across threads. The core is single-threaded by itself; a

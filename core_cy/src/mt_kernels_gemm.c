@@ -124,6 +124,8 @@ static const mt_gemm_variant *automatic(void)
 {
     const mt_gemm_variant *v = mt_gemm_neon_variant();
     if (!v)
+        v = mt_gemm_avx512_variant();
+    if (!v)
         v = mt_gemm_avx2_variant();
     if (!v)
         v = mt_gemm_sse_variant();
@@ -139,7 +141,7 @@ static const mt_gemm_variant *variant(void)
 
 int mt_gemm_select(const char *name)
 {
-    const mt_gemm_variant *all[4];
+    const mt_gemm_variant *all[5];
     int i;
     if (!name) {
         chosen = automatic();
@@ -149,7 +151,8 @@ int mt_gemm_select(const char *name)
     all[1] = mt_gemm_sse_variant();
     all[2] = mt_gemm_avx2_variant();
     all[3] = mt_gemm_neon_variant();
-    for (i = 0; i < 4; i++)
+    all[4] = mt_gemm_avx512_variant();
+    for (i = 0; i < 5; i++)
         if (all[i] && strcmp(all[i]->name, name) == 0) {
             chosen = all[i];
             return 1;
