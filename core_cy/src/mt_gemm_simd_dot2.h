@@ -21,6 +21,16 @@ static inline float SIMD_FN(tree)(const float *l)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
+/* The same tree on both halves of a vector at once: lane 0 ends up holding
+ * ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of the low half and lane
+ * 8 that of the high half (each add keeps the scalar tree's operand order). */
+static inline v8 SIMD_FN(tree2)(v8 a)
+{
+    a = a + __builtin_shufflevector(a, a, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    a = a + __builtin_shufflevector(a, a, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    return a + __builtin_shufflevector(a, a, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+}
+
 /* The last kn % 8 products of NS samples x NO outputs, ascending i, from 0. */
 #define DOT_TAIL(NS, NO)                                                         \
     for (; i < g->kn; i++)                                                       \
@@ -33,7 +43,7 @@ static inline float SIMD_FN(tree)(const float *l)
 static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              \
 {                                                                                \
     v8 acc[NP][NO];                                                              \
-    float tail[2 * NP][NO], l[16];                                               \
+    float tail[2 * NP][NO];                                                      \
     const float *x = g->x + s * g->ldx, *w = g->w + o * g->ldw;                  \
     int p, q, i, kv = g->kn & ~7;                                                \
     UNROLL                                                                       \
@@ -62,9 +72,9 @@ static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              
     DOT_TAIL(2 * NP, NO)                                                         \
     for (p = 0; p < NP; p++)                                                     \
         for (q = 0; q < NO; q++) {                                               \
-            memcpy(l, &acc[p][q], sizeof l);                                     \
-            g->y[(s + 2 * p) * g->ldy + o + q] = SIMD_FN(tree)(l) + tail[2 * p][q]; \
-            g->y[(s + 2 * p + 1) * g->ldy + o + q] = SIMD_FN(tree)(l + 8) + tail[2 * p + 1][q]; \
+            v8 t = SIMD_FN(tree2)(acc[p][q]);                                    \
+            g->y[(s + 2 * p) * g->ldy + o + q] = t[0] + tail[2 * p][q];          \
+            g->y[(s + 2 * p + 1) * g->ldy + o + q] = t[8] + tail[2 * p + 1][q];  \
         }                                                                        \
 }
 

@@ -25,10 +25,10 @@
 #define ACC_NV 3
 #endif
 #ifndef DOT_NP
-#define DOT_NP 2
+#define DOT_NP 4
 #endif
 #ifndef DOT_NO
-#define DOT_NO 8
+#define DOT_NO 5
 #endif
 #include "mt_gemm_simd.h"
 #if defined(__clang__)
