@@ -40,6 +40,7 @@ from host_tools.model.load import load_model  # noqa: E402
 from host_tools.program import build_program  # noqa: E402
 from host_tools.session import Session  # noqa: E402
 from torch_reference import TorchTwin, make_optimizer  # noqa: E402
+from model_names import pick_models  # noqa: E402  (bench/, the script's own folder)
 
 BATCHES = (1, 8, 32)
 N_SAMPLES = 256
@@ -177,16 +178,17 @@ def main():
     parser.add_argument("--precision-only", action="store_true",
                         help="only the int8 / fixed against float32 table")
     args = parser.parse_args()
+    models = pick_models(args.models, list(MODELS), "step_time")
     set_threads(args.threads)
     if args.precision_only:
-        precision_rows(args.models.split(","), args.seconds, args.repeats)
+        precision_rows(models, args.seconds, args.repeats)
         return
     print(f"microtrain: {args.threads} kernel thread(s), {gemm_variant()} micro-kernels")
     default_threads = torch.get_num_threads()
     threads = (1, default_threads) if default_threads != 1 else (1,)
     heads = "".join(f"  torch {n}t ms  ratio" for n in threads)
     print(f"{'model':16} {'params':>8} {'batch':>5}  microtrain ms{heads}")
-    for name in args.models.split(","):
+    for name in models:
         for batch in MODEL_BATCHES.get(name, BATCHES):
             params, ours, theirs = measure(name, MODELS[name](), batch, threads, args.seconds,
                                            args.repeats)
@@ -194,7 +196,7 @@ def main():
             print(f"{name:16} {params:8d} {batch:5d}  {1e3 * ours:13.3f}{cells}", flush=True)
     print(f"ratio = microtrain / torch (<1: microtrain faster); torch default threads = "
           f"{default_threads}")
-    precision_rows(args.models.split(","), args.seconds, args.repeats)
+    precision_rows(models, args.seconds, args.repeats)
 
 
 if __name__ == "__main__":
