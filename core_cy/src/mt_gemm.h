@@ -79,13 +79,16 @@ typedef struct {
 } mt_gemm_dot_args;
 
 /* One target's micro-kernel set; each computes the sub-block
- * [r0, r1) x [j0, j1) of its output (rows x columns, or samples x outputs). */
+ * [r0, r1) x [j0, j1) of its output (rows x columns, or samples x outputs).
+ * The register block sizes set the thread split's units, so that work splits
+ * fall on block edges. */
 typedef struct {
     const char *name;
     void (*acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1);
     void (*dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1);
     void (*acc_rows)(const mt_gemm_rows_args *g, int r0, int r1, int j0, int j1);
     void (*acc_arows)(const mt_gemm_arows_args *g, int r0, int r1, int j0, int j1);
+    int acc_block_rows, acc_block_cols, dot_block_rows, dot_block_cols;
 } mt_gemm_variant;
 
 void mt_gemm_acc(const mt_gemm_acc_args *g);
@@ -110,11 +113,11 @@ const mt_gemm_variant *mt_gemm_neon_variant(void);
 
 /* Work splitting across threads. The core is single-threaded by itself; a
  * port (POSIX: mt_threads.c) may install a runner that calls
- * task(ctx, lo, hi) over a partition of [0, n) on several threads and returns
- * when all are done. Kernels hand it only output-disjoint tasks. */
+ * task(ctx, lo, hi) over a partition of [0, n) on `threads` threads and
+ * returns when all are done. Kernels hand it only output-disjoint tasks. */
 typedef void (*mt_task_fn)(void *ctx, int lo, int hi);
 typedef void (*mt_parallel_fn)(mt_task_fn task, void *ctx, int n, long work);
-void mt_set_parallel(mt_parallel_fn runner);
+void mt_set_parallel(mt_parallel_fn runner, int threads);
 void mt_parallel(mt_task_fn task, void *ctx, int n, long work);
 
 #endif

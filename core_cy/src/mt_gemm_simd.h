@@ -59,4 +59,5 @@ typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
 #endif
 
 static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot),
-                                              SIMD_FN(rows_acc), SIMD_FN(arows_acc)};
+                                              SIMD_FN(rows_acc), SIMD_FN(arows_acc),
+                                              ACC_MR, VL * ACC_NV, DOT_ROWS, DOT_NO};

@@ -1,6 +1,7 @@
 /* Order-2 (dot product) micro-kernels of mt_gemm_simd.h for VL <= 8: each
  * dot product's 8 lanes are LANES = 8 / VL vectors. */
 #define LANES (8 / VL)
+#define DOT_ROWS DOT_NS   /* samples per block */
 
 /* The fixed tree over lanes 0..7 (held in LANES vectors). */
 static inline float SIMD_FN(tree)(const v8 *v)

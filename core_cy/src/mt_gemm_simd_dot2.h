@@ -6,6 +6,8 @@
  * defines DOT_NP x DOT_NO (sample pairs x outputs per block). */
 #include <immintrin.h>
 
+#define DOT_ROWS (2 * DOT_NP)   /* samples per block */
+
 typedef float h8 __attribute__((vector_size(32)));
 typedef float h8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define LD8(p) ((h8)*(const h8u *)(p))

@@ -165,7 +165,7 @@ int mt_threads_start(int n)
     unsigned round = (unsigned)(LOAD(&pool.ticket) >> 32);
     if (n < 1 || n > MAX_THREADS)
         return -1;
-    mt_set_parallel(0);
+    mt_set_parallel(0, 1);
     if (pool.n_threads > 1)
         stop_workers();
     pool.n_threads = 1;
@@ -175,7 +175,7 @@ int mt_threads_start(int n)
         pool.n_threads = i + 1;
     }
     if (pool.n_threads > 1)
-        mt_set_parallel(run_parallel);
+        mt_set_parallel(run_parallel, pool.n_threads);
     return pool.n_threads == n ? 0 : -1;
 }
 
