@@ -13,6 +13,10 @@
 
 typedef float v8 __attribute__((vector_size(VL * 4)));
 typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
+#if VL == 16   /* half vectors: 8 floats */
+typedef float h8 __attribute__((vector_size(32)));
+typedef float h8u __attribute__((vector_size(32), aligned(4), may_alias));
+#endif
 
 /* Complete unrolling keeps every accumulator in a register whatever -O level
  * the build uses (GCC unrolls these small loops fully only at -O3). */

@@ -8,8 +8,6 @@
 
 #define DOT_ROWS (2 * DOT_NP)   /* samples per block */
 
-typedef float h8 __attribute__((vector_size(32)));
-typedef float h8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define LD8(p) ((h8)*(const h8u *)(p))
 /* [8 floats at lo | 8 floats at hi]: one load and one insert from memory */
 #define JOIN(lo, hi) ((v8)_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd( \
