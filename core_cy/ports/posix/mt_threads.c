@@ -28,9 +28,10 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;   /* for sleeping workers */
+
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
     pthread_t workers[MAX_THREADS];
     int n_threads;                 /* including the caller */
     /* ticket = round << 32 | next chunk to claim; rounds only grow and,
@@ -43,7 +44,7 @@ static struct {
     int done;                      /* chunks finished in this round */
     int sleepers;                  /* workers waiting on `wake` */
     int stop;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} pool;
 
 static void cpu_relax(void)
 {
@@ -91,12 +92,12 @@ static unsigned long long next_round(unsigned seen)
             return ticket;
         cpu_relax();
     }
-    pthread_mutex_lock(&pool.lock);
+    pthread_mutex_lock(&lock);
     STORE(&pool.sleepers, LOAD(&pool.sleepers) + 1);
     while ((unsigned)((ticket = LOAD(&pool.ticket)) >> 32) == seen && !LOAD(&pool.stop))
-        pthread_cond_wait(&pool.wake, &pool.lock);
+        pthread_cond_wait(&wake, &lock);
     STORE(&pool.sleepers, LOAD(&pool.sleepers) - 1);
-    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&lock);
     return ticket;
 }
 
@@ -133,9 +134,9 @@ static void run_parallel(mt_task_fn task, void *ctx, int units, long work)
     ticket = ((LOAD(&pool.ticket) >> 32) + 1) << 32;
     STORE(&pool.ticket, ticket);
     if (LOAD(&pool.sleepers) > 0) {   /* seq_cst pairs with next_round's check */
-        pthread_mutex_lock(&pool.lock);
-        pthread_cond_broadcast(&pool.wake);
-        pthread_mutex_unlock(&pool.lock);
+        pthread_mutex_lock(&lock);
+        pthread_cond_broadcast(&wake);
+        pthread_mutex_unlock(&lock);
     }
     run_chunks(ticket);
     while (LOAD(&pool.done) < chunks) {   /* chunks other threads still run */
@@ -149,10 +150,10 @@ static void run_parallel(mt_task_fn task, void *ctx, int units, long work)
 static void stop_workers(void)
 {
     int i;
-    pthread_mutex_lock(&pool.lock);
+    pthread_mutex_lock(&lock);
     STORE(&pool.stop, 1);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&lock);
     for (i = 1; i < pool.n_threads; i++)
         pthread_join(pool.workers[i], 0);
     STORE(&pool.stop, 0);
