@@ -2,7 +2,7 @@
 and 2 kernel threads, and how close each GEMM comes to this core's peak.
 
     python bench/fc_profile.py [--layers 784,512,512,512,10] [--batch 64]
-                               [--threads 1,2] [--repeats 7]
+                               [--threads 1,2] [--repeats 7] [--root DIR]
 
 The kernels are compiled from core_cy/src (plus the POSIX thread pool) with
 the extension's flags, together with a small C timing loop, and called on the
@@ -20,6 +20,12 @@ multiplies and adds (no FMA: the canonical order of mt_gemm.h rounds the
 product) on 8-float (AVX2) and 16-float (AVX-512) vectors, as MACs per cycle.
 A GEMM's MACs/cycle is its multiply-adds / (seconds * clock); at 2 threads it
 counts both cores' cycles (so the peak stays the per-core figure).
+
+The thread pool's own cost is measured apart: the wall time of a task of 64
+units of 1 us each (64 us of work) after 20 us of serial work (the gap
+between two GEMMs of a step), median over 2000 rounds, minus 64 us / threads.
+--root compiles the kernels of another checkout (e.g. `git worktree add` of
+an older commit) into the same harness, for before/after figures.
 """
 from __future__ import annotations
 
@@ -35,13 +41,12 @@ import tempfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SRC = os.path.join(ROOT, "core_cy", "src")
-PORT = os.path.join(ROOT, "core_cy", "ports", "posix")
 
 HARNESS = r"""
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
 #include <time.h>
+#include "mt_gemm.h"
 #include "mt_kernels.h"
 #include "mt_threads.h"
 
@@ -100,6 +105,38 @@ __attribute__((target(TARGET))) double NAME(long n, float seed)                 
 PEAK(peak_avx2, 8, "avx2")
 PEAK(peak_avx512, 16, "avx512f")
 
+/* 1 us of work per unit */
+static void busy(void *ctx, int lo, int hi)
+{
+    double t0 = now();
+    (void)ctx;
+    while (now() - t0 < 1e-6 * (hi - lo))
+        ;
+}
+
+/* Median wall seconds of one parallel task of 64 units of 1 us each, after
+ * gap_s of serial work (the caller busy); rounds <= 4096. */
+double pool_round_trip(int rounds, double gap_s)
+{
+    static double took[4096];
+    int r, i, j;
+    for (r = 0; r < rounds; r++) {
+        double t0 = now();
+        while (now() - t0 < gap_s)
+            ;
+        t0 = now();
+        mt_parallel(busy, 0, 64, 1L << 30);
+        took[r] = now() - t0;
+    }
+    for (i = 1; i < rounds; i++)   /* insertion sort: small n */
+        for (j = i; j > 0 && took[j - 1] > took[j]; j--) {
+            double t = took[j];
+            took[j] = took[j - 1];
+            took[j - 1] = t;
+        }
+    return took[rounds / 2];
+}
+
 int cpu_has(int which)
 {
     __builtin_cpu_init();
@@ -134,15 +171,18 @@ double time_op(int op, float *x, float *w, float *b, float *y, float *dy, float 
 OPS = ("fwd", "dW", "dX", "relu", "relu'", "loss", "sgd W", "sgd b")
 
 
-def build() -> ctypes.CDLL:
+def build(root) -> ctypes.CDLL:
+    src, port = os.path.join(root, "core_cy", "src"), os.path.join(root, "core_cy", "ports", "posix")
+    if not os.path.isfile(os.path.join(port, "mt_threads.c")):
+        sys.exit(f"fc_profile: --root {root}: no core_cy/ports/posix/mt_threads.c there")
     out = tempfile.mkdtemp(prefix="mt_fcprof_")
     harness = os.path.join(out, "harness.c")
     with open(harness, "w") as f:
         f.write(HARNESS)
-    sources = sorted(glob.glob(os.path.join(SRC, "*.c"))) + [os.path.join(PORT, "mt_threads.c")]
+    sources = sorted(glob.glob(os.path.join(src, "*.c"))) + [os.path.join(port, "mt_threads.c")]
     so = os.path.join(out, "libprof.so")
     subprocess.run(["gcc", "-std=c99", "-O3", "-fPIC", "-shared", "-ffp-contract=off",
-                    "-fno-math-errno", "-DNDEBUG", "-I", SRC, "-I", PORT, *sources, harness,
+                    "-fno-math-errno", "-DNDEBUG", "-I", src, "-I", port, *sources, harness,
                     "-o", so, "-lm", "-lpthread"], check=True)
     lib = ctypes.CDLL(so)
     P, I = ctypes.c_void_p, ctypes.c_int
@@ -151,6 +191,8 @@ def build() -> ctypes.CDLL:
     for name in ("peak_avx2", "peak_avx512"):
         getattr(lib, name).restype = ctypes.c_double
         getattr(lib, name).argtypes = [ctypes.c_long, ctypes.c_float]
+    lib.pool_round_trip.restype = ctypes.c_double
+    lib.pool_round_trip.argtypes = [ctypes.c_int, ctypes.c_double]
     lib.time_op.restype = ctypes.c_double
     lib.time_op.argtypes = [I, P, P, P, P, P, P, P, P, P, I, I, I, I]
     lib.mt_threads_start.argtypes = [I]
@@ -240,13 +282,14 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", default="1,2", help="kernel thread counts to profile")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--root", default=ROOT, help="checkout whose core_cy to compile")
     a = ap.parse_args()
     widths = parse_ints(a.layers, "layers")
     threads = parse_ints(a.threads, "threads")
     if len(widths) < 2 or a.batch < 1 or a.repeats < 1 or max(threads) > 64:
         sys.exit("fc_profile: need >= 2 --layers widths, --batch and --repeats >= 1, "
                  "--threads <= 64")
-    lib = build()
+    lib = build(a.root)
     hz, peaks = machine(lib, a.repeats)
     peak_text = ", ".join(f"{k} {v:.1f}" for k, v in peaks.items())
     print(f"clock {hz / 1e9:.2f} GHz (dependent adds); mul+add peak MACs/cycle/core "
@@ -254,11 +297,12 @@ def main():
     rng = np.random.default_rng(0)
     layers = [Layer(rng, a.batch, widths[i], widths[i + 1]) for i in range(len(widths) - 1)]
     ops = step_ops(widths)
-    results = {}
+    results, round_trip = {}, {}
     for count in threads:
         if lib.mt_threads_start(count) != 0:
             sys.exit(f"fc_profile: cannot start {count} kernel threads")
         results[count] = profile(lib, layers, ops, a.repeats)
+        round_trip[count] = lib.pool_round_trip(2000, 20e-6) - 64e-6 / count
     lib.mt_threads_start(1)
     head = "".join(f" | {t}t us   share MAC/cyc" for t in threads)
     print(f"{'op':16} {'MMACs':>7}{head}")
@@ -278,7 +322,8 @@ def main():
         speedup = f", {base / total:.2f}x vs {threads[0]}t" if count != threads[0] else ""
         print(f"{count} thread(s): step {1e3 * total:.3f} ms, GEMMs {1e3 * gemm:.3f} ms "
               f"({100 * gemm / total:.0f}%), {all_macs / 1e6:.1f} M MACs at "
-              f"{all_macs / (gemm * hz * count):.1f} MACs/cycle/core{speedup}")
+              f"{all_macs / (gemm * hz * count):.1f} MACs/cycle/core{speedup}; "
+              f"pool overhead per task {1e6 * round_trip[count]:.1f} us")
 
 if __name__ == "__main__":
     main()
