@@ -18,9 +18,11 @@
 /* Below this many multiply-adds (~20-60 us of work) waking the workers costs
  * more than it saves. */
 #define MIN_PARALLEL_WORK (1L << 20)
-/* Chunks per thread: enough to even out a late or slow thread, few enough
- * that chunk edges (partial register blocks) stay rare. */
-#define CHUNKS_PER_THREAD 4
+/* Chunks per thread: two even out a late or slow thread; more cut the
+ * GEMMs' cache reuse (each chunk streams its whole B or W operand again:
+ * a quarter of the 512x512 stack's dW and dX took 20-30% longer per unit of
+ * work than a half, in thread CPU time). */
+#define CHUNKS_PER_THREAD 2
 /* Idle polls (a pause instruction each, ~20-100 ns) before a worker sleeps
  * (~0.1-0.4 ms), and before a caller waiting for the last chunks yields. */
 #define SPIN_POLLS 4096
