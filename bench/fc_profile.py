@@ -3,6 +3,7 @@ and 2 kernel threads, and how close each GEMM comes to this core's peak.
 
     python bench/fc_profile.py [--layers 784,512,512,512,10] [--batch 64]
                                [--threads 1,2] [--repeats 7] [--root DIR]
+                               [--cpu-time]
 
 The kernels are compiled from core_cy/src (plus the POSIX thread pool) with
 the extension's flags, together with a small C timing loop, and called on the
@@ -12,6 +13,9 @@ per layer backwards the weight gradient (dW, + bias gradient), the input
 derivative (dX; none for the first layer), the relu derivative and the SGD
 update of weights and bias. Each cell is the median over repeats of the wall
 time per call (threads run in parallel, so wall time is the right clock).
+--cpu-time (1 thread only) takes the minimum over repeats of the calling
+thread's CPU time instead: the kernels' own speed on a machine other jobs
+load, where wall time counts the time they take the core away.
 
 The clock comes from a chain of dependent integer adds timed in thread CPU
 time (one per cycle on
@@ -145,12 +149,12 @@ int cpu_has(int which)
 
 /* op: 0 fc fwd, 1 fc grad, 2 fc deriv, 3 relu fwd, 4 relu deriv, 5 loss fwd
  * + deriv, 6 sgd (weights), 7 sgd (bias). Seconds per call over reps. */
-double time_op(int op, float *x, float *w, float *b, float *y, float *dy, float *dw,
+double time_op(int cpu_clock, int op, float *x, float *w, float *b, float *y, float *dy, float *dw,
                float *db, float *dx, const int32_t *labels, int n, int in, int out, int reps)
 {
     float correct;
     int i;
-    double t0 = now();
+    double t0 = cpu_clock ? cpu_now() : now();
     for (i = 0; i < reps; i++) {
         switch (op) {
         case 0: mt_fc_fwd(x, w, b, y, n, in, out); break;
@@ -164,7 +168,7 @@ double time_op(int op, float *x, float *w, float *b, float *y, float *dy, float 
         default: mt_sgd_apply(b, db, 0, out, 1e-9f, 0.0f); break;
         }
     }
-    return (now() - t0) / reps;
+    return ((cpu_clock ? cpu_now() : now()) - t0) / reps;
 }
 """
 
@@ -194,7 +198,7 @@ def build(root) -> ctypes.CDLL:
     lib.pool_round_trip.restype = ctypes.c_double
     lib.pool_round_trip.argtypes = [ctypes.c_int, ctypes.c_double]
     lib.time_op.restype = ctypes.c_double
-    lib.time_op.argtypes = [I, P, P, P, P, P, P, P, P, P, I, I, I, I]
+    lib.time_op.argtypes = [I, I, P, P, P, P, P, P, P, P, P, I, I, I, I]
     lib.mt_threads_start.argtypes = [I]
     return lib
 
@@ -227,10 +231,10 @@ class Layer:
         self.dw, self.dx = np.zeros_like(self.w), np.zeros_like(self.x)
         self.labels = rng.integers(0, fan_out, n).astype(np.int32)
 
-    def time(self, lib, op, reps):
+    def time(self, lib, op, reps, cpu_clock=False):
         p = [a.ctypes.data for a in (self.x, self.w, self.b, self.y, self.dy, self.dw, self.db,
                                       self.dx, self.labels)]
-        return lib.time_op(op, *p, self.n, self.fan_in, self.fan_out, reps)
+        return lib.time_op(int(cpu_clock), op, *p, self.n, self.fan_in, self.fan_out, reps)
 
 
 def step_ops(widths):
@@ -255,14 +259,15 @@ def macs(layer, op):
     return layer.n * layer.fan_in * layer.fan_out if op in (0, 1, 2) else 0
 
 
-def profile(lib, layers, ops, repeats, reps_budget=0.05):
-    """{label: median seconds per call}."""
+def profile(lib, layers, ops, repeats, cpu_clock, reps_budget=0.05):
+    """{label: seconds per call}: median wall time, or minimum CPU time."""
     out = {}
+    pick = min if cpu_clock else statistics.median
     for label, i, op in ops:
         layer = layers[i]
         once = layer.time(lib, op, 3)
         reps = max(3, int(reps_budget / max(once, 1e-7)))
-        out[label] = median_of(lambda: layer.time(lib, op, reps), repeats)
+        out[label] = pick(layer.time(lib, op, reps, cpu_clock) for _ in range(repeats))
     return out
 
 
@@ -283,12 +288,16 @@ def main():
     ap.add_argument("--threads", default="1,2", help="kernel thread counts to profile")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--root", default=ROOT, help="checkout whose core_cy to compile")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="minimum thread CPU time (1 thread only) instead of median wall time")
     a = ap.parse_args()
     widths = parse_ints(a.layers, "layers")
     threads = parse_ints(a.threads, "threads")
     if len(widths) < 2 or a.batch < 1 or a.repeats < 1 or max(threads) > 64:
         sys.exit("fc_profile: need >= 2 --layers widths, --batch and --repeats >= 1, "
                  "--threads <= 64")
+    if a.cpu_time and threads != [1]:
+        sys.exit("fc_profile: --cpu-time measures one thread: give --threads 1")
     lib = build(a.root)
     hz, peaks = machine(lib, a.repeats)
     peak_text = ", ".join(f"{k} {v:.1f}" for k, v in peaks.items())
@@ -301,7 +310,7 @@ def main():
     for count in threads:
         if lib.mt_threads_start(count) != 0:
             sys.exit(f"fc_profile: cannot start {count} kernel threads")
-        results[count] = profile(lib, layers, ops, a.repeats)
+        results[count] = profile(lib, layers, ops, a.repeats, a.cpu_time)
         round_trip[count] = lib.pool_round_trip(2000, 20e-6) - 64e-6 / count
     lib.mt_threads_start(1)
     head = "".join(f" | {t}t us   share MAC/cyc" for t in threads)
