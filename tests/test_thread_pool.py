@@ -9,17 +9,11 @@ import glob
 import os
 import subprocess
 
-import numpy as np
 import pytest
 from kernel_lib import CFLAGS, SRC
+from mlp_threads import mlp_weights
 
-from core_cy._core import set_threads, thread_count
-from host_tools.cli.common import label_kind_for
-from host_tools.data import encode
-from host_tools.graph.training_graph import build_training_graph
-from host_tools.model.api import Model
-from host_tools.program import build_program
-from host_tools.session import Session
+from core_cy._core import set_threads
 
 PORT = os.path.join(os.path.dirname(SRC), "ports", "posix")
 STRESS = r"""
@@ -84,22 +78,7 @@ def one_thread_afterwards():
 
 
 def _stack_weights(threads):
-    model = Model(loss="cross", batch_size=64, optimizer={"type": "sgd", "learning_rate": 0.01})
-    model.add("in", "input", input_shape="1:1:784")
-    for i in range(2):
-        model.add(f"fc{i}", "fully_connected", unit=512, activation="relu")
-    model.add("out", "fully_connected", unit=10, activation="softmax")
-    spec = model.spec()
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((192, 1, 1, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 192)
-    graph = build_training_graph(spec, label_kind_for(spec, y))
-    x_rows, y_bytes = encode(x, y, graph)
-    set_threads(threads)
-    assert thread_count() == threads
-    session = Session(build_program(graph), seed=2)
-    session.train(x_rows, y_bytes, np.arange(192, dtype=np.int32), 0, 3)
-    return session.weights()
+    return mlp_weights(threads, [512, 512], 64, {"type": "sgd", "learning_rate": 0.01}, 192, 4, 2)
 
 
 def test_stack_weights_do_not_depend_on_the_thread_count(one_thread_afterwards):
