@@ -24,10 +24,13 @@
  *    with L = 8 lanes: lane q sums x[s][i] w[o][i] for i == q (mod 8) over
  *    i < K - K%8, in ascending i, starting from +0.0f; t sums the last K%8
  *    products in ascending i, starting from +0.0f. One 8-float vector on AVX2,
- *    two 4-float vectors on SSE and NEON, eight scalars on Cortex-M.
+ *    half of a 16-float vector on AVX-512 (two samples side by side, the tree
+ *    run on both halves at once), two 4-float vectors on SSE and NEON, eight
+ *    scalars on Cortex-M.
  *
  * Work splits (blocks, threads) only ever partition the output elements, so
- * results do not depend on the block sizes or on the number of threads.
+ * results do not depend on the block sizes, on the number of threads or on
+ * which thread claims which chunk.
  * Which micro-kernel set runs: chosen at build time (scalar C; NEON on
  * AArch64) and at run time on x86-64 (AVX-512 when the CPU has it, else AVX2,
  * else SSE). */
