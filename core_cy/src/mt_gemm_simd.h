@@ -13,6 +13,14 @@
 
 typedef float v8 __attribute__((vector_size(VL * 4)));
 typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
+/* v with its lanes permuted (indices 0..VL-1): __builtin_shufflevector on
+ * clang and GCC >= 12, __builtin_shuffle on older GCC. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define PERMUTE(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
+#else
+typedef int v8i __attribute__((vector_size(VL * 4)));
+#define PERMUTE(v, ...) __builtin_shuffle(v, (v8i){__VA_ARGS__})
+#endif
 #if VL == 16   /* half vectors: 8 floats */
 typedef float h8 __attribute__((vector_size(32)));
 typedef float h8u __attribute__((vector_size(32), aligned(4), may_alias));

@@ -3,13 +3,27 @@
 #define LANES (8 / VL)
 #define DOT_ROWS DOT_NS   /* samples per block */
 
-/* The fixed tree over lanes 0..7 (held in LANES vectors). */
+/* The fixed tree over lanes 0..7 (held in LANES vectors),
+ * ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)): on one 8-float vector
+ * by shuffles (each add keeps the scalar tree's operand order; AVX2 forward
+ * 3-15% faster), else on scalars (a shuffled form gained nothing on SSE). */
+#if VL == 8
+static inline float SIMD_FN(tree)(const v8 *v)
+{
+    v8 a = v[0];
+    a = a + PERMUTE(a, 1, 0, 3, 2, 5, 4, 7, 6);
+    a = a + PERMUTE(a, 2, 3, 0, 1, 6, 7, 4, 5);
+    a = a + PERMUTE(a, 4, 5, 6, 7, 0, 1, 2, 3);
+    return a[0];
+}
+#else
 static inline float SIMD_FN(tree)(const v8 *v)
 {
     float l[8];
     memcpy(l, v, sizeof l);
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
+#endif
 
 /* y block of NS samples x NO outputs at (s, o): 8 lanes each (order 2). */
 #define DOT_BLOCK(NAME, NS, NO)                                                  \
