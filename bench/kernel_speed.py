@@ -2,14 +2,16 @@
 
 Usage: python bench/kernel_speed.py [--src core_cy/src] [--opt -O3] [--quick]
                                     [--only conv|fc] [--batches 1,8,32] [--min-scratch]
+                                    [--gemm scalar|sse|avx2|avx512]
 
 Conv kernels get the arena scratch the host plans for a Linux board
 (host_tools/graph/conv_scratch.py); --min-scratch gives them the 1344-byte
 Cortex-M default instead (same results, smaller GEMMs).
 
 Our kernels are compiled from --src with the extension's flags (-O3
--ffp-contract=off -fno-math-errno; the GEMM layer picks its AVX2 micro-kernels
-at run time when the CPU has AVX2, else SSE) together with a
+-ffp-contract=off -fno-math-errno; the GEMM layer picks its AVX-512, else AVX2,
+else SSE micro-kernels at run time by CPU features, or --gemm forces a set)
+together with a
 tiny C timing loop, so no Python call overhead is counted for us (the C
 executor calls kernels directly). PyTorch is timed through its Python API
 (the way a PyTorch training loop would call it) with one thread and with its
@@ -115,6 +117,8 @@ def build(src: str, opt: str) -> ctypes.CDLL:
     lib.bench_conv.argtypes = [I, P, P, P, P, P, P, P, P, P, ctypes.c_uint, I]
     lib.bench_fc.restype = ctypes.c_double
     lib.bench_fc.argtypes = [I, P, P, P, P, P, P, P, P, I, I, I, I]
+    lib.mt_gemm_select.argtypes = [ctypes.c_char_p]
+    lib.mt_gemm_variant_name.restype = ctypes.c_char_p
     return lib
 
 
@@ -279,14 +283,18 @@ def main():
     ap.add_argument("--quick", action="store_true", help="shorter timing budget")
     ap.add_argument("--min-scratch", action="store_true",
                     help="conv kernels with the minimum (Cortex-M) scratch, not the host's")
+    ap.add_argument("--gemm", help="force a GEMM micro-kernel set (default: the CPU's widest)")
     a = ap.parse_args()
     global MIN_SCRATCH
     MIN_SCRATCH = a.min_scratch
     lib = build(a.src, a.opt)
+    if a.gemm and not lib.mt_gemm_select(a.gemm.encode()):
+        sys.exit(f"kernel_speed: --gemm {a.gemm!r} is not available on this build or CPU")
     threads_default = torch.get_num_threads()
     budget = 0.001 if a.quick else 0.003
-    print("torch %s, default threads %d; ours built with %s from %s"
-          % (torch.__version__, threads_default, a.opt, os.path.relpath(a.src, ROOT)))
+    print("torch %s, default threads %d; ours built with %s from %s, %s micro-kernels"
+          % (torch.__version__, threads_default, a.opt, os.path.relpath(a.src, ROOT),
+             lib.mt_gemm_variant_name().decode()))
     print("t1 = torch 1 thread; r = ours / torch (1 thread); r totD = total vs torch "
           "default threads; total = fwd + dW + dX")
     print(HEAD)

@@ -273,7 +273,8 @@ def main():
     parser.add_argument("--min-ram", action="store_true",
                         help="only the smallest-RAM table (slow: a swap search per model)")
     args = parser.parse_args()
-    models = args.models.split(",")
+    from model_names import pick_models   # bench/, the script's own folder
+    models = pick_models(args.models, sorted(p.stem for p in ZOO.glob("*.ini")), "memory")
     if args.min_ram:
         min_ram_rows(["digits_small", *models], args.iterations, args.repeats)
         return

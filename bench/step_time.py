@@ -2,7 +2,8 @@
 C) vs PyTorch CPU on the same models, batch sizes 1, 8 and 32.
 
     python bench/step_time.py [--repeats 5] [--seconds 0.3] [--models mlp,cnn]
-                              [--threads N]
+                              [--threads N] [--gemm scalar|sse|avx2|avx512]
+                              [--no-precision]
 
 Each cell is the median over repeats of (elapsed / iterations), after a
 warm-up, timed with time.perf_counter. PyTorch runs the same graph (the
@@ -30,7 +31,7 @@ import torch.nn.functional as Fn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the PyTorch twin lives with the golden tests
 
-from core_cy._core import gemm_variant, set_threads  # noqa: E402
+from core_cy._core import gemm_variant, select_gemm, set_threads  # noqa: E402
 from host_tools.cli.common import label_kind_for  # noqa: E402
 from host_tools.data import encode  # noqa: E402
 from host_tools.graph.conv_scratch import widen_conv_scratch  # noqa: E402
@@ -40,6 +41,7 @@ from host_tools.model.load import load_model  # noqa: E402
 from host_tools.program import build_program  # noqa: E402
 from host_tools.session import Session  # noqa: E402
 from torch_reference import TorchTwin, make_optimizer  # noqa: E402
+from model_names import pick_models  # noqa: E402  (bench/, the script's own folder)
 
 BATCHES = (1, 8, 32)
 N_SAMPLES = 256
@@ -176,17 +178,28 @@ def main():
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--precision-only", action="store_true",
                         help="only the int8 / fixed against float32 table")
+    parser.add_argument("--no-precision", action="store_true",
+                        help="skip the int8 / fixed against float32 table")
+    parser.add_argument("--gemm", help="force a GEMM micro-kernel set (default: the CPU's widest)")
     args = parser.parse_args()
+    models = pick_models(args.models, list(MODELS), "step_time")
+    if args.threads < 1 or args.threads > 64:
+        sys.exit(f"step_time: --threads must be 1..64, got {args.threads}")
     set_threads(args.threads)
+    if args.gemm:
+        try:
+            select_gemm(args.gemm)
+        except ValueError as error:
+            sys.exit(f"step_time: --gemm: {error}")
     if args.precision_only:
-        precision_rows(args.models.split(","), args.seconds, args.repeats)
+        precision_rows(models, args.seconds, args.repeats)
         return
     print(f"microtrain: {args.threads} kernel thread(s), {gemm_variant()} micro-kernels")
     default_threads = torch.get_num_threads()
     threads = (1, default_threads) if default_threads != 1 else (1,)
     heads = "".join(f"  torch {n}t ms  ratio" for n in threads)
     print(f"{'model':16} {'params':>8} {'batch':>5}  microtrain ms{heads}")
-    for name in args.models.split(","):
+    for name in models:
         for batch in MODEL_BATCHES.get(name, BATCHES):
             params, ours, theirs = measure(name, MODELS[name](), batch, threads, args.seconds,
                                            args.repeats)
@@ -194,7 +207,8 @@ def main():
             print(f"{name:16} {params:8d} {batch:5d}  {1e3 * ours:13.3f}{cells}", flush=True)
     print(f"ratio = microtrain / torch (<1: microtrain faster); torch default threads = "
           f"{default_threads}")
-    precision_rows(args.models.split(","), args.seconds, args.repeats)
+    if not args.no_precision:
+        precision_rows(models, args.seconds, args.repeats)
 
 
 if __name__ == "__main__":

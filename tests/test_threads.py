@@ -7,14 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core_cy._core import set_threads, thread_count
+from mlp_threads import mlp_weights
+
+from core_cy._core import set_threads
 from host_tools.cli import main
-from host_tools.cli.common import label_kind_for
-from host_tools.data import encode
-from host_tools.graph.training_graph import build_training_graph
-from host_tools.model.api import Model
-from host_tools.program import build_program
-from host_tools.session import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,21 +22,7 @@ def one_thread_afterwards():
 
 
 def _mlp_weights(threads):
-    model = Model(loss="cross", batch_size=32, optimizer={"type": "adam", "learning_rate": 0.01})
-    model.add("in", "input", input_shape="1:1:784")
-    model.add("fc1", "fully_connected", unit=256, activation="relu")
-    model.add("fc2", "fully_connected", unit=10, activation="softmax")
-    spec = model.spec()
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((96, 1, 1, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 96)
-    graph = build_training_graph(spec, label_kind_for(spec, y))
-    x_rows, y_bytes = encode(x, y, graph)
-    set_threads(threads)
-    assert thread_count() == threads
-    session = Session(build_program(graph), seed=3)
-    session.train(x_rows, y_bytes, np.arange(96, dtype=np.int32), 0, 3)
-    return session.weights()
+    return mlp_weights(threads, [256], 32, {"type": "adam", "learning_rate": 0.01}, 96, 1, 3)
 
 
 def test_mlp_weights_do_not_depend_on_the_thread_count():

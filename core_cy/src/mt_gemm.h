@@ -24,12 +24,16 @@
  *    with L = 8 lanes: lane q sums x[s][i] w[o][i] for i == q (mod 8) over
  *    i < K - K%8, in ascending i, starting from +0.0f; t sums the last K%8
  *    products in ascending i, starting from +0.0f. One 8-float vector on AVX2,
- *    two 4-float vectors on SSE and NEON, eight scalars on Cortex-M.
+ *    half of a 16-float vector on AVX-512 (two samples side by side, the tree
+ *    run on both halves at once), two 4-float vectors on SSE and NEON, eight
+ *    scalars on Cortex-M.
  *
  * Work splits (blocks, threads) only ever partition the output elements, so
- * results do not depend on the block sizes or on the number of threads.
+ * results do not depend on the block sizes, on the number of threads or on
+ * which thread claims which chunk.
  * Which micro-kernel set runs: chosen at build time (scalar C; NEON on
- * AArch64) and at run time on x86-64 (AVX2 when the CPU has it, else SSE). */
+ * AArch64) and at run time on x86-64 (AVX-512 when the CPU has it, else AVX2,
+ * else SSE). */
 #ifndef MT_GEMM_H
 #define MT_GEMM_H
 
@@ -78,13 +82,16 @@ typedef struct {
 } mt_gemm_dot_args;
 
 /* One target's micro-kernel set; each computes the sub-block
- * [r0, r1) x [j0, j1) of its output (rows x columns, or samples x outputs). */
+ * [r0, r1) x [j0, j1) of its output (rows x columns, or samples x outputs).
+ * The register block sizes set the thread split's units, so that work splits
+ * fall on block edges. */
 typedef struct {
     const char *name;
     void (*acc)(const mt_gemm_acc_args *g, int r0, int r1, int j0, int j1);
     void (*dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1);
     void (*acc_rows)(const mt_gemm_rows_args *g, int r0, int r1, int j0, int j1);
     void (*acc_arows)(const mt_gemm_arows_args *g, int r0, int r1, int j0, int j1);
+    int acc_block_rows, acc_block_cols, dot_block_rows, dot_block_cols;
 } mt_gemm_variant;
 
 void mt_gemm_acc(const mt_gemm_acc_args *g);
@@ -92,7 +99,8 @@ void mt_gemm_dot(const mt_gemm_dot_args *g);
 void mt_gemm_acc_rows(const mt_gemm_rows_args *g);
 void mt_gemm_acc_arows(const mt_gemm_arows_args *g);
 
-/* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "neon");
+/* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "avx512",
+ * "neon");
  * returns 0 when this build or CPU lacks it. NULL restores the automatic
  * choice. For tests and benchmarks comparing targets on one machine. */
 int mt_gemm_select(const char *name);
@@ -103,15 +111,16 @@ const char *mt_gemm_variant_name(void);
 extern const mt_gemm_variant mt_gemm_scalar;
 const mt_gemm_variant *mt_gemm_sse_variant(void);
 const mt_gemm_variant *mt_gemm_avx2_variant(void);
+const mt_gemm_variant *mt_gemm_avx512_variant(void);
 const mt_gemm_variant *mt_gemm_neon_variant(void);
 
 /* Work splitting across threads. The core is single-threaded by itself; a
  * port (POSIX: mt_threads.c) may install a runner that calls
- * task(ctx, lo, hi) over a partition of [0, n) on several threads and returns
- * when all are done. Kernels hand it only output-disjoint tasks. */
+ * task(ctx, lo, hi) over a partition of [0, n) on `threads` threads and
+ * returns when all are done. Kernels hand it only output-disjoint tasks. */
 typedef void (*mt_task_fn)(void *ctx, int lo, int hi);
 typedef void (*mt_parallel_fn)(mt_task_fn task, void *ctx, int n, long work);
-void mt_set_parallel(mt_parallel_fn runner);
+void mt_set_parallel(mt_parallel_fn runner, int threads);
 void mt_parallel(mt_task_fn task, void *ctx, int n, long work);
 
 #endif

@@ -1,10 +1,9 @@
 /* Vector micro-kernels of the GEMM layer, written once with GCC vector
  * extensions and compiled per target by the file that includes this header,
- * with vectors of the target's register width: VL = 8 floats on AVX2, 4 on
- * SSE and NEON (wider generic vectors would live in memory). Vector + and *
+ * with vectors of the target's register width: VL = 16 floats on AVX-512,
+ * 8 on AVX2, 4 on SSE and NEON (wider generic vectors would live in memory). Vector + and *
  * are lane-wise IEEE operations (no contraction: -ffp-contract=off), so every
- * target computes exactly the orders of mt_gemm.h; a dot product's 8 lanes
- * are 8 / VL vectors.
+ * target computes exactly the orders of mt_gemm.h.
  *
  * The includer defines SIMD_NAME (the set's name string), SIMD_FN(x) (a
  * unique prefix for x), VL, ACC_MR x ACC_NV (rows x vectors per acc block)
@@ -14,7 +13,18 @@
 
 typedef float v8 __attribute__((vector_size(VL * 4)));
 typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
-#define LANES (8 / VL)   /* vectors per dot product */
+/* v with its lanes permuted (indices 0..VL-1): __builtin_shufflevector on
+ * clang and GCC >= 12, __builtin_shuffle on older GCC. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define PERMUTE(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
+#else
+typedef int v8i __attribute__((vector_size(VL * 4)));
+#define PERMUTE(v, ...) __builtin_shuffle(v, (v8i){__VA_ARGS__})
+#endif
+#if VL == 16   /* half vectors: 8 floats */
+typedef float h8 __attribute__((vector_size(32)));
+typedef float h8u __attribute__((vector_size(32), aligned(4), may_alias));
+#endif
 
 /* Complete unrolling keeps every accumulator in a register whatever -O level
  * the build uses (GCC unrolls these small loops fully only at -O3). */
@@ -52,81 +62,14 @@ typedef float v8u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
 #define A_AT(g, q, k) ap[q][k]
 #include "mt_gemm_simd_acc.h"
 
-/* The fixed tree over lanes 0..7 (held in LANES vectors). */
-static inline float SIMD_FN(tree)(const v8 *v)
-{
-    float l[8];
-    memcpy(l, v, sizeof l);
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-}
-
-/* y block of NS samples x NO outputs at (s, o): 8 lanes each (order 2). */
-#define DOT_BLOCK(NAME, NS, NO)                                                  \
-static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              \
-{                                                                                \
-    v8 acc[NS][NO][LANES];                                                       \
-    float tail[NS][NO];                                                          \
-    const float *x = g->x + s * g->ldx, *w = g->w + o * g->ldw;                  \
-    int p, q, h, i, kv = g->kn & ~7;                                             \
-    UNROLL                                                                       \
-    for (p = 0; p < NS; p++)                                                     \
-        UNROLL                                                                   \
-        for (q = 0; q < NO; q++) {                                               \
-            UNROLL                                                               \
-            for (h = 0; h < LANES; h++)                                          \
-                acc[p][q][h] = (v8){0};                                          \
-            tail[p][q] = 0.0f;                                                   \
-        }                                                                        \
-    for (i = 0; i < kv; i += 8) {                                                \
-        v8 xv[NS][LANES], wv[NO][LANES];                                         \
-        UNROLL                                                                   \
-        for (h = 0; h < LANES; h++) {                                            \
-            UNROLL                                                               \
-            for (p = 0; p < NS; p++)                                             \
-                xv[p][h] = LD(x + p * g->ldx + i + VL * h);                      \
-            UNROLL                                                               \
-            for (q = 0; q < NO; q++)                                             \
-                wv[q][h] = LD(w + q * g->ldw + i + VL * h);                      \
-        }                                                                        \
-        UNROLL                                                                   \
-        for (p = 0; p < NS; p++)                                                 \
-            UNROLL                                                               \
-            for (q = 0; q < NO; q++)                                             \
-                UNROLL                                                           \
-                for (h = 0; h < LANES; h++)                                      \
-                    acc[p][q][h] = acc[p][q][h] + xv[p][h] * wv[q][h];           \
-    }                                                                            \
-    for (; i < g->kn; i++)                                                       \
-        for (p = 0; p < NS; p++)                                                 \
-            for (q = 0; q < NO; q++)                                             \
-                tail[p][q] = tail[p][q] + x[p * g->ldx + i] * w[q * g->ldw + i]; \
-    for (p = 0; p < NS; p++)                                                     \
-        for (q = 0; q < NO; q++)                                                 \
-            g->y[(s + p) * g->ldy + o + q] = SIMD_FN(tree)(acc[p][q]) + tail[p][q]; \
-}
-
-DOT_BLOCK(SIMD_FN(dot_block), DOT_NS, DOT_NO)
-DOT_BLOCK(SIMD_FN(dot_row), 1, DOT_NO)
-DOT_BLOCK(SIMD_FN(dot_col), DOT_NS, 1)
-DOT_BLOCK(SIMD_FN(dot_one), 1, 1)
-
-/* Output blocks outermost: DOT_NO weight rows stay in L1 for every sample. */
-static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1)
-{
-    long o = o0, s;
-    for (; o + DOT_NO <= o1; o += DOT_NO) {
-        for (s = s0; s + DOT_NS <= s1; s += DOT_NS)
-            SIMD_FN(dot_block)(g, s, o);
-        for (; s < s1; s++)
-            SIMD_FN(dot_row)(g, s, o);
-    }
-    for (; o < o1; o++) {
-        for (s = s0; s + DOT_NS <= s1; s += DOT_NS)
-            SIMD_FN(dot_col)(g, s, o);
-        for (; s < s1; s++)
-            SIMD_FN(dot_one)(g, s, o);
-    }
-}
+/* Order 2 (dot products): 8 lanes in 8 / VL vectors, or with 16-float
+ * vectors the 8 lanes of two samples side by side in one. */
+#if VL == 16
+#include "mt_gemm_simd_dot2.h"
+#else
+#include "mt_gemm_simd_dot.h"
+#endif
 
 static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot),
-                                              SIMD_FN(rows_acc), SIMD_FN(arows_acc)};
+                                              SIMD_FN(rows_acc), SIMD_FN(arows_acc),
+                                              ACC_MR, VL * ACC_NV, DOT_ROWS, DOT_NO};

@@ -2,11 +2,12 @@
  * for every way of finding A and B: included with ACC_ARGS (the args type),
  * ACC_FN(x) (a unique prefix), B_ROW(g, k) (pointer to B(k, 0)), A_SETUP(g, r)
  * (declarations for a block of rows from r) and A_AT(g, q, k) (A(r + q, k)). */
-/* C block of R rows x NV vectors at (r, j), k ascending (order 1). */
-#define ACC_BLOCK(NAME, R, NV)                                                   \
+/* C block of R rows x NV vectors of type T (TU unaligned, W floats) at
+ * (r, j), k ascending (order 1). */
+#define ACC_BLOCK(NAME, R, NV, T, TU, W)                                         \
 static inline void NAME(const ACC_ARGS *g, long r, long j)              \
 {                                                                                \
-    v8 acc[R][NV];                                                               \
+    T acc[R][NV];                                                                \
     float *c = g->c + r * g->ldc + j;                                            \
     A_SETUP(g, r);                                                               \
     int q, v, k;                                                                 \
@@ -14,13 +15,13 @@ static inline void NAME(const ACC_ARGS *g, long r, long j)              \
     for (q = 0; q < R; q++)                                                      \
         UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
-            acc[q][v] = g->from_c ? LD(c + q * g->ldc + VL * v) : (v8){0};        \
+            acc[q][v] = g->from_c ? (T)*(const TU *)(c + q * g->ldc + W * v) : (T){0}; \
     for (k = 0; k < g->kn; k++) {                                                \
         const float *bk = B_ROW(g, k) + j;                                       \
-        v8 bv[NV];                                                               \
+        T bv[NV];                                                                \
         UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
-            bv[v] = LD(bk + VL * v);                                              \
+            bv[v] = (T)*(const TU *)(bk + W * v);                                \
         UNROLL                                                                   \
         for (q = 0; q < R; q++) {                                                \
             float s = A_AT(g, q, k);                                             \
@@ -33,13 +34,17 @@ static inline void NAME(const ACC_ARGS *g, long r, long j)              \
     for (q = 0; q < R; q++)                                                      \
         UNROLL                                                                   \
         for (v = 0; v < NV; v++)                                                 \
-            ST(c + q * g->ldc + VL * v, acc[q][v]);                               \
+            *(TU *)(c + q * g->ldc + W * v) = acc[q][v];                         \
 }
 
-ACC_BLOCK(ACC_FN(acc_wide), ACC_MR, ACC_NV)
-ACC_BLOCK(ACC_FN(acc_one), ACC_MR, 1)
-ACC_BLOCK(ACC_FN(acc_row_long), 1, 4 * ACC_NV)
-ACC_BLOCK(ACC_FN(acc_row), 1, 1)
+ACC_BLOCK(ACC_FN(acc_wide), ACC_MR, ACC_NV, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_one), ACC_MR, 1, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_row_long), 1, 4 * ACC_NV, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_row), 1, 1, v8, v8u, VL)
+#if VL == 16   /* 8 columns left over: half vectors rather than scalars */
+ACC_BLOCK(ACC_FN(acc_half), ACC_MR, 1, h8, h8u, 8)
+ACC_BLOCK(ACC_FN(acc_row_half), 1, 1, h8, h8u, 8)
+#endif
 #undef ACC_BLOCK
 
 /* One column j of rows [r0, r1), scalar (the last cols % VL). */
@@ -78,6 +83,11 @@ static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
     for (; j + VL <= j1; j += VL)
         for (r = r0; r < rows_full; r += ACC_MR)
             ACC_FN(acc_one)(g, r, j);
+#if VL == 16
+    for (; j + 8 <= j1; j += 8)
+        for (r = r0; r < rows_full; r += ACC_MR)
+            ACC_FN(acc_half)(g, r, j);
+#endif
     for (; j < j1; j++)
         ACC_FN(acc_column)(g, r0, rows_full, j);
     for (r = rows_full; r < r1; r++) {
@@ -85,6 +95,10 @@ static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
             ACC_FN(acc_row_long)(g, r, j);
         for (; j + VL <= j1; j += VL)
             ACC_FN(acc_row)(g, r, j);
+#if VL == 16
+        for (; j + 8 <= j1; j += 8)
+            ACC_FN(acc_row_half)(g, r, j);
+#endif
         for (; j < j1; j++)
             ACC_FN(acc_column)(g, r, r + 1, j);
     }

@@ -113,7 +113,7 @@ static void scalar_acc_arows(const mt_gemm_arows_args *g, int r0, int r1, int j0
 }
 
 const mt_gemm_variant mt_gemm_scalar = {"scalar", scalar_acc, scalar_dot, scalar_acc_rows,
-                                        scalar_acc_arows};
+                                        scalar_acc_arows, 4, 8, 1, 2};
 
 
 /* ---- selection ---- */
@@ -123,6 +123,8 @@ static const mt_gemm_variant *chosen;
 static const mt_gemm_variant *automatic(void)
 {
     const mt_gemm_variant *v = mt_gemm_neon_variant();
+    if (!v)
+        v = mt_gemm_avx512_variant();
     if (!v)
         v = mt_gemm_avx2_variant();
     if (!v)
@@ -139,7 +141,7 @@ static const mt_gemm_variant *variant(void)
 
 int mt_gemm_select(const char *name)
 {
-    const mt_gemm_variant *all[4];
+    const mt_gemm_variant *all[5];
     int i;
     if (!name) {
         chosen = automatic();
@@ -149,7 +151,8 @@ int mt_gemm_select(const char *name)
     all[1] = mt_gemm_sse_variant();
     all[2] = mt_gemm_avx2_variant();
     all[3] = mt_gemm_neon_variant();
-    for (i = 0; i < 4; i++)
+    all[4] = mt_gemm_avx512_variant();
+    for (i = 0; i < 5; i++)
         if (all[i] && strcmp(all[i]->name, name) == 0) {
             chosen = all[i];
             return 1;
@@ -166,10 +169,12 @@ const char *mt_gemm_variant_name(void)
 /* ---- thread tasks: output rows or columns, in whole blocks ---- */
 
 static mt_parallel_fn parallel_runner;
+static int parallel_threads = 1;
 
-void mt_set_parallel(mt_parallel_fn runner)
+void mt_set_parallel(mt_parallel_fn runner, int threads)
 {
     parallel_runner = runner;
+    parallel_threads = runner && threads > 1 ? threads : 1;
 }
 
 void mt_parallel(mt_task_fn task, void *ctx, int n, long work)
@@ -180,19 +185,19 @@ void mt_parallel(mt_task_fn task, void *ctx, int n, long work)
         task(ctx, 0, n);
 }
 
-#define ROW_UNIT 4    /* rows (samples) per task unit */
-#define COL_UNIT 16   /* columns (outputs) per task unit */
-
+/* A task unit is one register block of rows (or columns) of the set in use. */
 typedef struct {
     const void *args;
     const mt_gemm_variant *v;
     int by_rows;
     int rows, cols;
+    int row_unit, col_unit;
 } split;
 
 static void unit_range(const split *sp, int lo, int hi, int *r0, int *r1, int *j0, int *j1)
 {
-    int unit = sp->by_rows ? ROW_UNIT : COL_UNIT, limit = sp->by_rows ? sp->rows : sp->cols;
+    int unit = sp->by_rows ? sp->row_unit : sp->col_unit;
+    int limit = sp->by_rows ? sp->rows : sp->cols;
     int a = lo * unit, b = hi * unit > limit ? limit : hi * unit;
     *r0 = 0; *r1 = sp->rows; *j0 = 0; *j1 = sp->cols;
     if (sp->by_rows) {
@@ -234,20 +239,26 @@ static void dot_task(void *ctx, int lo, int hi)
     sp->v->dot(sp->args, r0, r1, j0, j1);
 }
 
-/* Splits the dimension with more units (whole blocks either way). */
+/* Splits the dimension whose whole blocks share out most evenly over the
+ * threads (the busiest thread's share, relative to an even share, is
+ * smaller), the one with more blocks on a tie. */
 static int plan_split(split *sp, int rows, int cols)
 {
-    int row_units = (rows + ROW_UNIT - 1) / ROW_UNIT, col_units = (cols + COL_UNIT - 1) / COL_UNIT;
+    long t = parallel_threads;
+    long row_units = (rows + sp->row_unit - 1) / sp->row_unit;
+    long col_units = (cols + sp->col_unit - 1) / sp->col_unit;
+    /* busiest / even = ceil(units / t) * t / units, compared cross-multiplied */
+    long row_excess = (row_units + t - 1) / t * col_units, col_excess = (col_units + t - 1) / t * row_units;
     sp->rows = rows;
     sp->cols = cols;
-    sp->by_rows = row_units > col_units;
-    return sp->by_rows ? row_units : col_units;
+    sp->by_rows = row_excess < col_excess || (row_excess == col_excess && row_units > col_units);
+    return (int)(sp->by_rows ? row_units : col_units);
 }
 
-/* Runs `task` over the rows x cols output, split across threads by blocks;
- * work (for the thread pool's cut-off) is one unit per output per K step. */
-static void run_split(mt_task_fn task, const void *args,
-                      int rows, int cols, int kn)
+/* Runs `task` over the rows x cols output, split across threads by blocks
+ * of row_unit rows or col_unit columns; work (for the thread pool's cut-off)
+ * is one unit per output per K step. */
+static void run_split(mt_task_fn task, const void *args, int rows, int cols, int kn, int dot)
 {
     split sp;
     int units;
@@ -255,26 +266,28 @@ static void run_split(mt_task_fn task, const void *args,
         return;
     sp.args = args;
     sp.v = variant();
+    sp.row_unit = dot ? sp.v->dot_block_rows : sp.v->acc_block_rows;
+    sp.col_unit = dot ? sp.v->dot_block_cols : sp.v->acc_block_cols;
     units = plan_split(&sp, rows, cols);
     mt_parallel(task, &sp, units, (long)rows * cols * (kn + 1));
 }
 
 void mt_gemm_acc(const mt_gemm_acc_args *g)
 {
-    run_split(acc_task, g, g->rows, g->cols, g->kn);
+    run_split(acc_task, g, g->rows, g->cols, g->kn, 0);
 }
 
 void mt_gemm_dot(const mt_gemm_dot_args *g)
 {
-    run_split(dot_task, g, g->ns, g->no, g->kn);
+    run_split(dot_task, g, g->ns, g->no, g->kn, 1);
 }
 
 void mt_gemm_acc_rows(const mt_gemm_rows_args *g)
 {
-    run_split(rows_task, g, g->rows, g->cols, g->kn);
+    run_split(rows_task, g, g->rows, g->cols, g->kn, 0);
 }
 
 void mt_gemm_acc_arows(const mt_gemm_arows_args *g)
 {
-    run_split(arows_task, g, g->rows, g->cols, g->kn);
+    run_split(arows_task, g, g->rows, g->cols, g->kn, 0);
 }

@@ -1,9 +1,16 @@
-/* POSIX thread pool behind the core's mt_parallel hook (mt_gemm.h): the
- * calling thread and n-1 workers each take one contiguous share of a task's
- * units. Kernels only hand over output-disjoint units whose every element is
- * computed in the canonical order, so results are identical for any n.
+/* POSIX thread pool behind the core's mt_parallel hook (mt_gemm.h). A task's
+ * units are cut into a few contiguous chunks per thread, and the caller and
+ * the workers claim chunks one at a time from a shared ticket until none is
+ * left: the caller starts at once instead of waiting for workers to wake, and
+ * a worker the system delays (another process on its core) just claims fewer
+ * chunks instead of holding everyone up. Kernels only hand over
+ * output-disjoint units whose every element is computed in the canonical
+ * order, so results are identical for any n and any claiming order.
+ * Between tasks workers spin briefly (kernels come back to back in a training
+ * step), then sleep on a condition variable.
  * Workers live until mt_threads_start is called again (or with n = 1). */
 #include <pthread.h>
+#include <sched.h>
 #include "mt_gemm.h"
 #include "mt_threads.h"
 
@@ -11,106 +18,167 @@
 /* Below this many multiply-adds (~20-60 us of work) waking the workers costs
  * more than it saves. */
 #define MIN_PARALLEL_WORK (1L << 20)
+/* Chunks per thread: two even out a late or slow thread; more cut the
+ * GEMMs' cache reuse (each chunk streams its whole B or W operand again:
+ * a quarter of the 512x512 stack's dW and dX took 20-30% longer per unit of
+ * work than a half, in thread CPU time). */
+#define CHUNKS_PER_THREAD 2
+/* Idle polls (a pause instruction each, ~20-100 ns) before a worker sleeps
+ * (~0.1-0.4 ms), and before a caller waiting for the last chunks yields. */
+#define SPIN_POLLS 4096
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;   /* for sleeping workers */
 
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t wake, done;
     pthread_t workers[MAX_THREADS];
-    int n_threads;          /* including the caller */
-    unsigned long round;    /* bumped for every task */
-    unsigned long first;    /* round when the workers were created */
-    int pending;            /* workers still busy with this round */
-    int stop;
+    int n_threads;                 /* including the caller */
+    /* ticket = round << 32 | next chunk to claim; rounds only grow and,
+     * within a round, the chunk index only grows, so a successful claim
+     * proves the task fields below were not rewritten since they were read */
+    unsigned long long ticket;
     mt_task_fn task;
     void *ctx;
-    int units;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    int units, chunks;
+    int done;                      /* chunks finished in this round */
+    int sleepers;                  /* workers waiting on `wake` */
+    int stop;
+} pool;
 
-/* Share `who` of [0, units) split n ways. */
-static void share(int units, int n, int who, int *lo, int *hi)
+static void cpu_relax(void)
 {
-    *lo = (int)((long)units * who / n);
-    *hi = (int)((long)units * (who + 1) / n);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* Claims and runs chunks of the round in `ticket` until none is left. */
+static void run_chunks(unsigned long long ticket)
+{
+    unsigned round = (unsigned)(ticket >> 32);
+    for (;;) {
+        mt_task_fn task = __atomic_load_n(&pool.task, __ATOMIC_RELAXED);
+        void *ctx = __atomic_load_n(&pool.ctx, __ATOMIC_RELAXED);
+        int units = __atomic_load_n(&pool.units, __ATOMIC_RELAXED);
+        int chunks = __atomic_load_n(&pool.chunks, __ATOMIC_RELAXED);
+        unsigned chunk = (unsigned)ticket;
+        if ((unsigned)(ticket >> 32) != round || chunk >= (unsigned)chunks)
+            return;
+        if (__atomic_compare_exchange_n(&pool.ticket, &ticket, ticket + 1, 0,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            int lo = (int)((long)units * chunk / chunks);
+            int hi = (int)((long)units * (chunk + 1) / chunks);
+            if (lo < hi)
+                task(ctx, lo, hi);
+            __atomic_add_fetch(&pool.done, 1, __ATOMIC_SEQ_CST);
+            ticket = LOAD(&pool.ticket);
+        }
+        /* on failure `ticket` holds the current value: try again */
+    }
+}
+
+/* Waits (spinning, then sleeping) for a round other than `seen`; returns
+ * its ticket, or 0 with pool.stop set. */
+static unsigned long long next_round(unsigned seen)
+{
+    unsigned long long ticket;
+    int polls;
+    for (polls = 0; polls < SPIN_POLLS; polls++) {
+        ticket = LOAD(&pool.ticket);
+        if ((unsigned)(ticket >> 32) != seen || LOAD(&pool.stop))
+            return ticket;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&lock);
+    STORE(&pool.sleepers, LOAD(&pool.sleepers) + 1);
+    while ((unsigned)((ticket = LOAD(&pool.ticket)) >> 32) == seen && !LOAD(&pool.stop))
+        pthread_cond_wait(&wake, &lock);
+    STORE(&pool.sleepers, LOAD(&pool.sleepers) - 1);
+    pthread_mutex_unlock(&lock);
+    return ticket;
 }
 
 static void *worker(void *arg)
 {
-    int who = (int)(long)arg, lo, hi;
-    unsigned long seen;
-    pthread_mutex_lock(&pool.lock);
-    seen = pool.first;   /* a worker may start after the first task was posted */
+    unsigned seen = (unsigned)(unsigned long)arg;   /* the round current at start */
     for (;;) {
-        while (pool.round == seen && !pool.stop)
-            pthread_cond_wait(&pool.wake, &pool.lock);
-        if (pool.stop)
-            break;
-        seen = pool.round;
-        share(pool.units, pool.n_threads, who, &lo, &hi);
-        pthread_mutex_unlock(&pool.lock);
-        if (lo < hi)
-            pool.task(pool.ctx, lo, hi);
-        pthread_mutex_lock(&pool.lock);
-        if (--pool.pending == 0)
-            pthread_cond_signal(&pool.done);
+        unsigned long long ticket = next_round(seen);
+        if (LOAD(&pool.stop))
+            return 0;
+        seen = (unsigned)(ticket >> 32);
+        run_chunks(ticket);
     }
-    pthread_mutex_unlock(&pool.lock);
-    return 0;
 }
 
 static void run_parallel(mt_task_fn task, void *ctx, int units, long work)
 {
-    int lo, hi;
+    unsigned long long ticket;
+    int chunks, polls = 0;
     if (work < MIN_PARALLEL_WORK || pool.n_threads < 2) {
         task(ctx, 0, units);
         return;
     }
-    pthread_mutex_lock(&pool.lock);
-    pool.task = task;
-    pool.ctx = ctx;
-    pool.units = units;
-    pool.pending = pool.n_threads - 1;
-    pool.round++;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
-    share(units, pool.n_threads, 0, &lo, &hi);
-    if (lo < hi)
-        task(ctx, lo, hi);
-    pthread_mutex_lock(&pool.lock);
-    while (pool.pending > 0)
-        pthread_cond_wait(&pool.done, &pool.lock);
-    pthread_mutex_unlock(&pool.lock);
+    chunks = pool.n_threads * CHUNKS_PER_THREAD;
+    if (chunks > units)
+        chunks = units;
+    /* The previous round is complete (every chunk claimed and done), so no
+     * claim can succeed until the new ticket is published. */
+    __atomic_store_n(&pool.task, task, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool.units, units, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool.chunks, chunks, __ATOMIC_RELAXED);
+    STORE(&pool.done, 0);
+    ticket = ((LOAD(&pool.ticket) >> 32) + 1) << 32;
+    STORE(&pool.ticket, ticket);
+    if (LOAD(&pool.sleepers) > 0) {   /* seq_cst pairs with next_round's check */
+        pthread_mutex_lock(&lock);
+        pthread_cond_broadcast(&wake);
+        pthread_mutex_unlock(&lock);
+    }
+    run_chunks(ticket);
+    while (LOAD(&pool.done) < chunks) {   /* chunks other threads still run */
+        if (++polls < SPIN_POLLS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }
 
 static void stop_workers(void)
 {
     int i;
-    pthread_mutex_lock(&pool.lock);
-    pool.stop = 1;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_lock(&lock);
+    STORE(&pool.stop, 1);
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&lock);
     for (i = 1; i < pool.n_threads; i++)
         pthread_join(pool.workers[i], 0);
-    pool.stop = 0;
+    STORE(&pool.stop, 0);
     pool.n_threads = 1;
 }
 
 int mt_threads_start(int n)
 {
     int i;
+    unsigned round = (unsigned)(LOAD(&pool.ticket) >> 32);
     if (n < 1 || n > MAX_THREADS)
         return -1;
-    mt_set_parallel(0);
+    mt_set_parallel(0, 1);
     if (pool.n_threads > 1)
         stop_workers();
     pool.n_threads = 1;
-    pool.first = pool.round;
     for (i = 1; i < n; i++) {
-        if (pthread_create(&pool.workers[i], 0, worker, (void *)(long)i) != 0)
+        if (pthread_create(&pool.workers[i], 0, worker, (void *)(unsigned long)round) != 0)
             break;
         pool.n_threads = i + 1;
     }
     if (pool.n_threads > 1)
-        mt_set_parallel(run_parallel);
+        mt_set_parallel(run_parallel, pool.n_threads);
     return pool.n_threads == n ? 0 : -1;
 }
 
