@@ -127,6 +127,17 @@ static const mt_op_info op_table[] = {
      mt_tile_needs, mt_run_fc_deriv_tile},
     {MT_OP_ADAM_APPLY_TILE, "ADAM_APPLY_TILE", 5, {RW, RW, RW, RW, RW}, 0, 3, 4, NO_PAIR,
      mt_adam_tile_needs, mt_run_adam_apply_tile},
+    /* fused weight gradients per tile (issue 11): kinds 230.. */
+    {MT_OP_FC_GRAD_SGD_TILE, "FC_GRAD_SGD_TILE", 6, {R, R, RW, RW, W, W},
+     OPTIONAL_SLOT(3) | OPTIONAL_SLOT(4), 5, 2, NO_PAIR, mt_fused_needs, mt_run_fc_grad_sgd},
+    {MT_OP_FC_GRAD_ADAM_TILE, "FC_GRAD_ADAM_TILE", 8, {R, R, RW, RW, RW, RW, W, W},
+     OPTIONAL_SLOT(6), 6, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_adam},
+    {MT_OP_FC_GRAD_ACC_TILE, "FC_GRAD_ACC_TILE", 5, {R, R, RW, W, W},
+     OPTIONAL_SLOT(3), 5, 0, NO_PAIR, mt_fused_needs, mt_run_fc_grad_acc},
+    {MT_OP_L2NORM_LOSS_TILE, "L2NORM_LOSS_TILE", 3, {R, RW, W}, 0, 2, 1, NO_PAIR,
+     mt_l2norm_tile_needs, mt_run_l2norm_loss_tile},
+    {MT_OP_L2NORM_LOSS_TILE_NEXT, "L2NORM_LOSS_TILE_NEXT", 3, {R, RW, RW}, 0, 2, 1, NO_PAIR,
+     mt_l2norm_tile_needs, mt_run_l2norm_loss_tile},
     /* float <-> integer at the edges of an integer graph */
     {MT_OP_QUANTIZE, "QUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
      mt_qconvert_needs, mt_run_quantize},
