@@ -7,6 +7,7 @@ recomputation. --min-ram keeps what lowers the smallest feasible RAM;
 import copy
 
 from host_tools.graph.fused_update import fuse_updates
+from host_tools.graph.tiling_fused import fuse_tiled_updates
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning import tiling_plan
 from host_tools.planning.min_ram import smallest_swap_budget
@@ -18,7 +19,7 @@ from host_tools.swap import SwapInfeasible
 def _fused_copy(graph):
     fused = copy.copy(graph)
     fused.tensors, fused.ops = list(graph.tensors), list(graph.ops)
-    return fused, fuse_updates(fused)
+    return fused, fuse_updates(fused) + fuse_tiled_updates(fused)
 
 
 def _score(graph, budget, planner, lookahead, target):

@@ -1,0 +1,78 @@
+"""Fused update per chunk (issue 11): in a tiled FC layer
+(host_tools/graph/tiling.py) each weight-gradient tile whose only consumer is
+its chunk's optimizer step (SGD_APPLY, ADAM_APPLY_TILE) or the micro-batch
+accumulator's ADD becomes one fused tile op (kinds 230-232,
+core_cy/src/mt_kernels_fused.c on the tile's row range): the gradient rows
+update the weight chunk (or the accumulator chunk) as each is complete, so no
+dW chunk is ever stored. The rules are fused_update.py's, per chunk: the step
+runs where the chunk's step ran (after the derivative tile read the old
+rows), the accumulation where the gradient tile ran. Bit-identical to the
+unfused tiles (tests/test_tiling_fused.py)."""
+from host_tools.graph.fused_update import _only_consumer, _scratch, _written
+from host_tools.graph.tensors import Op
+
+FUSED_TILE = {"SGD_APPLY": "FC_GRAD_SGD_TILE", "ADAM_APPLY_TILE": "FC_GRAD_ADAM_TILE",
+              "ADD": "FC_GRAD_ACC_TILE"}
+FUSED_TILE_KINDS = tuple(FUSED_TILE.values())
+
+
+def fuse_tiled_updates(graph):
+    """Rewrites graph.ops in place; returns the tiled layers whose update was fused."""
+    ops = list(graph.ops)
+    fused = []
+    for index, op in enumerate(ops):
+        if op is None or op.kind != "FC_GRAD_TILE":
+            continue
+        consumer = _only_consumer(ops, index, op.tensors[2])
+        replacement = None if consumer is None else _fused_tile(graph, ops, index, consumer)
+        if replacement is not None:
+            at, new = replacement
+            ops[index] = ops[consumer] = None
+            ops[at] = new
+            if op.layer not in fused:
+                fused.append(op.layer)
+    graph.ops = [op for op in ops if op is not None]
+    _forget_unused_chunks(graph)
+    return fused
+
+
+def _forget_unused_chunks(graph):
+    """The fused dW chunks are no op's operands now: they leave graph.chunks
+    (a new dict: copies share the old one), or a session would write their
+    starting zeros into bytes the planner gave to others."""
+    used = {t for op in graph.ops for t in op.tensors}
+    graph.chunks = {tid: ids for tid, ids in graph.chunks.items() if set(ids) <= used}
+
+
+def _fused_tile(graph, ops, index, consumer):
+    """(op index to hold the fused tile, the op), or None when it cannot be fused."""
+    grad, user = ops[index], ops[consumer]
+    x, dy, dw = grad.tensors[:3]
+    db = grad.tensors[3] if len(grad.tensors) > 3 else -1
+    if graph.tensors[dw].persistent or user.kind not in FUSED_TILE:
+        return None
+    params, kind = list(grad.params[:5]), FUSED_TILE[user.kind]
+    if user.kind == "ADD":
+        if user.tensors[1:] != [user.tensors[0], dw]:
+            return None
+        return index, Op(kind, grad.phase, [x, dy, user.tensors[0], db, _scratch(graph, grad)],
+                         params, [], grad.layer)
+    if user.tensors[1] != dw or user.params[1:2] not in ([], [0]) or \
+            not _nothing_between(ops, index, consumer, x, dy, db):
+        return None
+    state = user.tensors[2:]
+    if user.kind == "SGD_APPLY":
+        state = [state[0] if state and state[0] >= 0 else -1]
+    else:   # ADAM_APPLY_TILE: [M, V, STEP], p = [NUMEL, CLEAR, LAST]
+        params.append(user.params[2])
+    tensors = [x, dy, user.tensors[0], *state, db, _scratch(graph, grad)]
+    return consumer, Op(kind, user.phase, tensors, params, list(user.floats), grad.layer)
+
+
+def _nothing_between(ops, index, consumer, x, dy, db):
+    """X, dY are read at the step's place now and dB is written there: no op
+    between may write the first two or touch dB."""
+    between = [op for op in ops[index + 1:consumer] if op is not None]
+    if any({x, dy, db} & _written(op) for op in between):
+        return False
+    return db < 0 or not any(db in op.tensors for op in between)
