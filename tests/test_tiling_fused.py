@@ -126,3 +126,158 @@ def test_l2norm_loss_over_chunks_gives_the_whole_loss(core_lib):  # noqa: F811
         if i < len(bounds) - 1:
             assert metrics.tobytes() == np.array([0.25, 1.0], np.float32).tobytes()
     assert metrics.tobytes() == whole.tobytes() and whole[0] != np.float32(0.25)
+
+
+# ---- graphs and training -------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from host_tools.graph.tiling import tile_graph, tileable_layers  # noqa: E402
+from host_tools.graph.tiling_fused import FUSED_TILE_KINDS, fuse_tiled_updates  # noqa: E402
+from host_tools.graph.training_graph import build_training_graph  # noqa: E402
+from host_tools.model.api import Model  # noqa: E402
+from host_tools.model.load import load_model  # noqa: E402
+from host_tools.planning.min_ram import find_min_ram  # noqa: E402
+from host_tools.planning.techniques import apply_techniques  # noqa: E402
+from host_tools.program import build_program  # noqa: E402
+from small_models import ADAM, MOMENTUM, SGD, cnn, mlp  # noqa: E402
+from test_min_ram import (assert_budgets_from_min_ram_fit, assert_same_training,  # noqa: E402
+                          assert_within, random_model)
+
+
+def regularized_mlp(optimizer, l2=0.01, decay=0.001):
+    """An MLP whose weights carry the l2norm regularizer and weight decay (micro-batching
+    refuses them: they would be added once per micro-batch)."""
+    m = Model(loss="cross", batch_size=8, optimizer=optimizer)
+    m.add("in", "input", input_shape="1:1:12")
+    m.add("fc1", "fully_connected", unit=9, activation="relu", weight_regularizer="l2norm",
+          weight_regularizer_constant=l2, weight_decay=decay, bias_decay=decay)
+    m.add("fc2", "fully_connected", unit=4, activation="softmax", weight_regularizer="l2norm",
+          weight_regularizer_constant=l2)
+    return m.spec()
+
+
+def tiled_and_fused(graph, chunks):
+    """graph with every tileable layer in `chunks` tiles, their updates fused per chunk."""
+    tiled = tile_graph(graph, {layer: chunks for layer in tileable_layers(graph)})
+    return tiled, fuse_tiled_updates(tiled)
+
+
+FUSED_CASES = {
+    "sgd": lambda: mlp(SGD), "momentum": lambda: mlp(MOMENTUM), "adam": lambda: mlp(ADAM),
+    "sgd micro 2": lambda: mlp(SGD, micro=2), "adam micro 1": lambda: mlp(ADAM, micro=1),
+    "momentum micro 4": lambda: mlp(MOMENTUM, micro=4),
+    "cnn adam": lambda: cnn(ADAM, classes=5), "cnn momentum micro 2": lambda: cnn(MOMENTUM, micro=2),
+}
+
+
+@pytest.mark.parametrize("chunks", [2, 99])
+@pytest.mark.parametrize("case", sorted(FUSED_CASES))
+def test_fused_tiled_training_is_bit_identical(case, chunks):
+    plain = build_training_graph(FUSED_CASES[case]())
+    graph, fused = tiled_and_fused(plain, chunks)
+    assert sorted(fused) == sorted(graph.tiled_layers)
+    kinds = [op.kind for op in graph.ops]
+    assert "FC_GRAD_TILE" not in kinds and set(kinds) & set(FUSED_TILE_KINDS)
+    grads = {t.id for t in graph.tensors for layer in graph.tiled_layers
+             if t.name.startswith(f"{layer}:weight/grad[")}
+    assert grads
+    assert not grads & {t for op in graph.ops for t in op.tensors}   # no dW chunk is stored
+    assert_same_training(plain, build_program(graph))
+
+
+REGULARIZED = {"sgd": SGD, "momentum": MOMENTUM, "adam": ADAM}
+
+
+@pytest.mark.parametrize("chunks", [2, 3])
+@pytest.mark.parametrize("optimizer", sorted(REGULARIZED))
+def test_regularized_layers_tile_bit_identically(optimizer, chunks):
+    plain = build_training_graph(regularized_mlp(REGULARIZED[optimizer]))
+    assert sorted(tileable_layers(plain)) == ["fc1", "fc2"]
+    graph = tile_graph(plain, {"fc1": chunks, "fc2": chunks})
+    kinds = [op.kind for op in graph.ops]
+    assert kinds.count("L2NORM_LOSS_TILE") == 2 and "L2NORM_LOSS" not in kinds
+    assert kinds.count("DECAY_GRAD") == 3 * chunks + 1   # l2 + decay per fc1 chunk, l2 per fc2
+    families = set(graph.chunks)                          # chunk, and fc1's bias decay
+    assert all(not families & set(op.tensors) for op in graph.ops)
+    assert_same_training(plain, build_program(graph))
+
+
+def test_the_chunked_l2norm_loss_is_in_the_reported_loss():
+    """The regularizer's loss term does reach the metrics (the test above compares it)."""
+    graphs = [build_training_graph(regularized_mlp(SGD, l2=l2)) for l2 in (0.0, 5.0)]
+    tiled = [tile_graph(g, {"fc1": 3, "fc2": 2}) for g in graphs]
+    from test_min_ram import trained
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 12)).astype(np.float32)
+    y = rng.integers(0, 4, 8).astype(np.int32).view(np.uint8).reshape(8, 4)
+    losses = [trained(build_program(t), x, y)[0][0] for t in tiled]
+    assert losses[1] > losses[0] + 1.0
+
+
+def digits_cnn(micro=1):
+    spec = load_model("bench/zoo/digits_small.ini")
+    spec.micro_batch = micro
+    return build_training_graph(spec)
+
+
+def test_digits_cnn_at_min_ram_with_fused_tiles_trains_bit_identically():
+    plain = digits_cnn()
+    graph, fused = tiled_and_fused(plain, 5)
+    assert fused == ["output"]
+    found = find_min_ram(graph)
+    assert found.program.swap is not None
+    assert_within(found.program, found.min_ram_bytes)
+    assert_same_training(plain, found.program, swap_file=None)
+
+
+def test_the_techniques_never_pick_a_fused_graph_with_a_higher_min_ram():
+    plain = digits_cnn()
+    tiled = find_min_ram(apply_techniques(digits_cnn(), fused=False, recompute=False))
+    both = find_min_ram(apply_techniques(plain, recompute=False))
+    assert both.min_ram_bytes <= tiled.min_ram_bytes
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_regularized_mlp_at_min_ram_trains_bit_identically(optimizer):
+    plain = build_training_graph(regularized_mlp(REGULARIZED[optimizer]))
+    untiled = find_min_ram(plain).min_ram_bytes
+    graph = apply_techniques(plain, recompute=False)
+    assert graph.tiled_layers   # tiling now reaches the regularized layers
+    found = find_min_ram(graph)
+    assert found.min_ram_bytes < untiled
+    assert_within(found.program, found.min_ram_bytes)
+    assert_same_training(plain, found.program)
+    forced, _ = tiled_and_fused(plain, 3)   # fc2's update fused per chunk under swap too
+    found = find_min_ram(forced)
+    assert_within(found.program, found.min_ram_bytes)
+    assert_same_training(plain, found.program)
+
+
+def _regularize(spec, draw):
+    """The drawn model with weight decay and the l2norm regularizer on its dense layers
+    (whole batches: micro-batching refuses them)."""
+    spec.micro_batch = spec.batch_size
+    for layer in spec.layers:
+        if layer.props.get("type", getattr(layer, "type", "")) == "fully_connected" or \
+                "unit" in layer.props:
+            layer.props["weight_decay"] = draw(st.sampled_from([0.0, 0.01]))
+            layer.props["weight_regularizer"] = draw(st.sampled_from(["none", "l2norm"]))
+            layer.props["weight_regularizer_constant"] = 0.02
+    return spec
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_budget_from_min_ram_up_trains_random_fused_tiled_models_bit_identically(data):
+    spec = random_model(data.draw)
+    if data.draw(st.booleans()):
+        spec = _regularize(spec, data.draw)
+    plain = build_training_graph(spec)
+    layers = tileable_layers(plain)
+    assert layers   # regularized or not, every dense layer tiles
+    counts = {layer: data.draw(st.integers(1, rows)) for layer, (_, rows) in layers.items()}
+    graph = tile_graph(plain, counts)
+    fuse_tiled_updates(graph)
+    assert_budgets_from_min_ram_fit(data.draw, graph, plain)
