@@ -281,3 +281,48 @@ def test_any_budget_from_min_ram_up_trains_random_fused_tiled_models_bit_identic
     graph = tile_graph(plain, counts)
     fuse_tiled_updates(graph)
     assert_budgets_from_min_ram_fit(data.draw, graph, plain)
+
+
+# ---- a bundle on the board -----------------------------------------------------------------
+
+def test_board_trains_a_fused_tiled_bundle_at_min_ram_as_the_host_does_untiled(tmp_path,
+                                                                               monkeypatch):
+    from board.samples import encode_samples
+    from board.sim import start_board_sim
+    from core_cy import read_bundle
+    from host_tools.bundle import write_bundle
+    from host_tools.bundle.from_program import bundle_content
+    from host_tools.cli import main
+    from host_tools.cli.common import build_graph
+    from protocol import messages as m
+    from protocol.transfer import upload
+    from test_board_agent import MODEL, SEED, Host, assert_same_weights
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "tiny.ini").write_text(MODEL)   # Adam: the fused Adam tiles
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((96, 1, 1, 12)).astype(np.float32), rng.integers(0, 4, 96)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    graph, fused = tiled_and_fused(build_graph(load_model(tmp_path / "tiny.ini")), 4)
+    assert sorted(fused) == ["hidden", "output"]
+    found = find_min_ram(graph)
+    bundle = tmp_path / "fused.mtb"
+    write_bundle(bundle, bundle_content(found.program, seed=SEED, epochs=2))
+    kinds = set(read_bundle(bundle.read_bytes()).ops["kind"].tolist())
+    assert OP_KINDS["FC_GRAD_ADAM_TILE"] in kinds and OP_KINDS["FC_GRAD_TILE"] not in kinds
+    assert main(["train", str(tmp_path / "tiny.ini"), "--data", str(tmp_path / "data.npz"),
+                 "--quiet", "--seed", str(SEED), "--epochs", "2",
+                 "--dump-weights", str(tmp_path / "host.npz")]) == 0
+    port, sim = start_board_sim(tmp_path / "flash", stderr=open(tmp_path / "agent.log", "ab"))
+    try:
+        host = Host(port)
+        host.hello()
+        upload(host.link, m.KIND_BUNDLE, bundle.read_bytes())
+        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
+        host.train()
+        end = host.wait_for_end()
+        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
+        got = host.weights(bundle.read_bytes())
+    finally:
+        sim.stop()
+    with np.load(tmp_path / "host.npz") as expected:
+        assert_same_weights(got, {key: expected[key] for key in expected.files})
