@@ -112,6 +112,32 @@ def test_fused_tiles_give_the_unfused_tiles_bits(core_lib, rule, n, inputs, out,
     assert want[4][0] == (4 if rule == "adam" else 3)
 
 
+@pytest.mark.parametrize("decays", [(0.01,), (0.02, 0.003)])
+def test_a_fused_sgd_tile_applies_the_decay_terms_as_decay_grad_does(core_lib, decays):  # noqa: F811
+    """FC_GRAD_SGD_TILE's f[2:4]: FC_GRAD_TILE, one DECAY_GRAD per term, SGD_APPLY."""
+    x, dy, w, m, _ = _operands(9, 3, 10, 6)
+    n, inputs, out = 3, 10, 6
+    floats = [*HYPER["momentum"], *decays, 0.0][:4]
+    want_w, want_m, got_w, got_m = w.copy(), m.copy(), w.copy(), m.copy()
+    for o0, o1 in _bounds(out, 4):
+        rows = o1 - o0
+        ww, wm = (np.ascontiguousarray(a[o0:o1]) for a in (want_w, want_m))
+        dw = np.zeros((rows, inputs), np.float32)
+        _run(core_lib, "mt_run_fc_grad_tile", "FC_GRAD_TILE", [n, inputs, out, o0, rows], [],
+             [x, dy, dw, None])
+        for d in decays:
+            _run(core_lib, "mt_run_decay_grad", "DECAY_GRAD", [rows * inputs], [d], [ww, dw])
+        _run(core_lib, "mt_run_sgd_apply", "SGD_APPLY", [rows * inputs, 0], HYPER["momentum"],
+             [ww, dw, wm])
+        gw, gm = (np.ascontiguousarray(a[o0:o1]) for a in (got_w, got_m))
+        _run(core_lib, "mt_run_fc_grad_sgd", "FC_GRAD_SGD_TILE", [n, inputs, out, o0, rows],
+             floats, [x, dy, gw, gm, None, np.zeros(n + inputs, np.float32)])
+        want_w[o0:o1], want_m[o0:o1], got_w[o0:o1], got_m[o0:o1] = ww, wm, gw, gm
+    assert got_w.tobytes() == want_w.tobytes() and got_m.tobytes() == want_m.tobytes()
+    plain = _chunked(core_lib, _fused_tile, "momentum", (x, dy, w, m, m), 4)[0]
+    assert plain.tobytes() != got_w.tobytes()   # the terms did change the step
+
+
 def test_l2norm_loss_over_chunks_gives_the_whole_loss(core_lib):  # noqa: F811
     rng = np.random.default_rng(4)
     w = (rng.standard_normal(37) * 3).astype(np.float32)
@@ -201,6 +227,14 @@ def test_regularized_layers_tile_bit_identically(optimizer, chunks):
     assert kinds.count("DECAY_GRAD") == 3 * chunks + 1   # l2 + decay per fc1 chunk, l2 per fc2
     families = set(graph.chunks)                          # chunk, and fc1's bias decay
     assert all(not families & set(op.tensors) for op in graph.ops)
+    assert_same_training(plain, build_program(graph))
+    fused = fuse_tiled_updates(graph)   # SGD absorbs the decay terms; Adam has no room
+    kinds = [op.kind for op in graph.ops]
+    if optimizer == "adam":
+        assert not fused and kinds.count("DECAY_GRAD") == 3 * chunks + 1
+    else:
+        assert sorted(fused) == ["fc1", "fc2"] and kinds.count("DECAY_GRAD") == 1   # the bias's
+        assert "FC_GRAD_TILE" not in kinds
     assert_same_training(plain, build_program(graph))
 
 

@@ -61,7 +61,8 @@ static float *row_bias(const mt_op *op, const row_range *r, float *db)
 }
 
 /* p = [N, IN, OUT] (+ [O0, ROWS] for tiles, + [LAST] for the Adam tile). Slots:
- * FC_GRAD_SGD  [X, dY, W, MOM?, dB?, S]             f = [lr, momentum]
+ * FC_GRAD_SGD  [X, dY, W, MOM?, dB?, S]             f = [lr, momentum, d1, d2]
+ *              (d1, d2: dW += d * W before the step, as DECAY_GRAD; 0: none)
  * FC_GRAD_ADAM [X, dY, W, M, V, STEP, dB?, S]       f = [lr, beta1, beta2, eps]
  * FC_GRAD_ACC  [X, dY, ACC, dB?, S]                 ACC += dW (micro-batch accumulator)
  * W, MOM, M, V, ACC hold the op's rows only (a chunk for tiles); dB is whole. */
@@ -96,9 +97,11 @@ void mt_run_fc_grad_sgd(const mt_op *op, void *const *slot, int mode)
     float *w = slot[2], *mom = slot[3], *db = row_bias(op, &r, slot[4]);
     (void)mode;
     for (int k = 0; k < r.rows; k++) {
+        float *w_row = w + (long)k * r.in;
         fc_grad_row(&r, db, r.o0 + k);
-        mt_sgd_apply(w + (long)k * r.in, r.row, mom ? mom + (long)k * r.in : 0, r.in,
-                     op->f[0], op->f[1]);
+        for (int d = 2; d < 4; d++)   /* the DECAY_GRAD terms it absorbed, in their order */
+            if (op->f[d] != 0.0f) mt_decay_grad(w_row, r.row, r.in, op->f[d]);
+        mt_sgd_apply(w_row, r.row, mom ? mom + (long)k * r.in : 0, r.in, op->f[0], op->f[1]);
     }
 }
 

@@ -129,7 +129,7 @@ static const mt_op_info op_table[] = {
      mt_adam_tile_needs, mt_run_adam_apply_tile},
     /* fused weight gradients per tile (issue 11): kinds 230.. */
     {MT_OP_FC_GRAD_SGD_TILE, "FC_GRAD_SGD_TILE", 6, {R, R, RW, RW, W, W},
-     OPTIONAL_SLOT(3) | OPTIONAL_SLOT(4), 5, 2, NO_PAIR, mt_fused_needs, mt_run_fc_grad_sgd},
+     OPTIONAL_SLOT(3) | OPTIONAL_SLOT(4), 5, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_sgd},
     {MT_OP_FC_GRAD_ADAM_TILE, "FC_GRAD_ADAM_TILE", 8, {R, R, RW, RW, RW, RW, W, W},
      OPTIONAL_SLOT(6), 6, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_adam},
     {MT_OP_FC_GRAD_ACC_TILE, "FC_GRAD_ACC_TILE", 5, {R, R, RW, W, W},

@@ -198,7 +198,8 @@ enum mt_op_kind {
        chunks, dB is whole (given to the first tile only, written whole).
        p = [N, IN, OUT, O0, ROWS] (+ LAST for Adam: every chunk takes the
        step + 1, the LAST one stores it) */
-    MT_OP_FC_GRAD_SGD_TILE = 230,  /* t = [X, dY, Wc, MOMc?, dB?, S]  f = [lr, momentum] */
+    MT_OP_FC_GRAD_SGD_TILE = 230,  /* t = [X, dY, Wc, MOMc?, dB?, S]  f = [lr, momentum, d1, d2]:
+                                      d1, d2 (0: none) the chunk's DECAY_GRAD terms, in order */
     MT_OP_FC_GRAD_ADAM_TILE = 231, /* t = [X, dY, Wc, Mc, Vc, STEP, dB?, S]  f = [lr, b1, b2, eps] */
     MT_OP_FC_GRAD_ACC_TILE = 232,  /* t = [X, dY, ACCc, dB?, S] : ACCc += dW rows */
     /* the l2norm regularizer's loss over a weight's chunks: SUM (one double)

@@ -158,8 +158,8 @@ def _interleave_backward(groups, family):
     """Flattens the tile groups; the consecutive backward groups of one layer
     (gradient, decay, derivative, accumulation, step) run chunk by chunk, the
     other ops of that run after them, when no such op between the groups shares
-    a tensor with a tile but for reading what the first gradient tile wrote
-    (the bias gradient)."""
+    a tensor with a tile but for what the first gradient tile wrote (the bias
+    gradient: its decay or step still follows that tile)."""
     del family
     ops, index = [], 0
     while index < len(groups):
@@ -199,13 +199,9 @@ def _independent(run, others):
     tiles = {t for g in run for op in g for t in op.tensors if t >= 0}
     bias_grad = {g[0].tensors[3] for g in run if g[0].kind == "FC_GRAD_TILE"
                  and len(g[0].tensors) > 3} - {-1}
-    from host_tools.graph.uses import UPDATES, WRITES
-    for op in others:
-        written = {op.tensors[s] for s in WRITES[op.kind] | UPDATES.get(op.kind, set())
-                   if s < len(op.tensors)}
-        if (set(op.tensors) & tiles) - bias_grad or written & bias_grad:
-            return False
-    return True
+    # an op on the bias gradient alone (its decay, its step) keeps its order
+    # after the first gradient tile, the only tile that touches it
+    return not any((set(op.tensors) & tiles) - bias_grad for op in others)
 
 
 def tiled_op_labels(graph):
