@@ -154,6 +154,57 @@ def test_l2norm_loss_over_chunks_gives_the_whole_loss(core_lib):  # noqa: F811
     assert metrics.tobytes() == whole.tobytes() and whole[0] != np.float32(0.25)
 
 
+# ---- validation ----------------------------------------------------------------------------
+
+def _validated(kind, tensors, sizes, params, floats=()):
+    """An executor over one op of `kind` (tensors: ids into `sizes`, laid out in order)."""
+    from core_cy import Executor
+    from host_tools.bundle.layout import make_op
+    record = make_op(OP_KINDS[kind], 1, tensors, params, list(floats))
+    ops = np.zeros(1, record.dtype)
+    ops[0] = record
+    offsets = np.cumsum([0, *sizes[:-1]])
+    table = np.array([(o, n) for o, n in zip(offsets, sizes)], np.uint32)
+    metrics = len(sizes)   # two extra floats for the roles the executor checks
+    table = np.vstack([table, [[sum(sizes), 8]]]).astype(np.uint32)
+    return Executor(ops, table, sum(sizes) + 8, 0, 0, metrics, 0)
+
+
+# X (2x3), dY (2x4), W chunk (2 rows x 3), MOM chunk, dB (4), S (2 + 3)
+SGD_TILE_SIZES = [24, 32, 24, 24, 16, 20]
+
+
+@pytest.mark.parametrize("params, floats, ok", [
+    ([2, 3, 4, 2, 2], [0.1, 0.9], True),     # rows 2..3 of 4
+    ([2, 3, 4, 3, 2], [0.1, 0.9], False),    # rows past OUT
+    ([2, 3, 4, -1, 2], [0.1, 0.9], False),   # a negative first row
+    ([2, 3, 4, 0, 0], [0.1, 0.9], False),    # no rows
+    ([2, 3, 4, 0, 3], [0.1, 0.9], False),    # a chunk bigger than its tensor
+])
+def test_validation_checks_the_fused_tiles_row_range(params, floats, ok):
+    from core_cy import ExecutorError
+    if ok:
+        _validated("FC_GRAD_SGD_TILE", list(range(6)), SGD_TILE_SIZES, params, floats)
+        return
+    with pytest.raises(ExecutorError) as info:
+        _validated("FC_GRAD_SGD_TILE", list(range(6)), SGD_TILE_SIZES, params, floats)
+    assert "\n" not in str(info.value)
+
+
+def test_validation_refuses_bad_last_flags_and_momentum_without_its_buffer():
+    from core_cy import ExecutorError
+    adam_sizes = [24, 32, 24, 24, 24, 4, 16, 20]
+    _validated("FC_GRAD_ADAM_TILE", list(range(8)), adam_sizes, [2, 3, 4, 2, 2, 1], [0.01] * 4)
+    bad = [("FC_GRAD_ADAM_TILE", list(range(8)), adam_sizes, [2, 3, 4, 2, 2, 2], [0.01] * 4),
+           ("FC_GRAD_SGD_TILE", [0, 1, 2, -1, 4, 5], SGD_TILE_SIZES, [2, 3, 4, 2, 2], [0.1, 0.9]),
+           ("L2NORM_LOSS_TILE", [0, 1, 2], [16, 8, 8], [4, 2], [0.1]),
+           ("L2NORM_LOSS_TILE_NEXT", [0, 1, 2], [16, 8, 4], [4, 1], [0.1])]   # SUM too small
+    for kind, tensors, sizes, params, floats in bad:
+        with pytest.raises(ExecutorError):
+            _validated(kind, tensors, sizes, params, floats)
+    _validated("L2NORM_LOSS_TILE_NEXT", [0, 1, 2], [16, 8, 8], [4, 1], [0.1])
+
+
 # ---- graphs and training -------------------------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

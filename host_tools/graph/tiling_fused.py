@@ -1,12 +1,12 @@
 """Fused update per chunk (issue 11): in a tiled FC layer
 (host_tools/graph/tiling.py) each weight-gradient tile whose only consumer is
 its chunk's optimizer step (SGD_APPLY, ADAM_APPLY_TILE) or the micro-batch
-accumulator's ADD becomes one fused tile op (an SGD step also absorbs the
-chunk's weight decay / l2norm gradient terms, DECAY_GRAD, applied to each row
-before the step) (kinds 230-232,
+accumulator's ADD becomes one fused tile op (kinds 230-232,
 core_cy/src/mt_kernels_fused.c on the tile's row range): the gradient rows
 update the weight chunk (or the accumulator chunk) as each is complete, so no
-dW chunk is ever stored. The rules are fused_update.py's, per chunk: the step
+dW chunk is ever stored. An SGD step also absorbs up to two DECAY_GRAD terms
+(weight decay, the l2norm gradient) on its chunk, added to each row before
+the step as DECAY_GRAD adds them; Adam's four floats leave no room for them. The rules are fused_update.py's, per chunk: the step
 runs where the chunk's step ran (after the derivative tile read the old
 rows), the accumulation where the gradient tile ran. Bit-identical to the
 unfused tiles (tests/test_tiling_fused.py)."""
