@@ -48,9 +48,18 @@ def apply_techniques(graph, budget=None, fused=True, recompute=True, planner="be
             chosen, layers = trial, fused_layers
     names, ops = [], 0
     if recompute:
-        choice = for_min_ram(chosen, planner, lookahead, target) if budget is None else \
-            for_budget(chosen, budget, planner, lookahead, target)
+        args = (budget, planner, lookahead, target)
+        choice = _recomputed(chosen, *args)
+        if layers:   # recomputation may favour the unfused graph after all: keep the better
+            unfused = _recomputed(graph, *args)
+            if _score(unfused.graph, *args) <= _score(choice.graph, *args):
+                chosen, choice, layers = graph, unfused, []
         names = [chosen.tensors[t].name for t in choice.recomputed]
         chosen, ops = choice.graph, choice.ops_per_iteration
     chosen.fused_layers, chosen.recomputed, chosen.recompute_ops = layers, names, ops
     return chosen
+
+
+def _recomputed(graph, budget, planner, lookahead, target):
+    return for_min_ram(graph, planner, lookahead, target) if budget is None else \
+        for_budget(graph, budget, planner, lookahead, target)
