@@ -54,11 +54,15 @@ def graph_buffers(graph):
 def tensor_records(graph, plan):
     """Offsets for every tensor; one sharing bytes with another gets its offset."""
     records = np.zeros(len(graph.tensors), TENSOR_DTYPE)
+    touched = {t for op in graph.ops for t in op.tensors}
     for tensor in graph.tensors:
         home = graph.alias.get(tensor.id, tensor.id)
-        # a tiled tensor has no bytes of its own: its chunks hold them
-        records[tensor.id] = (plan.offsets.get(home, 0),
-                              0 if tensor.id in getattr(graph, "chunks", {}) else tensor.nbytes)
+        # a tiled tensor has no bytes of its own: its chunks hold them; nor has a
+        # value no op touches (a gradient the fused update never stores), which
+        # could otherwise reach past a small arena's end
+        idle = tensor.id in getattr(graph, "chunks", {}) or \
+            (tensor.id not in touched and not tensor.persistent)
+        records[tensor.id] = (plan.offsets.get(home, 0), 0 if idle else tensor.nbytes)
     return records
 
 

@@ -65,7 +65,8 @@ class Session:
         """Rewrites every optimizer op's learning rate (f[0]) in the live op
         list: how a learning-rate schedule runs on the host."""
         ops = self.executor.ops
-        for kind in ("SGD_APPLY", "ADAM_APPLY", "FC_GRAD_SGD", "FC_GRAD_ADAM", "ADAM_APPLY_TILE"):
+        for kind in ("SGD_APPLY", "ADAM_APPLY", "FC_GRAD_SGD", "FC_GRAD_ADAM", "ADAM_APPLY_TILE",
+                     "FC_GRAD_SGD_TILE", "FC_GRAD_ADAM_TILE"):
             ops["f"][ops["kind"] == OP_KINDS[kind], 0] = rate
         for tid, per_rate in self.graph.rate_factors.items():   # integer SGD: LR tensors
             self.write(tid, channel_multipliers(rate * per_rate, allow_negative_shift=True))

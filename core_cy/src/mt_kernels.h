@@ -125,6 +125,8 @@ void mt_neg(const float *x, float *y, int numel);
 /* ---- regularization (mt_kernels_reg.c) ---- */
 void mt_decay_grad(const float *w, float *dw, int numel, float c);
 float mt_l2norm_loss(const float *w, int numel, float c);
+double mt_sum_squares(const float *w, int numel, double sum);
+float mt_l2norm_of(double sum_squares, float c);
 
 /* ---- dropout: mask[i] = 0 or 1/(1-rate) from xorshift32 *rng; y = x*mask ---- */
 void mt_dropout_fwd(const float *x, float *y, float *mask, uint32_t *rng,

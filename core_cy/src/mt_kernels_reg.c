@@ -11,11 +11,21 @@ void mt_decay_grad(const float *w, float *dw, int numel, float c)
         dw[i] += c * w[i];
 }
 
-float mt_l2norm_loss(const float *w, int numel, float c)
+/* sum + the squares of w in order: a tiled weight continues its chunks' sum. */
+double mt_sum_squares(const float *w, int numel, double sum)
 {
-    double sum = 0.0;
     int i;
     for (i = 0; i < numel; i++)
         sum += (double)w[i] * (double)w[i];
-    return c * 0.5f * (float)sqrt(sum);
+    return sum;
+}
+
+float mt_l2norm_of(double sum_squares, float c)
+{
+    return c * 0.5f * (float)sqrt(sum_squares);
+}
+
+float mt_l2norm_loss(const float *w, int numel, float c)
+{
+    return mt_l2norm_of(mt_sum_squares(w, numel, 0.0), c);
 }

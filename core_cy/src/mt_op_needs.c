@@ -245,6 +245,16 @@ mt_status mt_binary_needs(const mt_op *op, mt_op_needs *needs)
     return MT_OK;
 }
 
+/* L2NORM_LOSS_TILE(_NEXT): [Wc (NUMEL floats), METRICS (2 floats), SUM (a double)],
+ * p = [NUMEL, LAST] with LAST in {0, 1}. */
+mt_status mt_l2norm_tile_needs(const mt_op *op, mt_op_needs *needs)
+{
+    if (op->p[0] <= 0 || (op->p[1] != 0 && op->p[1] != 1)) return MT_ERR_BAD_OP;
+    const uint64_t sizes[3] = {mul(op->p[0], F32), 2 * F32, 8};
+    set_needs(needs, 3, sizes);
+    return MT_OK;
+}
+
 /* CONCAT: K in 2..7, N1..NK > 0, the rest 0; Y holds OUTER * sum N. */
 static mt_status concat_needs(const mt_op *op, mt_op_needs *needs)
 {

@@ -28,6 +28,7 @@ mt_status mt_qconv_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qpool_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qadam_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qfused_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_l2norm_tile_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_qadd_needs(const mt_op *op, mt_op_needs *needs);
 
 #endif

@@ -1,5 +1,6 @@
 /* Kernel adapters: unpack an op's params and slot pointers for its kernel.
  * They trust an op that passed mt_op_validate(). */
+#include <string.h>
 #include "mt_op_run.h"
 #include "mt_kernels.h"
 
@@ -283,6 +284,18 @@ MT_RUN_FN(mt_run_l2norm_loss)
 {
     IGNORE_MODE;
     add_metrics(op, slot[1], mt_l2norm_loss(slot[0], op->p[0], op->f[0]), 0.0f);
+}
+
+/* One chunk of the l2norm loss: SUM (a double in its own 8 bytes) carries the
+ * untiled sum's partial from chunk to chunk; the LAST chunk adds the loss. */
+MT_RUN_FN(mt_run_l2norm_loss_tile)
+{
+    double sum = 0.0;
+    IGNORE_MODE;
+    if (op->kind == MT_OP_L2NORM_LOSS_TILE_NEXT) memcpy(&sum, slot[2], sizeof sum);
+    sum = mt_sum_squares(slot[0], op->p[0], sum);
+    memcpy(slot[2], &sum, sizeof sum);
+    if (op->p[1]) add_metrics(op, slot[1], mt_l2norm_of(sum, op->f[0]), 0.0f);
 }
 
 MT_RUN_FN(mt_run_concat)

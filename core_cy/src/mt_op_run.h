@@ -40,6 +40,7 @@ MT_RUN_FN(mt_run_mul);
 MT_RUN_FN(mt_run_neg);
 MT_RUN_FN(mt_run_decay_grad);
 MT_RUN_FN(mt_run_l2norm_loss);
+MT_RUN_FN(mt_run_l2norm_loss_tile);
 MT_RUN_FN(mt_run_concat);
 MT_RUN_FN(mt_run_slice);
 MT_RUN_FN(mt_run_slice_deriv);

@@ -137,6 +137,17 @@ static const mt_op_info op_table[] = {
      mt_conv_tile_needs, mt_run_conv_deriv_tile},
     {MT_OP_CONV_DERIV_TILE_NEXT, "CONV_DERIV_TILE_NEXT", 4, {R, R, RW, W}, 0, 16, 0, NO_PAIR,
      mt_conv_tile_needs, mt_run_conv_deriv_tile},
+    /* fused weight gradients per tile (issue 11): kinds 230.. */
+    {MT_OP_FC_GRAD_SGD_TILE, "FC_GRAD_SGD_TILE", 6, {R, R, RW, RW, W, W},
+     OPTIONAL_SLOT(3) | OPTIONAL_SLOT(4), 5, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_sgd},
+    {MT_OP_FC_GRAD_ADAM_TILE, "FC_GRAD_ADAM_TILE", 8, {R, R, RW, RW, RW, RW, W, W},
+     OPTIONAL_SLOT(6), 6, 4, NO_PAIR, mt_fused_needs, mt_run_fc_grad_adam},
+    {MT_OP_FC_GRAD_ACC_TILE, "FC_GRAD_ACC_TILE", 5, {R, R, RW, W, W},
+     OPTIONAL_SLOT(3), 5, 0, NO_PAIR, mt_fused_needs, mt_run_fc_grad_acc},
+    {MT_OP_L2NORM_LOSS_TILE, "L2NORM_LOSS_TILE", 3, {R, RW, W}, 0, 2, 1, NO_PAIR,
+     mt_l2norm_tile_needs, mt_run_l2norm_loss_tile},
+    {MT_OP_L2NORM_LOSS_TILE_NEXT, "L2NORM_LOSS_TILE_NEXT", 3, {R, RW, RW}, 0, 2, 1, NO_PAIR,
+     mt_l2norm_tile_needs, mt_run_l2norm_loss_tile},
     /* float <-> integer at the edges of an integer graph */
     {MT_OP_QUANTIZE, "QUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
      mt_qconvert_needs, mt_run_quantize},

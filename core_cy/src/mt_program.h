@@ -202,7 +202,21 @@ enum mt_op_kind {
     MT_OP_CONV_FWD_TILE_NEXT = 217,   /* t = [X, Wc, B?, Y, S] */
     MT_OP_CONV_GRAD_TILE = 218,       /* t = [X, dY, dWc, dB?, S] : dB whole (first tile only) */
     MT_OP_CONV_DERIV_TILE = 219,      /* t = [dY, Wc, dX, S] : dX from zero */
-    MT_OP_CONV_DERIV_TILE_NEXT = 220  /* t = [dY, Wc, dX, S] : dX += this tile's terms */
+    MT_OP_CONV_DERIV_TILE_NEXT = 220, /* t = [dY, Wc, dX, S] : dX += this tile's terms */
+    /* fused weight gradient per tile (mt_kernels_fused.h): kinds 200..202 on
+       output rows [O0, O0+ROWS) of a tiled layer; W, MOM, M, V, ACC are its
+       chunks, dB is whole (given to the first tile only, written whole).
+       p = [N, IN, OUT, O0, ROWS] (+ LAST for Adam: every chunk takes the
+       step + 1, the LAST one stores it) */
+    MT_OP_FC_GRAD_SGD_TILE = 230,  /* t = [X, dY, Wc, MOMc?, dB?, S]  f = [lr, momentum, d1, d2]:
+                                      d1, d2 (0: none) the chunk's DECAY_GRAD terms, in order */
+    MT_OP_FC_GRAD_ADAM_TILE = 231, /* t = [X, dY, Wc, Mc, Vc, STEP, dB?, S]  f = [lr, b1, b2, eps] */
+    MT_OP_FC_GRAD_ACC_TILE = 232,  /* t = [X, dY, ACCc, dB?, S] : ACCc += dW rows */
+    /* the l2norm regularizer's loss over a weight's chunks: SUM (one double)
+       carries the sum of squares from chunk to chunk in the untiled order.
+       p = [NUMEL, LAST] (LAST adds c / 2 * sqrt(SUM) to METRICS[0]), f = [c] */
+    MT_OP_L2NORM_LOSS_TILE = 233,     /* t = [Wc, METRICS, SUM] : SUM from 0 */
+    MT_OP_L2NORM_LOSS_TILE_NEXT = 234 /* t = [Wc, METRICS, SUM] : SUM continued */
 };
 
 typedef struct {

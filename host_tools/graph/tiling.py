@@ -6,6 +6,11 @@ the floor of the smallest RAM becomes the largest tile, not the largest op.
 Results are bit-identical (each tile is the untiled kernel's arithmetic on a
 row range; the input derivative continues its sums from tile to tile).
 
+The regularizer's ops are in the family too: the decay / l2norm gradient
+term (DECAY_GRAD) runs per chunk like the optimizer step, and the l2norm loss
+becomes L2NORM_LOSS_TILE(_NEXT), which carries its double sum of squares from
+chunk to chunk in one 8-byte tensor (the untiled sum's order).
+
 Backward tiles run chunk by chunk (gradient, derivative, accumulation and step
 of chunk 0, then chunk 1, ...), so only one chunk of dW is ever live. The
 chunks stay invisible to users: graph.chunks maps each split tensor to its
@@ -17,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from host_tools.graph import tiling_conv
-from host_tools.graph.tensors import Op
+from host_tools.graph.tensors import Op, Tensor
 
 # Untiled op -> its tile op (the first tile, then the later ones).
 TILE_OF = {"FC_FWD": ("FC_FWD_TILE", "FC_FWD_TILE_NEXT"),
@@ -25,9 +30,14 @@ TILE_OF = {"FC_FWD": ("FC_FWD_TILE", "FC_FWD_TILE_NEXT"),
            "FC_DERIV": ("FC_DERIV_TILE", "FC_DERIV_TILE_NEXT"),
            **tiling_conv.TILE_OF}   # conv layers by output channels (tiling_conv.py)
 # Elementwise ops over the family, run chunk by chunk (STEP, slot 4, is shared).
-CHUNKED = {"SGD_APPLY", "ADAM_APPLY", "ADD"}
-TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair} | {"ADAM_APPLY_TILE"}
-FORWARD_TILES = {*TILE_OF["FC_FWD"], *TILE_OF["CONV_FWD"]}
+CHUNKED = {"SGD_APPLY", "ADAM_APPLY", "ADD", "DECAY_GRAD"}
+# Ops that read a family tensor without making new ones (the l2norm loss reads W).
+READERS = {"FC_FWD", "FC_DERIV", "CONV_FWD", "CONV_DERIV", "L2NORM_LOSS"}
+L2NORM_TILES = ("L2NORM_LOSS_TILE", "L2NORM_LOSS_TILE_NEXT")
+TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair} | {"ADAM_APPLY_TILE"} | \
+    set(L2NORM_TILES)
+# the forward groups run tile after tile
+FORWARD_TILES = {*TILE_OF["FC_FWD"], *TILE_OF["CONV_FWD"], *L2NORM_TILES}
 
 
 def _family(graph, weight):
@@ -44,7 +54,7 @@ def _family(graph, weight):
                 new = {op.tensors[2]}
             elif op.kind in CHUNKED:
                 new = set(op.tensors[:4] if op.kind == "ADAM_APPLY" else op.tensors) - {-1}
-            elif op.kind in TILE_OF:   # forward and derivative
+            elif op.kind in READERS:
                 new = set()
             else:
                 return None
@@ -112,7 +122,9 @@ def _tile_layer(graph, weight, bounds):
             graph.tensors[tid] = replace(graph.tensors[tid], persistent=False)
     ops = []
     for op in graph.ops:
-        if any(t in pieces for t in op.tensors):
+        if op.kind == "L2NORM_LOSS" and op.tensors[0] in pieces:
+            ops.append(_l2norm_tiles(graph, op, pieces[op.tensors[0]]))
+        elif any(t in pieces for t in op.tensors):
             ops.append([_tile_op(op, pieces, i, bounds) for i in range(len(bounds))])
         else:
             ops.append(op)
@@ -147,11 +159,21 @@ def _tile_op(op, pieces, i, bounds):
     return Op(op.kind, op.phase, swap, [numel, *op.params[1:]], list(op.floats), op.layer)
 
 
+def _l2norm_tiles(graph, op, chunk_ids):
+    """The l2norm loss chunk by chunk, its sum of squares (a double) in one new tensor."""
+    total = Tensor(len(graph.tensors), f"{op.layer}:l2norm_sum", (2,), "scratch")
+    graph.tensors.append(total)
+    return [Op(L2NORM_TILES[i > 0], op.phase, [cid, op.tensors[1], total.id],
+               [graph.tensors[cid].numel, int(i == len(chunk_ids) - 1)], list(op.floats), op.layer)
+            for i, cid in enumerate(chunk_ids)]
+
+
 def _interleave_backward(groups, family):
     """Flattens the tile groups; the consecutive backward groups of one layer
-    (gradient, derivative, accumulation, step) run chunk by chunk, the other
-    ops of that run after them, when no such op shares a tensor with a tile
-    but for reading what the first gradient tile wrote (the bias gradient)."""
+    (gradient, decay, derivative, accumulation, step) run chunk by chunk, the
+    other ops of that run after them, when no such op between the groups shares
+    a tensor with a tile but for what the first gradient tile wrote (the bias
+    gradient: its decay or step still follows that tile)."""
     del family
     ops, index = [], 0
     while index < len(groups):
@@ -166,7 +188,9 @@ def _interleave_backward(groups, family):
         block = groups[index:end]
         run = [g for g in block if isinstance(g, list)]
         others = [g for g in block if not isinstance(g, list)]
-        if _independent(run, others):
+        last_run = max(i for i, g in enumerate(block) if isinstance(g, list))
+        between = [g for g in block[:last_run] if not isinstance(g, list)]
+        if _independent(run, between):   # the others after the run keep their place
             ops.extend(op for chunk in zip(*run) for op in chunk)
             ops.extend(others)
         else:
@@ -188,13 +212,9 @@ def _independent(run, others):
     tiles = {t for g in run for op in g for t in op.tensors if t >= 0}
     bias_grad = {g[0].tensors[3] for g in run if g[0].kind in ("FC_GRAD_TILE", "CONV_GRAD_TILE")
                  and len(g[0].tensors) > 3} - {-1}
-    from host_tools.graph.uses import UPDATES, WRITES
-    for op in others:
-        written = {op.tensors[s] for s in WRITES[op.kind] | UPDATES.get(op.kind, set())
-                   if s < len(op.tensors)}
-        if (set(op.tensors) & tiles) - bias_grad or written & bias_grad:
-            return False
-    return True
+    # an op on the bias gradient alone (its decay, its step) keeps its order
+    # after the first gradient tile, the only tile that touches it
+    return not any((set(op.tensors) & tiles) - bias_grad for op in others)
 
 
 def tiled_op_labels(graph):

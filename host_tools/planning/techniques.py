@@ -7,6 +7,7 @@ recomputation. --min-ram keeps what lowers the smallest feasible RAM;
 import copy
 
 from host_tools.graph.fused_update import fuse_updates
+from host_tools.graph.tiling_fused import fuse_tiled_updates
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning import tiling_plan
 from host_tools.planning.min_ram import smallest_swap_budget
@@ -18,7 +19,7 @@ from host_tools.swap import SwapInfeasible
 def _fused_copy(graph):
     fused = copy.copy(graph)
     fused.tensors, fused.ops = list(graph.tensors), list(graph.ops)
-    return fused, fuse_updates(fused)
+    return fused, fuse_updates(fused) + fuse_tiled_updates(fused)
 
 
 def _score(graph, budget, planner, lookahead, target):
@@ -47,9 +48,18 @@ def apply_techniques(graph, budget=None, fused=True, recompute=True, planner="be
             chosen, layers = trial, fused_layers
     names, ops = [], 0
     if recompute:
-        choice = for_min_ram(chosen, planner, lookahead, target) if budget is None else \
-            for_budget(chosen, budget, planner, lookahead, target)
+        args = (budget, planner, lookahead, target)
+        choice = _recomputed(chosen, *args)
+        if layers:   # recomputation may favour the unfused graph after all: keep the better
+            unfused = _recomputed(graph, *args)
+            if _score(unfused.graph, *args) <= _score(choice.graph, *args):
+                chosen, choice, layers = graph, unfused, []
         names = [chosen.tensors[t].name for t in choice.recomputed]
         chosen, ops = choice.graph, choice.ops_per_iteration
     chosen.fused_layers, chosen.recomputed, chosen.recompute_ops = layers, names, ops
     return chosen
+
+
+def _recomputed(graph, budget, planner, lookahead, target):
+    return for_min_ram(graph, planner, lookahead, target) if budget is None else \
+        for_budget(graph, budget, planner, lookahead, target)
