@@ -23,7 +23,6 @@ from protocol.transfer import UploadRejected, download, upload
 from board.samples import encode_samples
 from board.sim import start_board_sim
 from core_cy import read_bundle
-from core_cy._core import KERNEL_ABI_VERSION
 from host_tools.cli import main as microtrain
 
 MODEL = """
@@ -197,6 +196,25 @@ def assert_same_weights(got, expected):
 
 
 # ---- INFO, uploads ----------------------------------------------------------------
+
+def assert_board_trains_as_host(root, bundle, x, y, host_npz):
+    """The board simulator trains BUNDLE (bytes) on (x, y), swapping, to the weights the
+    host run dumped in HOST_NPZ, bit for bit."""
+    port, sim = start_board_sim(root / "flash", stderr=open(root / "agent.log", "ab"))
+    try:
+        host = Host(port)
+        host.hello()
+        upload(host.link, m.KIND_BUNDLE, bundle)
+        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
+        host.train()
+        end = host.wait_for_end()
+        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
+        got = host.weights(bundle)
+    finally:
+        sim.stop()
+    with np.load(host_npz) as expected:
+        assert_same_weights(got, {key: expected[key] for key in expected.files})
+
 
 def test_hello_reports_ram_flash_name_and_kernel(board):
     host, _ = board(ram_limit=123456, name="bench-7")

@@ -281,12 +281,8 @@ def board_files(tmp_path, monkeypatch):
 
 
 def test_board_trains_a_tiled_bundle_as_the_host_does_untiled(board_files):
-    from board.samples import encode_samples
-    from board.sim import start_board_sim
     from core_cy import read_bundle
-    from protocol import messages as m
-    from protocol.transfer import upload
-    from test_board_agent import SEED, Host, assert_same_weights
+    from test_board_agent import SEED, assert_board_trains_as_host
     root, x, y = board_files
     common = ["--seed", str(SEED), "--epochs", "2", "--micro-batch", "2"]
     bundle = root / "tiled.mtb"
@@ -296,20 +292,7 @@ def test_board_trains_a_tiled_bundle_as_the_host_does_untiled(board_files):
     assert {OP_KINDS["FC_FWD_TILE"], OP_KINDS["FC_DERIV_TILE"]} <= set(view.ops["kind"].tolist())
     assert main(["train", str(root / "tiny.ini"), "--data", str(root / "data.npz"), "--quiet",
                  "--dump-weights", str(root / "host.npz"), *common]) == 0
-    port, sim = start_board_sim(root / "flash", stderr=open(root / "agent.log", "ab"))
-    try:
-        host = Host(port)
-        host.hello()
-        upload(host.link, m.KIND_BUNDLE, bundle.read_bytes())
-        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
-        host.train()
-        end = host.wait_for_end()
-        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
-        got = host.weights(bundle.read_bytes())
-    finally:
-        sim.stop()
-    with np.load(root / "host.npz") as expected:
-        assert_same_weights(got, {key: expected[key] for key in expected.files})
+    assert_board_trains_as_host(root, bundle.read_bytes(), x, y, root / "host.npz")
 
 
 def test_firmware_reads_each_weights_chunks_in_order(tmp_path):

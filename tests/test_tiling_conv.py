@@ -351,13 +351,9 @@ BOARD_BUDGET = "9000"   # below the untiled min RAM at micro-batch 2 (checked be
 
 
 def test_board_trains_a_tiled_conv_bundle_as_the_host_does_untiled(tmp_path, monkeypatch):
-    from board.samples import encode_samples
-    from board.sim import start_board_sim
     from core_cy import read_bundle
     from host_tools.cli import main
-    from protocol import messages as m
-    from protocol.transfer import upload
-    from test_board_agent import SEED, Host, assert_same_weights
+    from test_board_agent import SEED, assert_board_trains_as_host
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "conv.ini").write_text(BOARD_MODEL)
     rng = np.random.default_rng(1)
@@ -374,20 +370,7 @@ def test_board_trains_a_tiled_conv_bundle_as_the_host_does_untiled(tmp_path, mon
     assert {OP_KINDS[k] for k in ("CONV_FWD_TILE", "CONV_GRAD_TILE", "CONV_DERIV_TILE_NEXT")} <= kinds
     assert main(["train", str(tmp_path / "conv.ini"), "--data", str(tmp_path / "data.npz"),
                  "--quiet", "--dump-weights", str(tmp_path / "host.npz"), *common]) == 0
-    port, sim = start_board_sim(tmp_path / "flash", stderr=open(tmp_path / "agent.log", "ab"))
-    try:
-        host = Host(port)
-        host.hello()
-        upload(host.link, m.KIND_BUNDLE, bundle.read_bytes())
-        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
-        host.train()
-        end = host.wait_for_end()
-        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
-        got = host.weights(bundle.read_bytes())
-    finally:
-        sim.stop()
-    with np.load(tmp_path / "host.npz") as expected:
-        assert_same_weights(got, {key: expected[key] for key in expected.files})
+    assert_board_trains_as_host(tmp_path, bundle.read_bytes(), x, y, tmp_path / "host.npz")
 
 
 @pytest.mark.parametrize("channels", [8, 9, 13, 16, 64, 120])

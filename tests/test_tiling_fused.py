@@ -5,7 +5,6 @@ chunk's step or accumulation), and the l2norm loss over chunks the untiled
 loss's bits; whole trainings with tiled + fused layers (SGD, momentum, Adam,
 micro-batched, weight decay and the l2norm regularizer) equal the untiled,
 unfused ones bit for bit, also at the smallest RAM and through the board."""
-import copy
 import ctypes
 
 import numpy as np
@@ -372,16 +371,12 @@ def test_any_budget_from_min_ram_up_trains_random_fused_tiled_models_bit_identic
 
 def test_board_trains_a_fused_tiled_bundle_at_min_ram_as_the_host_does_untiled(tmp_path,
                                                                                monkeypatch):
-    from board.samples import encode_samples
-    from board.sim import start_board_sim
     from core_cy import read_bundle
     from host_tools.bundle import write_bundle
     from host_tools.bundle.from_program import bundle_content
     from host_tools.cli import main
     from host_tools.cli.common import build_graph
-    from protocol import messages as m
-    from protocol.transfer import upload
-    from test_board_agent import MODEL, SEED, Host, assert_same_weights
+    from test_board_agent import MODEL, SEED, assert_board_trains_as_host
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "tiny.ini").write_text(MODEL)   # Adam: the fused Adam tiles
     rng = np.random.default_rng(1)
@@ -397,17 +392,4 @@ def test_board_trains_a_fused_tiled_bundle_at_min_ram_as_the_host_does_untiled(t
     assert main(["train", str(tmp_path / "tiny.ini"), "--data", str(tmp_path / "data.npz"),
                  "--quiet", "--seed", str(SEED), "--epochs", "2",
                  "--dump-weights", str(tmp_path / "host.npz")]) == 0
-    port, sim = start_board_sim(tmp_path / "flash", stderr=open(tmp_path / "agent.log", "ab"))
-    try:
-        host = Host(port)
-        host.hello()
-        upload(host.link, m.KIND_BUNDLE, bundle.read_bytes())
-        upload(host.link, m.KIND_SAMPLES, encode_samples(x, y))
-        host.train()
-        end = host.wait_for_end()
-        assert end["state"] == m.STATE_FINISHED and end["swap_read_bytes"] > 0
-        got = host.weights(bundle.read_bytes())
-    finally:
-        sim.stop()
-    with np.load(tmp_path / "host.npz") as expected:
-        assert_same_weights(got, {key: expected[key] for key in expected.files})
+    assert_board_trains_as_host(tmp_path, bundle.read_bytes(), x, y, tmp_path / "host.npz")
