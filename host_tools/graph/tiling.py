@@ -29,6 +29,9 @@ TILE_OF = {"FC_FWD": ("FC_FWD_TILE", "FC_FWD_TILE_NEXT"),
            "FC_GRAD": ("FC_GRAD_TILE", "FC_GRAD_TILE"),
            "FC_DERIV": ("FC_DERIV_TILE", "FC_DERIV_TILE_NEXT"),
            **tiling_conv.TILE_OF}   # conv layers by output channels (tiling_conv.py)
+GRAD_KINDS = ("FC_GRAD", "CONV_GRAD")       # make the gradient chunks of the family
+FORWARD_KINDS = ("FC_FWD", "CONV_FWD")      # the one op that marks a layer tileable
+FIRST_GRAD_TILES = {TILE_OF[kind][0] for kind in GRAD_KINDS}   # write the whole bias gradient
 # Elementwise ops over the family, run chunk by chunk (STEP, slot 4, is shared).
 CHUNKED = {"SGD_APPLY", "ADAM_APPLY", "ADD", "DECAY_GRAD"}
 # Ops that read a family tensor without making new ones (the l2norm loss reads W).
@@ -37,7 +40,7 @@ L2NORM_TILES = ("L2NORM_LOSS_TILE", "L2NORM_LOSS_TILE_NEXT")
 TILE_KINDS = {kind for pair in TILE_OF.values() for kind in pair} | {"ADAM_APPLY_TILE"} | \
     set(L2NORM_TILES)
 # the forward groups run tile after tile
-FORWARD_TILES = {*TILE_OF["FC_FWD"], *TILE_OF["CONV_FWD"], *L2NORM_TILES}
+FORWARD_TILES = {tile for kind in FORWARD_KINDS for tile in TILE_OF[kind]} | set(L2NORM_TILES)
 
 
 def _family(graph, weight):
@@ -50,7 +53,7 @@ def _family(graph, weight):
             touched = {t for t in op.tensors if t in family}
             if not touched:
                 continue
-            if op.kind in ("FC_GRAD", "CONV_GRAD"):
+            if op.kind in GRAD_KINDS:
                 new = {op.tensors[2]}
             elif op.kind in CHUNKED:
                 new = set(op.tensors[:4] if op.kind == "ADAM_APPLY" else op.tensors) - {-1}
@@ -76,7 +79,7 @@ def tileable_layers(graph):
         tensor = graph.tensors[weight]
         if tensor.dtype != "f32" or weight in getattr(graph, "chunks", {}):
             continue
-        if sum(weight in o.tensors for o in graph.ops if o.kind in ("FC_FWD", "CONV_FWD")) != 1:
+        if sum(weight in o.tensors for o in graph.ops if o.kind in FORWARD_KINDS) != 1:
             continue
         family = _family(graph, weight)
         if family is not None and all(graph.tensors[t].shape == tensor.shape for t in family):
@@ -146,7 +149,7 @@ def _tile_op(op, pieces, i, bounds):
     swap = [pieces[t][i] if t in pieces else t for t in op.tensors]
     if op.kind in TILE_OF:
         kind = TILE_OF[op.kind][0 if i == 0 else 1]
-        if op.kind in ("FC_GRAD", "CONV_GRAD") and i > 0 and len(swap) > 3:
+        if op.kind in GRAD_KINDS and i > 0 and len(swap) > 3:
             swap[3] = -1   # the first tile writes the whole bias gradient
         params = tiling_conv.tile_params(op, o0, o1) if op.kind in tiling_conv.TILE_OF else \
             [*op.params[:3], o0, o1 - o0]
@@ -210,7 +213,7 @@ def _same_layer(group, layer):
 
 def _independent(run, others):
     tiles = {t for g in run for op in g for t in op.tensors if t >= 0}
-    bias_grad = {g[0].tensors[3] for g in run if g[0].kind in ("FC_GRAD_TILE", "CONV_GRAD_TILE")
+    bias_grad = {g[0].tensors[3] for g in run if g[0].kind in FIRST_GRAD_TILES
                  and len(g[0].tensors) > 3} - {-1}
     # an op on the bias gradient alone (its decay, its step) keeps its order
     # after the first gradient tile, the only tile that touches it

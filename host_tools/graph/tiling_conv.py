@@ -6,6 +6,8 @@ resume the input derivative's sums from tile to tile, which is exact only on
 the untiled kernel's blocks of 4 output channels: every chunk starts at a
 multiple of 4 and holds at least 4 channels, a multiple of 4 but for the last."""
 
+from dataclasses import replace
+
 # Untiled op -> its tile op (the first tile, then the later ones).
 TILE_OF = {"CONV_FWD": ("CONV_FWD_TILE", "CONV_FWD_TILE_NEXT"),
            "CONV_GRAD": ("CONV_GRAD_TILE", "CONV_GRAD_TILE"),
@@ -53,13 +55,12 @@ def own_scratch(graph, groups):
     """Gives every conv tile but a group's first its own copy of the scratch
     tensor, so the planner can free it between tiles (the backward tiles of
     several ops interleave chunk by chunk). groups: tile-op lists or ops."""
-    from dataclasses import replace
     for group in groups:
         if not isinstance(group, list) or group[0].kind not in TILE_KINDS:
             continue
         for index, op in enumerate(group[1:], 1):
             source = graph.tensors[op.tensors[-1]]
-            copy = replace(source, id=len(graph.tensors), name=f"{source.name}[{index}]")
-            graph.tensors.append(copy)
-            op.tensors = [*op.tensors[:-1], copy.id]
+            own = replace(source, id=len(graph.tensors), name=f"{source.name}[{index}]")
+            graph.tensors.append(own)
+            op.tensors = [*op.tensors[:-1], own.id]
     return groups

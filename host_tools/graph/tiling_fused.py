@@ -6,10 +6,11 @@ core_cy/src/mt_kernels_fused.c on the tile's row range): the gradient rows
 update the weight chunk (or the accumulator chunk) as each is complete, so no
 dW chunk is ever stored. An SGD step also absorbs up to two DECAY_GRAD terms
 (weight decay, the l2norm gradient) on its chunk, added to each row before
-the step as DECAY_GRAD adds them; Adam's four floats leave no room for them. The rules are fused_update.py's, per chunk: the step
-runs where the chunk's step ran (after the derivative tile read the old
-rows), the accumulation where the gradient tile ran. Bit-identical to the
-unfused tiles (tests/test_tiling_fused.py)."""
+the step as DECAY_GRAD adds them; Adam's four floats leave no room for them.
+The rules are fused_update.py's, per chunk: the step runs where the chunk's
+step ran (after the derivative tile read the old rows), the accumulation where
+the gradient tile ran. Bit-identical to the unfused tiles
+(tests/test_tiling_fused.py)."""
 from host_tools.graph.fused_update import _only_consumer, _scratch, _written
 from host_tools.graph.tensors import Op
 
