@@ -27,6 +27,10 @@
  * (~0.1-0.4 ms), and before a caller waiting for the last chunks yields. */
 #define SPIN_POLLS 4096
 
+#define TICKET_ROUND(t) ((unsigned)((t) >> 32))
+#define TICKET_CHUNKS(t) ((unsigned)((t) >> 16) & 0xffffu)
+#define TICKET_NEXT(t) ((unsigned)(t) & 0xffffu)
+
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
@@ -36,13 +40,17 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;   /* for sleeping workers
 static struct {
     pthread_t workers[MAX_THREADS];
     int n_threads;                 /* including the caller */
-    /* ticket = round << 32 | next chunk to claim; rounds only grow and,
-     * within a round, the chunk index only grows, so a successful claim
-     * proves the task fields below were not rewritten since they were read */
+    /* ticket = round << 32 | chunks << 16 | next chunk to claim. The
+     * chunk count lives in the ticket, not beside it: a thread holding the
+     * exhausted ticket of the last round must not read the next round's
+     * larger count and claim a chunk before that round is published (it did,
+     * on 4 threads under load: a unit ran twice). Rounds only grow and, within
+     * a round, the chunk index only grows, so a successful claim proves the
+     * task fields below were not rewritten since they were read. */
     unsigned long long ticket;
     mt_task_fn task;
     void *ctx;
-    int units, chunks;
+    int units;
     int done;                      /* chunks finished in this round */
     int sleepers;                  /* workers waiting on `wake` */
     int stop;
@@ -60,19 +68,19 @@ static void cpu_relax(void)
 /* Claims and runs chunks of the round in `ticket` until none is left. */
 static void run_chunks(unsigned long long ticket)
 {
-    unsigned round = (unsigned)(ticket >> 32);
+    unsigned round = TICKET_ROUND(ticket);
     for (;;) {
         mt_task_fn task = __atomic_load_n(&pool.task, __ATOMIC_RELAXED);
         void *ctx = __atomic_load_n(&pool.ctx, __ATOMIC_RELAXED);
         int units = __atomic_load_n(&pool.units, __ATOMIC_RELAXED);
-        int chunks = __atomic_load_n(&pool.chunks, __ATOMIC_RELAXED);
-        unsigned chunk = (unsigned)ticket;
-        if ((unsigned)(ticket >> 32) != round || chunk >= (unsigned)chunks)
+        unsigned chunks = TICKET_CHUNKS(ticket);
+        unsigned chunk = TICKET_NEXT(ticket);
+        if (TICKET_ROUND(ticket) != round || chunk >= chunks)
             return;
         if (__atomic_compare_exchange_n(&pool.ticket, &ticket, ticket + 1, 0,
                                         __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-            int lo = (int)((long)units * chunk / chunks);
-            int hi = (int)((long)units * (chunk + 1) / chunks);
+            int lo = (int)((long)units * chunk / (long)chunks);
+            int hi = (int)((long)units * (chunk + 1) / (long)chunks);
             if (lo < hi)
                 task(ctx, lo, hi);
             __atomic_add_fetch(&pool.done, 1, __ATOMIC_SEQ_CST);
@@ -90,13 +98,13 @@ static unsigned long long next_round(unsigned seen)
     int polls;
     for (polls = 0; polls < SPIN_POLLS; polls++) {
         ticket = LOAD(&pool.ticket);
-        if ((unsigned)(ticket >> 32) != seen || LOAD(&pool.stop))
+        if (TICKET_ROUND(ticket) != seen || LOAD(&pool.stop))
             return ticket;
         cpu_relax();
     }
     pthread_mutex_lock(&lock);
     STORE(&pool.sleepers, LOAD(&pool.sleepers) + 1);
-    while ((unsigned)((ticket = LOAD(&pool.ticket)) >> 32) == seen && !LOAD(&pool.stop))
+    while (TICKET_ROUND(ticket = LOAD(&pool.ticket)) == seen && !LOAD(&pool.stop))
         pthread_cond_wait(&wake, &lock);
     STORE(&pool.sleepers, LOAD(&pool.sleepers) - 1);
     pthread_mutex_unlock(&lock);
@@ -110,7 +118,7 @@ static void *worker(void *arg)
         unsigned long long ticket = next_round(seen);
         if (LOAD(&pool.stop))
             return 0;
-        seen = (unsigned)(ticket >> 32);
+        seen = TICKET_ROUND(ticket);
         run_chunks(ticket);
     }
 }
@@ -126,14 +134,15 @@ static void run_parallel(mt_task_fn task, void *ctx, int units, long work)
     chunks = pool.n_threads * CHUNKS_PER_THREAD;
     if (chunks > units)
         chunks = units;
-    /* The previous round is complete (every chunk claimed and done), so no
-     * claim can succeed until the new ticket is published. */
+    /* The previous round is complete (every chunk claimed and done) and its
+     * ticket is exhausted, so no claim can succeed until the new ticket is
+     * published. */
     __atomic_store_n(&pool.task, task, __ATOMIC_RELAXED);
     __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELAXED);
     __atomic_store_n(&pool.units, units, __ATOMIC_RELAXED);
-    __atomic_store_n(&pool.chunks, chunks, __ATOMIC_RELAXED);
     STORE(&pool.done, 0);
-    ticket = ((LOAD(&pool.ticket) >> 32) + 1) << 32;
+    ticket = (unsigned long long)(TICKET_ROUND(LOAD(&pool.ticket)) + 1) << 32
+             | (unsigned long long)chunks << 16;
     STORE(&pool.ticket, ticket);
     if (LOAD(&pool.sleepers) > 0) {   /* seq_cst pairs with next_round's check */
         pthread_mutex_lock(&lock);
@@ -165,7 +174,7 @@ static void stop_workers(void)
 int mt_threads_start(int n)
 {
     int i;
-    unsigned round = (unsigned)(LOAD(&pool.ticket) >> 32);
+    unsigned round = TICKET_ROUND(LOAD(&pool.ticket));
     if (n < 1 || n > MAX_THREADS)
         return -1;
     mt_set_parallel(0, 1);
