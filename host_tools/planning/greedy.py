@@ -11,7 +11,8 @@ from .fit import first_fit
 from .ordered_placement import place_in_order, plan_from_offsets
 
 
-def plan_greedy(buffers: Sequence[Buffer], alignment: int = 16) -> Plan:
+def plan_greedy(buffers: Sequence[Buffer], alignment: int = 16,
+                conflicts: list[list[int]] | None = None) -> Plan:
     largest_first = sorted(range(len(buffers)), key=lambda i: -buffers[i].size)
-    offsets = place_in_order(buffers, largest_first, first_fit, alignment)
+    offsets = place_in_order(buffers, largest_first, first_fit, alignment, conflicts)
     return plan_from_offsets("greedy", buffers, offsets, alignment)

@@ -21,7 +21,7 @@ from .orderings import candidate_orders
 
 
 def _heuristic_plans(buffers: Sequence[Buffer], alignment: int, conflicts: list[list[int]]) -> list[Plan]:
-    plans = [plan_greedy(buffers, alignment), plan_nntrainer(buffers, alignment)]
+    plans = [plan_greedy(buffers, alignment, conflicts), plan_nntrainer(buffers, alignment)]
     for order_name, order in candidate_orders(buffers, alignment).items():
         for fit_name, fit in FITS.items():
             offsets = place_in_order(buffers, order, fit, alignment, conflicts)
