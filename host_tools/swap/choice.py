@@ -95,10 +95,14 @@ class Choice:
     def best_move(self, target: int) -> Move | None:
         """The gap that removes the most excess above `target` per weighted byte moved."""
         excess = np.maximum(self.profile - target, 0)
+        capped: dict[int, list[int]] = {}   # tensor size -> prefix sums of min(excess, size)
         best, best_score = None, 0.0
         for move in self.moves():
             aligned = self.tensors[move.tensor].aligned
-            relief = sum(int(np.minimum(excess[first:last + 1], aligned).sum()) for first, last in move.freed)
+            if aligned not in capped:
+                capped[aligned] = [0, *np.cumsum(np.minimum(excess, aligned)).tolist()]
+            sums = capped[aligned]
+            relief = sum(sums[last + 1] - sums[first] for first, last in move.freed)
             score = relief / move.cost
             if score > best_score:
                 best, best_score = move, score

@@ -29,6 +29,9 @@ from .residency import Residency, Tensor
 from .uses import TensorUse, check_uses
 
 EXACT_PROBES = 3   # bisection steps below the quick minimum with the exact planner
+SMALLEST_KEPT = 64  # searches remembered: the planners compare the same graphs repeatedly
+
+_smallest_found: dict[tuple, int] = {}
 
 
 @dataclass(frozen=True)
@@ -269,12 +272,23 @@ def schedule_swap(uses: Sequence[TensorUse], n_ops: int, ram_budget: int, planne
             pass
     fits = partial(_choose, uses, n_ops, planner=planner, alignment=alignment,
                    write_weight=write_weight, pinned=pinned)
-    smallest = _smallest_budget(fits, floor, alignment)
+    smallest = _remembered_smallest(fits, floor, alignment,
+                                    (tuple(uses), n_ops, planner, alignment, write_weight, pinned))
     if smallest <= ram_budget:
         # The greedy is not monotone in the budget (its choices follow the excess above
         # it): a schedule found for a smaller budget fits this one too.
         return attempt(smallest)
     raise SwapInfeasible(ram_budget, smallest, floor)
+
+
+def _remembered_smallest(fits, floor: int, alignment: int, key: tuple) -> int:
+    """_smallest_budget, once per input: the search is deterministic, and tiling,
+    fusion and recomputation each ask it about the graphs the others chose."""
+    if key not in _smallest_found:
+        if len(_smallest_found) >= SMALLEST_KEPT:
+            del _smallest_found[next(iter(_smallest_found))]
+        _smallest_found[key] = _smallest_budget(fits, floor, alignment)
+    return _smallest_found[key]
 
 
 def _works(fits, budget: int, exact: bool) -> bool:
