@@ -20,9 +20,11 @@ from host_tools.cli import main
 from host_tools.graph import tiling_conv
 from host_tools.graph.tiling import TILE_KINDS, tile_graph, tileable_layers
 from host_tools.graph.training_graph import build_training_graph
+from host_tools.model.api import Model
 from host_tools.model.load import load_model
 from host_tools.planning.min_ram import find_min_ram
 from host_tools.planning.techniques import apply_techniques
+from host_tools.planning.tiling_plan import MAX_CHUNKS, _layer_floor, untiled_floor
 from host_tools.planning.timeline import _hatch
 from host_tools.program import build_program
 from kernel_lib import core_lib, lib, ptr  # noqa: F401  (fixtures)
@@ -207,6 +209,30 @@ def test_the_budget_plan_tiles_only_what_makes_the_budget_feasible(data):
     if budget >= smallest:
         assert not graph.tiled_layers   # feasible untiled: nothing to gain but transfers
     assert_same_training(plain, program)
+
+
+def wide_mlp():
+    """fc1 has more rows than MAX_CHUNKS, each wider than everything fc1 does not touch."""
+    m = Model(loss="cross", batch_size=4, optimizer=MOMENTUM, micro_batch=1)
+    m.add("in", "input", input_shape="1:1:160")
+    m.add("fc1", "fully_connected", unit=MAX_CHUNKS + 8, activation="relu")
+    m.add("fc2", "fully_connected", unit=3, activation="softmax")
+    return m.spec()
+
+
+def test_min_ram_tiling_caps_the_chunks_per_layer_and_trains_bit_identically():
+    plain = build_training_graph(wide_mlp())
+    layers = tileable_layers(plain)
+    weight, rows = layers["fc1"]
+    # uncapped, one chunk per row would be needed to reach the untiled floor
+    assert _layer_floor(plain, weight, rows, rows - 1) > untiled_floor(plain, layers)
+    graph = apply_techniques(build_training_graph(wide_mlp()))
+    assert graph.tiled_layers["fc1"] == MAX_CHUNKS
+    assert max(graph.tiled_layers.values()) <= MAX_CHUNKS
+    found = find_min_ram(graph)
+    assert found.min_ram_bytes < find_min_ram(plain).min_ram_bytes
+    assert_within(found.program, found.min_ram_bytes)
+    assert_same_training(plain, found.program)
 
 
 # ---- invisible to users --------------------------------------------------------------------

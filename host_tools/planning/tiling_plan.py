@@ -6,6 +6,12 @@ floor falls with the chunk count; more chunks cost more ops and transfers.
 --min-ram: the floor cannot go below the largest untiled op, so each layer
 gets the fewest chunks that bring its tiles under that (then twice as many
 is tried: the scheduler's minimum sits a little above the floor).
+Every count is capped at MAX_CHUNKS per layer, so a tiled graph has at most
+MAX_CHUNKS tile ops per layer op and planning time stays bounded: a layer
+with many rows and a small untiled floor (the MLP's fc1, 128 rows under a
+6 KB floor) would otherwise get one chunk per row, and each swap search
+grows faster than its op count. Past 32 chunks the RAM saved is one chunk's
+share of a family (3% of it), while a search costs about 2.5x per doubling.
 --ram-budget: nothing is tiled when the budget is feasible untiled; else the
 fewest chunks under a few fractions of the budget and --min-ram's choice are
 tried, the feasible one with the smallest estimated step time (the target's
@@ -15,10 +21,12 @@ from dataclasses import dataclass
 from host_tools.graph.tiling import _family, layer_bounds, tile_graph, tileable_layers
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning.min_ram import smallest_swap_budget
+from host_tools.planning.progress import steps
 from host_tools.program import ALIGNMENT, build_program
 from host_tools.swap import SwapInfeasible
 
 BUDGET_FRACTIONS = (0.75, 0.5, 0.3)
+MAX_CHUNKS = 32   # per layer (see above)
 
 
 @dataclass
@@ -60,11 +68,13 @@ def untiled_floor(graph, layers):
 
 
 def chunks_under(graph, weight, rows, limit):
-    """The fewest chunks whose tiles' operands fit in `limit` bytes (all rows if none do)."""
-    for chunks in range(1, rows + 1):
+    """The fewest chunks whose tiles' operands fit in `limit` bytes (as many as
+    allowed if none do: all rows, at most MAX_CHUNKS)."""
+    most = min(rows, MAX_CHUNKS)
+    for chunks in range(1, most):
         if _layer_floor(graph, weight, rows, chunks) <= limit:
             return chunks
-    return rows
+    return most
 
 
 def counts_under(graph, layers, limit):
@@ -80,8 +90,8 @@ def for_min_ram(graph, planner="best", lookahead=4):
         return best
     smallest = smallest_swap_budget(graph, planner, lookahead)
     base = counts_under(graph, layers, untiled_floor(graph, layers))
-    for factor in (1, 2):
-        counts = {layer: min(k * factor, layers[layer][1]) for layer, k in base.items()}
+    for factor in steps("tiling trials", (1, 2), unit="trial"):
+        counts = {layer: min(k * factor, layers[layer][1], MAX_CHUNKS) for layer, k in base.items()}
         if all(k == 1 for k in counts.values()):
             continue
         trial = tile_graph(graph, counts)
@@ -98,7 +108,7 @@ def for_budget(graph, budget, planner="best", lookahead=4, target="host"):
     if not layers or _feasible(graph, budget, planner, lookahead) is not None:
         return TileChoice(graph, {})
     best, best_seconds, tried = TileChoice(graph, {}), float("inf"), set()
-    for counts in _budget_candidates(graph, layers, budget):
+    for counts in steps("tiling trials", _budget_candidates(graph, layers, budget), unit="trial"):
         key = tuple(sorted(counts.items()))
         if key in tried:
             continue
@@ -120,7 +130,7 @@ def _budget_candidates(graph, layers, budget):
     base = counts_under(graph, layers, untiled_floor(graph, layers))
     for counts in [counts_under(graph, layers, limit) for limit in limits] + \
             [base, {layer: 2 * k for layer, k in base.items()}]:
-        yield {layer: min(max(2, k), layers[layer][1]) for layer, k in counts.items()}
+        yield {layer: min(max(2, k), layers[layer][1], MAX_CHUNKS) for layer, k in counts.items()}
 
 
 def _feasible(graph, budget, planner, lookahead):
