@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from host_tools.graph.recompute import candidates, recompute
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning.min_ram import smallest_swap_budget
+from host_tools.planning.progress import steps
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
 
@@ -41,7 +42,7 @@ def for_min_ram(graph, planner="best", lookahead=4, target="host"):
     del target
     chosen = []
     best = smallest_swap_budget(graph, planner, lookahead)
-    for cand in _ranked(graph):
+    for cand in steps("recompute candidates", _ranked(graph), unit="candidate"):
         trial, _ = recompute(graph, [*chosen, cand])
         smallest = smallest_swap_budget(trial, planner, lookahead)
         if smallest < best:
@@ -58,7 +59,7 @@ def for_budget(graph, budget, planner="best", lookahead=4, target="host"):
         except SwapInfeasible:
             return float("inf")
     chosen, best = [], seconds(graph)
-    for cand in _ranked(graph):
+    for cand in steps("recompute candidates", _ranked(graph), unit="candidate"):
         trial, _ = recompute(graph, [*chosen, cand])
         cost = seconds(trial)
         if cost < best:

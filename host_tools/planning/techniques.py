@@ -11,6 +11,7 @@ from host_tools.graph.tiling_fused import fuse_tiled_updates
 from host_tools.planning.cost_model import step_seconds
 from host_tools.planning import tiling_plan
 from host_tools.planning.min_ram import smallest_swap_budget
+from host_tools.planning.progress import task
 from host_tools.planning.recompute_plan import for_budget, for_min_ram
 from host_tools.program import build_program
 from host_tools.swap import SwapInfeasible
@@ -37,18 +38,37 @@ def apply_techniques(graph, budget=None, fused=True, recompute=True, planner="be
     """-> graph with attributes fused_layers, recomputed (names), recompute_ops,
     tiled_layers ({layer: chunks}).
     budget None: minimise the smallest RAM; else the estimated time at budget."""
-    if tiling:
-        graph = (tiling_plan.for_min_ram(graph, planner, lookahead) if budget is None else
-                 tiling_plan.for_budget(graph, budget, planner, lookahead, target)).graph
-    chosen, layers = graph, []
+    with task("memory techniques", 3, unit="technique") as bar:
+        bar.set_postfix_str("tiling")
+        if tiling:
+            graph = (tiling_plan.for_min_ram(graph, planner, lookahead) if budget is None else
+                     tiling_plan.for_budget(graph, budget, planner, lookahead, target)).graph
+        bar.update(1)
+        bar.set_postfix_str("fused update")
+        chosen, layers = _fused_if_better(graph, fused, budget, planner, lookahead, target)
+        bar.update(1)
+        bar.set_postfix_str("recompute")
+        chosen = _recomputed_if_better(graph, chosen, layers, recompute,
+                                       (budget, planner, lookahead, target))
+        bar.update(1)
+    return chosen
+
+
+def _fused_if_better(graph, fused, budget, planner, lookahead, target):
+    """(graph with the fused update, its fused layers) if that scores better, else (graph, [])."""
     if fused:
         trial, fused_layers = _fused_copy(graph)
         if fused_layers and _score(trial, budget, planner, lookahead, target) < \
                 _score(graph, budget, planner, lookahead, target):
-            chosen, layers = trial, fused_layers
+            return trial, fused_layers
+    return graph, []
+
+
+def _recomputed_if_better(graph, chosen, layers, recompute, args):
+    """`chosen` (fused in `layers`, or `graph` itself) with its recomputations, or the
+    unfused graph with its own when recomputation favours that."""
     names, ops = [], 0
     if recompute:
-        args = (budget, planner, lookahead, target)
         choice = _recomputed(chosen, *args)
         if layers:   # recomputation may favour the unfused graph after all: keep the better
             unfused = _recomputed(graph, *args)

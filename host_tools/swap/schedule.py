@@ -18,6 +18,7 @@ import numpy as np
 
 from host_tools.planning import Buffer, Plan, plan_best, plan_with, validate
 from host_tools.planning.optimal import best_heuristic_plan
+from host_tools.planning.progress import task
 
 from .choice import Choice
 from .events import (MAX_READS_QUEUED, Action, SwapEvent, Transfer, build_events, events_array,
@@ -287,7 +288,11 @@ def _remembered_smallest(fits, floor: int, alignment: int, key: tuple) -> int:
     if key not in _smallest_found:
         if len(_smallest_found) >= SMALLEST_KEPT:
             del _smallest_found[next(iter(_smallest_found))]
-        _smallest_found[key] = _smallest_budget(fits, floor, alignment)
+        with task(f"smallest RAM of {key[1]} ops", unit="probe") as bar:
+            def probe(budget, exact):
+                bar.update(1)
+                return fits(budget, exact=exact)
+            _smallest_found[key] = _smallest_budget(probe, floor, alignment)
     return _smallest_found[key]
 
 
