@@ -6,12 +6,14 @@ floor falls with the chunk count; more chunks cost more ops and transfers.
 --min-ram: the floor cannot go below the largest untiled op, so each layer
 gets the fewest chunks that bring its tiles under that (then twice as many
 is tried: the scheduler's minimum sits a little above the floor).
-Every count is capped at MAX_CHUNKS per layer, so a tiled graph has at most
-MAX_CHUNKS tile ops per layer op and planning time stays bounded: a layer
-with many rows and a small untiled floor (the MLP's fc1, 128 rows under a
-6 KB floor) would otherwise get one chunk per row, and each swap search
-grows faster than its op count. Past 32 chunks the RAM saved is one chunk's
-share of a family (3% of it), while a search costs about 2.5x per doubling.
+Rule: every count, under either option, is capped at MAX_CHUNKS = 32 per
+layer, so a tiled graph has at most 32 tile ops per layer op and the two
+(--min-ram) or five (--ram-budget) trials stay bounded in time. Without it a
+layer with many rows and a small untiled floor (the MLP's fc1, 128 rows
+under a 6 KB floor) gets one chunk per row, and a swap search grows faster
+than its op count (2.5x per doubling of the chunks: 1.1 / 2.7 / 6.8 /
+17.4 s at 8 / 16 / 32 / 64 on that MLP). At 32 a chunk is at most 1/32 of
+its family, so more chunks could lower the floor by no more than that.
 --ram-budget: nothing is tiled when the budget is feasible untiled; else the
 fewest chunks under a few fractions of the budget and --min-ram's choice are
 tried, the feasible one with the smallest estimated step time (the target's
