@@ -45,6 +45,16 @@ ACC_BLOCK(ACC_FN(acc_row), 1, 1, v8, v8u, VL)
 ACC_BLOCK(ACC_FN(acc_half), ACC_MR, 1, h8, h8u, 8)
 ACC_BLOCK(ACC_FN(acc_row_half), 1, 1, h8, h8u, 8)
 #endif
+/* Rows left under ACC_MR: bands of ACC_MR/2, then ACC_MR/4 rows (as many
+ * accumulators as a full block), so B is read once per band, not per row. */
+#define BAND1 (ACC_MR / 2)
+#define BAND2 (ACC_MR / 4)
+ACC_BLOCK(ACC_FN(acc_band1), BAND1, ACC_NV * ACC_MR / BAND1, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_band1_one), BAND1, 1, v8, v8u, VL)
+#if BAND2 >= 2
+ACC_BLOCK(ACC_FN(acc_band2), BAND2, ACC_NV * ACC_MR / BAND2, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_band2_one), BAND2, 1, v8, v8u, VL)
+#endif
 #undef ACC_BLOCK
 
 /* One column j of rows [r0, r1), scalar (the last cols % VL). */
@@ -61,15 +71,53 @@ static void ACC_FN(acc_column)(const ACC_ARGS *g, long r0, long r1, long j)
     }
 }
 
+/* Columns [j, j1) of row r alone: long strips keep enough independent
+ * sums in flight to hide the add latency (a single row is the batch-1 case). */
+static void ACC_FN(acc_row_tail)(const ACC_ARGS *g, long r, long j, long j1)
+{
+    const long longer = 4 * VL * ACC_NV;
+    for (; j + longer <= j1; j += longer)
+        ACC_FN(acc_row_long)(g, r, j);
+    for (; j + VL <= j1; j += VL)
+        ACC_FN(acc_row)(g, r, j);
+#if VL == 16
+    for (; j + 8 <= j1; j += 8)
+        ACC_FN(acc_row_half)(g, r, j);
+#endif
+    for (; j < j1; j++)
+        ACC_FN(acc_column)(g, r, r + 1, j);
+}
+
+/* Columns from j0 of a band of `rows` rows from r in whole vectors; returns
+ * where the band stopped (the rest goes row by row). */
+static inline long ACC_FN(acc_band)(const ACC_ARGS *g, long r, int rows, long j0, long j1)
+{
+    long j = j0, wide = (long)VL * ACC_NV * ACC_MR / rows;
+    if (rows == BAND1) {
+        for (; j + wide <= j1; j += wide)
+            ACC_FN(acc_band1)(g, r, j);
+        for (; j + VL <= j1; j += VL)
+            ACC_FN(acc_band1_one)(g, r, j);
+    }
+#if BAND2 >= 2
+    if (rows == BAND2) {
+        for (; j + wide <= j1; j += wide)
+            ACC_FN(acc_band2)(g, r, j);
+        for (; j + VL <= j1; j += VL)
+            ACC_FN(acc_band2_one)(g, r, j);
+    }
+#endif
+    return j;
+}
+
 /* Rows in blocks of ACC_MR. With a large B, column strips outermost: a strip
  * of B (kn x strip) stays in L1 while every row block passes over it; a
  * small B stays in L2 anyway, so C is written row after row. Rows left over
- * go one at a time in long strips, so enough independent sums are in flight
- * to hide the add latency (a single row is the batch-1 case). */
+ * go in bands (acc_band), then one at a time (acc_row_tail). */
 static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
 {
-    const long wide = VL * ACC_NV, longer = 4 * VL * ACC_NV;
-    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r;
+    const long wide = VL * ACC_NV;
+    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r, band;
     if ((long)g->kn * (j1 - j0) <= SMALL_B_FLOATS) {   /* B stays in L2: C row-major */
         for (r = r0; r < rows_full; r += ACC_MR)
             for (j = j0; j + wide <= j1; j += wide)
@@ -90,19 +138,17 @@ static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
 #endif
     for (; j < j1; j++)
         ACC_FN(acc_column)(g, r0, rows_full, j);
-    for (r = rows_full; r < r1; r++) {
-        for (j = j0; j + longer <= j1; j += longer)
-            ACC_FN(acc_row_long)(g, r, j);
-        for (; j + VL <= j1; j += VL)
-            ACC_FN(acc_row)(g, r, j);
-#if VL == 16
-        for (; j + 8 <= j1; j += 8)
-            ACC_FN(acc_row_half)(g, r, j);
-#endif
-        for (; j < j1; j++)
-            ACC_FN(acc_column)(g, r, r + 1, j);
+    for (r = rows_full; r < r1; r += band) {
+        long q, jb;
+        band = r1 - r >= BAND1 && BAND1 >= 2 ? BAND1 : r1 - r >= BAND2 && BAND2 >= 2 ? BAND2 : 1;
+        jb = band > 1 ? ACC_FN(acc_band)(g, r, (int)band, j0, j1) : j0;
+        for (q = r; q < r + band; q++)
+            ACC_FN(acc_row_tail)(g, q, jb, j1);
     }
 }
+
+#undef BAND1
+#undef BAND2
 
 #undef ACC_ARGS
 #undef ACC_FN
