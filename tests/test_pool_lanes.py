@@ -36,7 +36,11 @@ def reference(x, kh, kw, sh, sw, ph, pw, oh, ow):
 
 # h, w, k, stride, pad: widths with 8- and 4-output blocks, strides 1..3, padding
 SHAPES = [(28, 28, 2, 2, 0), (10, 10, 2, 2, 0), (9, 41, 3, 2, 1), (6, 37, 2, 1, 0),
-          (7, 50, 3, 3, 1), (5, 19, 3, 2, 0), (4, 8, 2, 2, 1)]
+          (7, 50, 3, 3, 1), (5, 19, 3, 2, 0), (4, 8, 2, 2, 1),
+          # 2x2 stride 2: rows of 4k outputs, rows whose last block overlaps, odd
+          # widths and heights (last column / row unused), rows under 4 outputs
+          (28, 16, 2, 2, 0), (14, 14, 2, 2, 0), (7, 11, 2, 2, 0), (9, 30, 2, 2, 0),
+          (4, 4, 2, 2, 0), (5, 7, 2, 2, 0)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)

@@ -65,6 +65,64 @@ static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, 
         idx[l] = bi[l];
     }
 }
+
+/* max_window's step for one window element in every lane: v at index at. */
+#define MAX_STEP(best, bi, v, at)                                   \
+    do {                                                            \
+        pool_m4 wins_ = ((v) > (best)) | ((v) != (v));              \
+        best = (pool_v4)(((pool_m4)(v) & wins_) | ((pool_m4)(best) & ~wins_)); \
+        bi = ((at) & wins_) | ((bi) & ~wins_);                      \
+    } while (0)
+
+#if defined(__clang__) || __GNUC__ >= 12
+#define POOL_PICK(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define POOL_PICK(a, b, ...) __builtin_shuffle(a, b, (pool_m4){__VA_ARGS__})
+#endif
+
+/* 2x2 windows, stride 2, no padding (LeNet's and most CNNs' pooling): the
+ * four outputs from ox0 of output row oy from two contiguous loads per input
+ * row, split into even and odd columns; the same comparisons in the same
+ * window order as max_window (every window is whole: bi never stays -1). */
+static void max_2x2_block4(const mt_pool_shape *s, const float *xp, int oy, int ox0,
+                           float *y, int32_t *idx)
+{
+    const int32_t top = 2 * oy * s->w + 2 * ox0, bottom = top + s->w;
+    const float *r0 = xp + top, *r1 = xp + bottom;
+    pool_v4 a0, a1, b0, b1, best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    pool_m4 even = {0, 2, 4, 6}, bi = top + even;
+    memcpy(&a0, r0, 16); memcpy(&a1, r0 + 4, 16);
+    memcpy(&b0, r1, 16); memcpy(&b1, r1 + 4, 16);
+    MAX_STEP(best, bi, POOL_PICK(a0, a1, 0, 2, 4, 6), top + even);
+    MAX_STEP(best, bi, POOL_PICK(a0, a1, 1, 3, 5, 7), top + 1 + even);
+    MAX_STEP(best, bi, POOL_PICK(b0, b1, 0, 2, 4, 6), bottom + even);
+    MAX_STEP(best, bi, POOL_PICK(b0, b1, 1, 3, 5, 7), bottom + 1 + even);
+    memcpy(y, &best, 16);
+    memcpy(idx, &bi, 16);
+}
+
+/* Every output of a 2x2 stride-2 unpadded pooling, rows of >= 4 outputs: 4
+ * at a time, the last block of a row moved back to end at the row's end
+ * (outputs computed twice get the same value twice). */
+static void max_2x2_planes(const mt_pool_shape *s, const float *x, float *y, int32_t *idx)
+{
+    long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow, p;
+    int oy, ox;
+    for (p = 0; p < (long)s->n * s->c; p++)
+        for (oy = 0; oy < s->oh; oy++) {
+            long at = p * pout + (long)oy * s->ow;
+            for (ox = 0; ox < s->ow; ox += 4) {
+                int o = ox + 4 <= s->ow ? ox : s->ow - 4;
+                max_2x2_block4(s, x + p * pin, oy, o, y + at + o, idx + at + o);
+            }
+        }
+}
+
+static int is_2x2_stride2(const mt_pool_shape *s)
+{
+    return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && s->ph == 0 && s->pw == 0 &&
+           s->ow >= 4;
+}
 #define POOL_LANES 4
 #else
 #define POOL_LANES 0   /* Cortex-M: no vector unit, every window by itself */
@@ -87,6 +145,10 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
         inner_hi = s->ow;
     if (inner_lo > inner_hi)
         inner_lo = inner_hi;
+    if (is_2x2_stride2(s)) {
+        max_2x2_planes(s, x, y, idx);
+        return;
+    }
 #endif
     for (p = 0; p < (long)s->n * s->c; p++) {
         const float *xp = x + p * pin;
