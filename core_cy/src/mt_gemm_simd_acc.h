@@ -50,9 +50,11 @@ ACC_BLOCK(ACC_FN(acc_row_half), 1, 1, h8, h8u, 8)
 #define BAND1 (ACC_MR / 2)
 #define BAND2 (ACC_MR / 4)
 ACC_BLOCK(ACC_FN(acc_band1), BAND1, ACC_NV * ACC_MR / BAND1, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_band1_mid), BAND1, ACC_NV, v8, v8u, VL)
 ACC_BLOCK(ACC_FN(acc_band1_one), BAND1, 1, v8, v8u, VL)
 #if BAND2 >= 2
 ACC_BLOCK(ACC_FN(acc_band2), BAND2, ACC_NV * ACC_MR / BAND2, v8, v8u, VL)
+ACC_BLOCK(ACC_FN(acc_band2_mid), BAND2, ACC_NV, v8, v8u, VL)
 ACC_BLOCK(ACC_FN(acc_band2_one), BAND2, 1, v8, v8u, VL)
 #endif
 #undef ACC_BLOCK
@@ -88,14 +90,17 @@ static void ACC_FN(acc_row_tail)(const ACC_ARGS *g, long r, long j, long j1)
         ACC_FN(acc_column)(g, r, r + 1, j);
 }
 
-/* Columns from j0 of a band of `rows` rows from r in whole vectors; returns
- * where the band stopped (the rest goes row by row). */
+/* Columns from j0 of a band of `rows` rows from r in whole vectors, in
+ * strips of decreasing width (a narrow strip has too few sums in flight);
+ * returns where the band stopped (the rest goes row by row). */
 static inline long ACC_FN(acc_band)(const ACC_ARGS *g, long r, int rows, long j0, long j1)
 {
-    long j = j0, wide = (long)VL * ACC_NV * ACC_MR / rows;
+    long j = j0, wide = (long)VL * ACC_NV * ACC_MR / rows, mid = (long)VL * ACC_NV;
     if (rows == BAND1) {
         for (; j + wide <= j1; j += wide)
             ACC_FN(acc_band1)(g, r, j);
+        for (; j + mid <= j1; j += mid)
+            ACC_FN(acc_band1_mid)(g, r, j);
         for (; j + VL <= j1; j += VL)
             ACC_FN(acc_band1_one)(g, r, j);
     }
@@ -103,6 +108,8 @@ static inline long ACC_FN(acc_band)(const ACC_ARGS *g, long r, int rows, long j0
     if (rows == BAND2) {
         for (; j + wide <= j1; j += wide)
             ACC_FN(acc_band2)(g, r, j);
+        for (; j + mid <= j1; j += mid)
+            ACC_FN(acc_band2_mid)(g, r, j);
         for (; j + VL <= j1; j += VL)
             ACC_FN(acc_band2_one)(g, r, j);
     }
