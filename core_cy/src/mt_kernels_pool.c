@@ -80,48 +80,79 @@ static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, 
 #define POOL_PICK(a, b, ...) __builtin_shuffle(a, b, (pool_m4){__VA_ARGS__})
 #endif
 
-/* 2x2 windows, stride 2, no padding (LeNet's and most CNNs' pooling): the
- * four outputs from ox0 of output row oy from two contiguous loads per input
- * row, split into even and odd columns; the same comparisons in the same
- * window order as max_window (every window is whole: bi never stays -1). */
-static void max_2x2_block4(const mt_pool_shape *s, const float *xp, int oy, int ox0,
-                           float *y, int32_t *idx)
+/* 2x2 windows, stride 2, no padding (LeNet's and most CNNs' pooling), four
+ * outputs per call: lane l's window has its top-left input at index at[l] of
+ * its plane, and its top row's two inputs are lanes 2l and 2l + 1 of (t0, t1),
+ * its bottom row's of (b0, b1). The same comparisons in the same window order
+ * as max_window (every window is whole: bi never stays -1). */
+static void max_2x2_lanes(pool_v4 t0, pool_v4 t1, pool_v4 b0, pool_v4 b1, pool_m4 at, int w,
+                          float *y, int32_t *idx)
 {
-    const int32_t top = 2 * oy * s->w + 2 * ox0, bottom = top + s->w;
-    const float *r0 = xp + top, *r1 = xp + bottom;
-    pool_v4 a0, a1, b0, b1, best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    pool_m4 even = {0, 2, 4, 6}, bi = top + even;
-    memcpy(&a0, r0, 16); memcpy(&a1, r0 + 4, 16);
-    memcpy(&b0, r1, 16); memcpy(&b1, r1 + 4, 16);
-    MAX_STEP(best, bi, POOL_PICK(a0, a1, 0, 2, 4, 6), top + even);
-    MAX_STEP(best, bi, POOL_PICK(a0, a1, 1, 3, 5, 7), top + 1 + even);
-    MAX_STEP(best, bi, POOL_PICK(b0, b1, 0, 2, 4, 6), bottom + even);
-    MAX_STEP(best, bi, POOL_PICK(b0, b1, 1, 3, 5, 7), bottom + 1 + even);
+    pool_v4 best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    pool_m4 bi = at;
+    MAX_STEP(best, bi, POOL_PICK(t0, t1, 0, 2, 4, 6), at);
+    MAX_STEP(best, bi, POOL_PICK(t0, t1, 1, 3, 5, 7), at + 1);
+    MAX_STEP(best, bi, POOL_PICK(b0, b1, 0, 2, 4, 6), at + w);
+    MAX_STEP(best, bi, POOL_PICK(b0, b1, 1, 3, 5, 7), at + w + 1);
     memcpy(y, &best, 16);
     memcpy(idx, &bi, 16);
 }
 
-/* Every output of a 2x2 stride-2 unpadded pooling, rows of >= 4 outputs: 4
+static pool_v4 load4(const float *p)
+{
+    pool_v4 v;
+    memcpy(&v, p, 16);
+    return v;
+}
+
+/* Output row `row` (over all planes) of a 2x2 stride-2 pooling: its plane
+ * and the index of its top-left input in that plane. */
+static const float *row_inputs(const mt_pool_shape *s, const float *x, long row, int32_t *top)
+{
+    long plane = row / s->oh;
+    *top = 2 * (int32_t)(row % s->oh) * s->w;
+    return x + plane * s->h * s->w;
+}
+
+/* Every output of a 2x2 stride-2 unpadded pooling. Rows of >= 4 outputs go 4
  * at a time, the last block of a row moved back to end at the row's end
- * (outputs computed twice get the same value twice). */
+ * (outputs computed twice get the same value twice); rows of 2 outputs two
+ * rows at a time (then the outputs are consecutive), an odd last row alone. */
 static void max_2x2_planes(const mt_pool_shape *s, const float *x, float *y, int32_t *idx)
 {
-    long pin = (long)s->h * s->w, pout = (long)s->oh * s->ow, p;
-    int oy, ox;
-    for (p = 0; p < (long)s->n * s->c; p++)
-        for (oy = 0; oy < s->oh; oy++) {
-            long at = p * pout + (long)oy * s->ow;
-            for (ox = 0; ox < s->ow; ox += 4) {
-                int o = ox + 4 <= s->ow ? ox : s->ow - 4;
-                max_2x2_block4(s, x + p * pin, oy, o, y + at + o, idx + at + o);
+    long rows = (long)s->n * s->c * s->oh, r;
+    const pool_m4 even = {0, 2, 4, 6}, pair = {0, 2, 0, 2};
+    int32_t top, next;
+    int ox;
+    for (r = 0; r < rows; r++) {
+        const float *xp = row_inputs(s, x, r, &top);
+        if (s->ow == 2) {
+            const float *xq;
+            if (r + 1 == rows) {
+                max_window(s, xp, top / s->w, top / s->w + 2, 0, y + 2 * r, idx + 2 * r);
+                max_window(s, xp, top / s->w, top / s->w + 2, 1, y + 2 * r + 1, idx + 2 * r + 1);
+                break;
             }
+            xq = row_inputs(s, x, r + 1, &next);
+            max_2x2_lanes(load4(xp + top), load4(xq + next), load4(xp + top + s->w),
+                          load4(xq + next + s->w),
+                          pair + (pool_m4){top, top, next, next}, s->w, y + 2 * r, idx + 2 * r);
+            r++;
+            continue;
         }
+        for (ox = 0; ox < s->ow; ox += 4) {
+            int o = ox + 4 <= s->ow ? ox : s->ow - 4;
+            const float *t = xp + top + 2 * o;
+            max_2x2_lanes(load4(t), load4(t + 4), load4(t + s->w), load4(t + s->w + 4),
+                          top + 2 * o + even, s->w, y + r * s->ow + o, idx + r * s->ow + o);
+        }
+    }
 }
 
 static int is_2x2_stride2(const mt_pool_shape *s)
 {
     return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && s->ph == 0 && s->pw == 0 &&
-           s->ow >= 4;
+           (s->ow >= 4 || s->ow == 2);
 }
 #define POOL_LANES 4
 #else
