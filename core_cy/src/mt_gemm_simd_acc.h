@@ -45,18 +45,35 @@ ACC_BLOCK(ACC_FN(acc_row), 1, 1, v8, v8u, VL)
 ACC_BLOCK(ACC_FN(acc_half), ACC_MR, 1, h8, h8u, 8)
 ACC_BLOCK(ACC_FN(acc_row_half), 1, 1, h8, h8u, 8)
 #endif
-/* Rows left under ACC_MR: bands of ACC_MR/2, then ACC_MR/4 rows (as many
- * accumulators as a full block), so B is read once per band, not per row. */
-#define BAND1 (ACC_MR / 2)
-#define BAND2 (ACC_MR / 4)
-ACC_BLOCK(ACC_FN(acc_band1), BAND1, ACC_NV * ACC_MR / BAND1, v8, v8u, VL)
-ACC_BLOCK(ACC_FN(acc_band1_mid), BAND1, ACC_NV, v8, v8u, VL)
-ACC_BLOCK(ACC_FN(acc_band1_one), BAND1, 1, v8, v8u, VL)
-#if BAND2 >= 2
-ACC_BLOCK(ACC_FN(acc_band2), BAND2, ACC_NV * ACC_MR / BAND2, v8, v8u, VL)
-ACC_BLOCK(ACC_FN(acc_band2_mid), BAND2, ACC_NV, v8, v8u, VL)
-ACC_BLOCK(ACC_FN(acc_band2_one), BAND2, 1, v8, v8u, VL)
+/* The R rows left under ACC_MR (2 <= R < ACC_MR) in one block with about as
+ * many accumulators as a full block, so B is read once for them all. */
+#define REST_NV(R) (ACC_MR * ACC_NV / (R))
+#define REST_BLOCKS(R)                                                         \
+ACC_BLOCK(ACC_FN(acc_rest##R), R, REST_NV(R), v8, v8u, VL)                     \
+ACC_BLOCK(ACC_FN(acc_rest##R##_mid), R, ACC_NV, v8, v8u, VL)                   \
+ACC_BLOCK(ACC_FN(acc_rest##R##_one), R, 1, v8, v8u, VL)
+#if ACC_MR > 2
+REST_BLOCKS(2)
 #endif
+#if ACC_MR > 3
+REST_BLOCKS(3)
+#endif
+#if ACC_MR > 4
+REST_BLOCKS(4)
+#endif
+#if ACC_MR > 5
+REST_BLOCKS(5)
+#endif
+#if ACC_MR > 6
+REST_BLOCKS(6)
+#endif
+#if ACC_MR > 7
+REST_BLOCKS(7)
+#endif
+#if ACC_MR > 8
+#error "acc_rest covers ACC_MR <= 8"
+#endif
+#undef REST_BLOCKS
 #undef ACC_BLOCK
 
 /* One column j of rows [r0, r1), scalar (the last cols % VL). */
@@ -90,41 +107,56 @@ static void ACC_FN(acc_row_tail)(const ACC_ARGS *g, long r, long j, long j1)
         ACC_FN(acc_column)(g, r, r + 1, j);
 }
 
-/* Columns from j0 of a band of `rows` rows from r in whole vectors, in
- * strips of decreasing width (a narrow strip has too few sums in flight);
- * returns where the band stopped (the rest goes row by row). */
-static inline long ACC_FN(acc_band)(const ACC_ARGS *g, long r, int rows, long j0, long j1)
+/* Columns from j0 of the `rows` rows left from r in whole vectors, in strips
+ * of decreasing width (a narrow strip has too few sums in flight); returns
+ * where they stopped (the rest goes row by row). */
+#define REST_CASE(R)                                                           \
+    case R:                                                                    \
+        for (; j + VL * REST_NV(R) <= j1; j += VL * REST_NV(R))                \
+            ACC_FN(acc_rest##R)(g, r, j);                                      \
+        for (; j + VL * ACC_NV <= j1; j += VL * ACC_NV)                        \
+            ACC_FN(acc_rest##R##_mid)(g, r, j);                                \
+        for (; j + VL <= j1; j += VL)                                          \
+            ACC_FN(acc_rest##R##_one)(g, r, j);                                \
+        break;
+static long ACC_FN(acc_rest)(const ACC_ARGS *g, long r, long rows, long j0, long j1)
 {
-    long j = j0, wide = (long)VL * ACC_NV * ACC_MR / rows, mid = (long)VL * ACC_NV;
-    if (rows == BAND1) {
-        for (; j + wide <= j1; j += wide)
-            ACC_FN(acc_band1)(g, r, j);
-        for (; j + mid <= j1; j += mid)
-            ACC_FN(acc_band1_mid)(g, r, j);
-        for (; j + VL <= j1; j += VL)
-            ACC_FN(acc_band1_one)(g, r, j);
-    }
-#if BAND2 >= 2
-    if (rows == BAND2) {
-        for (; j + wide <= j1; j += wide)
-            ACC_FN(acc_band2)(g, r, j);
-        for (; j + mid <= j1; j += mid)
-            ACC_FN(acc_band2_mid)(g, r, j);
-        for (; j + VL <= j1; j += VL)
-            ACC_FN(acc_band2_one)(g, r, j);
-    }
+    long j = j0;
+    switch (rows) {
+#if ACC_MR > 2
+    REST_CASE(2)
 #endif
+#if ACC_MR > 3
+    REST_CASE(3)
+#endif
+#if ACC_MR > 4
+    REST_CASE(4)
+#endif
+#if ACC_MR > 5
+    REST_CASE(5)
+#endif
+#if ACC_MR > 6
+    REST_CASE(6)
+#endif
+#if ACC_MR > 7
+    REST_CASE(7)
+#endif
+    default:
+        break;
+    }
     return j;
 }
+#undef REST_CASE
+#undef REST_NV
 
 /* Rows in blocks of ACC_MR. With a large B, column strips outermost: a strip
  * of B (kn x strip) stays in L1 while every row block passes over it; a
  * small B stays in L2 anyway, so C is written row after row. Rows left over
- * go in bands (acc_band), then one at a time (acc_row_tail). */
+ * go together (acc_rest), then their last columns row by row (acc_row_tail). */
 static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
 {
     const long wide = VL * ACC_NV;
-    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r, band;
+    long rows_full = r0 + (long)(r1 - r0) / ACC_MR * ACC_MR, j, r;
     if ((long)g->kn * (j1 - j0) <= SMALL_B_FLOATS) {   /* B stays in L2: C row-major */
         for (r = r0; r < rows_full; r += ACC_MR)
             for (j = j0; j + wide <= j1; j += wide)
@@ -145,17 +177,10 @@ static void ACC_FN(acc)(const ACC_ARGS *g, int r0, int r1, int j0, int j1)
 #endif
     for (; j < j1; j++)
         ACC_FN(acc_column)(g, r0, rows_full, j);
-    for (r = rows_full; r < r1; r += band) {
-        long q, jb;
-        band = r1 - r >= BAND1 && BAND1 >= 2 ? BAND1 : r1 - r >= BAND2 && BAND2 >= 2 ? BAND2 : 1;
-        jb = band > 1 ? ACC_FN(acc_band)(g, r, (int)band, j0, j1) : j0;
-        for (q = r; q < r + band; q++)
-            ACC_FN(acc_row_tail)(g, q, jb, j1);
-    }
+    j = r1 - rows_full > 1 ? ACC_FN(acc_rest)(g, rows_full, r1 - rows_full, j0, j1) : j0;
+    for (r = rows_full; r < r1; r++)
+        ACC_FN(acc_row_tail)(g, r, j, j1);
 }
-
-#undef BAND1
-#undef BAND2
 
 #undef ACC_ARGS
 #undef ACC_FN
