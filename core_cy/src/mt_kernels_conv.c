@@ -1202,11 +1202,13 @@ MT_NOINLINE MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, con
         for (n = 0; n < s->n; n++) {
             const float *dyg = dy + ((long)n * s->oc + (long)g * opg) * pout;
             pad_planes(&S->P, x + ((long)n * s->c + (long)g * cpg) * pin, &S->I);
-            for (o = 0; o < opg; o++)
-                for (oy = 0; oy < s->oh; oy++)
-                    for (ox = 0; ox < s->ow; ox++)
-                        S->b[((long)oy * S->I.wp + ox) * fl + o] =
-                            dyg[(long)o * pout + (long)oy * s->ow + ox];
+            for (oy = 0; oy < s->oh; oy++)   /* filters innermost: contiguous stores */
+                for (ox = 0; ox < s->ow; ox++) {
+                    float *row = S->b + ((long)oy * S->I.wp + ox) * fl;
+                    const float *at = dyg + (long)oy * s->ow + ox;
+                    for (o = 0; o < opg; o++)
+                        row[o] = at[(long)o * pout];
+                }
             mt_gemm_acc_arows(&ga);
         }
         for (o = 0; o < opg; o++)
