@@ -1,7 +1,8 @@
 """Where the time of one training step of a bench model goes, op by op.
 
-    python bench/step_profile.py [--model "lenet5 32x32"] [--batch 32]
-                                 [--repeats 7] [--iterations 20] [--root DIR]
+    python bench/step_profile.py [--models "lenet5 32x32,cnn (digits)"]
+                                 [--batch 32] [--repeats 7] [--iterations 20]
+                                 [--root DIR]
 
 The model's program is built as bench/step_time.py builds it (conv scratch
 as `microtrain train` plans it on the host) and run by the C executor of
@@ -137,7 +138,8 @@ def report(program, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="lenet5 32x32", help="a step_time.py model name")
+    ap.add_argument("--models", default="lenet5 32x32,cnn (digits)",
+                    help="step_time.py model names, comma-separated")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--iterations", type=int, default=20, help="steps per round")
@@ -145,14 +147,15 @@ def main():
     a = ap.parse_args()
     if a.batch < 1 or a.repeats < 1 or a.iterations < 1:
         sys.exit("step_profile: --batch, --repeats and --iterations must be >= 1")
-    name = pick_models(a.model, list(MODELS), "step_profile")[0]
-    program, session = loaded_session(name, a.batch)
+    names = pick_models(a.models, list(MODELS), "step_profile")
     lib = compile_core(a.root, HARNESS, "step_profile")
     lib.profile_steps.restype = ctypes.c_int
     P, U = ctypes.c_void_p, ctypes.c_uint32
     lib.profile_steps.argtypes = [P, U, P, U, U, P, P, ctypes.c_int, P]
-    print(f"{name}, batch {a.batch}, 1 kernel thread, core of {a.root}")
-    report(program, profile(lib, program, session, a.repeats, a.iterations))
+    for name in names:
+        program, session = loaded_session(name, a.batch)
+        print(f"{name}, batch {a.batch}, 1 kernel thread, core of {a.root}")
+        report(program, profile(lib, program, session, a.repeats, a.iterations))
 
 
 if __name__ == "__main__":
