@@ -175,20 +175,26 @@ double time_op(int cpu_clock, int op, float *x, float *w, float *b, float *y, fl
 OPS = ("fwd", "dW", "dX", "relu", "relu'", "loss", "sgd W", "sgd b")
 
 
-def build(root) -> ctypes.CDLL:
+def compile_core(root, harness_text, tool) -> ctypes.CDLL:
+    """The C core of checkout `root` (plus its POSIX thread pool) and a timing
+    harness, compiled with the extension's flags into one library."""
     src, port = os.path.join(root, "core_cy", "src"), os.path.join(root, "core_cy", "ports", "posix")
     if not os.path.isfile(os.path.join(port, "mt_threads.c")):
-        sys.exit(f"fc_profile: --root {root}: no core_cy/ports/posix/mt_threads.c there")
-    out = tempfile.mkdtemp(prefix="mt_fcprof_")
+        sys.exit(f"{tool}: --root {root}: no core_cy/ports/posix/mt_threads.c there")
+    out = tempfile.mkdtemp(prefix=f"mt_{tool}_")
     harness = os.path.join(out, "harness.c")
     with open(harness, "w") as f:
-        f.write(HARNESS)
+        f.write(harness_text)
     sources = sorted(glob.glob(os.path.join(src, "*.c"))) + [os.path.join(port, "mt_threads.c")]
     so = os.path.join(out, "libprof.so")
     subprocess.run(["gcc", "-std=c99", "-O3", "-fPIC", "-shared", "-ffp-contract=off",
                     "-fno-math-errno", "-DNDEBUG", "-I", src, "-I", port, *sources, harness,
                     "-o", so, "-lm", "-lpthread"], check=True)
-    lib = ctypes.CDLL(so)
+    return ctypes.CDLL(so)
+
+
+def build(root) -> ctypes.CDLL:
+    lib = compile_core(root, HARNESS, "fc_profile")
     P, I = ctypes.c_void_p, ctypes.c_int
     lib.clock_hz.restype = ctypes.c_double
     lib.clock_hz.argtypes = [ctypes.c_long]

@@ -3,10 +3,12 @@ C) vs PyTorch CPU on the same models, batch sizes 1, 8 and 32.
 
     python bench/step_time.py [--repeats 5] [--seconds 0.3] [--models mlp,cnn]
                               [--threads N] [--gemm scalar|sse|avx2|avx512]
-                              [--no-precision]
+                              [--no-precision] [--cpu-time]
 
 Each cell is the median over repeats of (elapsed / iterations), after a
-warm-up, timed with time.perf_counter. PyTorch runs the same graph (the
+warm-up, timed with time.perf_counter; --cpu-time times the calling thread's
+CPU time instead (time.thread_time: microtrain and PyTorch at 1 thread both
+run there), which time other jobs take from the core does not inflate. PyTorch runs the same graph (the
 tests' TorchTwin interpreter, grads not retained) with a plain
 zero_grad / forward / loss / backward / step loop, once with
 torch.set_num_threads(1) and once with its default thread count.
@@ -85,18 +87,22 @@ def random_data(graph, seed=0):
     return x, g.integers(0, classes, N_SAMPLES)
 
 
+CLOCK = {"clock": time.perf_counter}   # time.thread_time with --cpu-time
+
+
 def median_step(run, seconds, repeats):
     """Median seconds per iteration; run(n) trains n iterations."""
+    clock = CLOCK["clock"]
     run(2)  # warm-up (caches, allocator, lazy init)
-    start = time.perf_counter()
+    start = clock()
     run(3)
-    per_iter = (time.perf_counter() - start) / 3
+    per_iter = (clock() - start) / 3
     n_iter = max(3, int(seconds / max(per_iter, 1e-7)))
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         run(n_iter)
-        times.append((time.perf_counter() - start) / n_iter)
+        times.append((clock() - start) / n_iter)
     return statistics.median(times)
 
 
@@ -181,10 +187,16 @@ def main():
     parser.add_argument("--no-precision", action="store_true",
                         help="skip the int8 / fixed against float32 table")
     parser.add_argument("--gemm", help="force a GEMM micro-kernel set (default: the CPU's widest)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="calling thread's CPU time (1 thread only) instead of wall time")
     args = parser.parse_args()
     models = pick_models(args.models, list(MODELS), "step_time")
     if args.threads < 1 or args.threads > 64:
         sys.exit(f"step_time: --threads must be 1..64, got {args.threads}")
+    if args.cpu_time and args.threads != 1:
+        sys.exit("step_time: --cpu-time measures one thread: give --threads 1")
+    if args.cpu_time:
+        CLOCK["clock"] = time.thread_time
     set_threads(args.threads)
     if args.gemm:
         try:
@@ -196,7 +208,7 @@ def main():
         return
     print(f"microtrain: {args.threads} kernel thread(s), {gemm_variant()} micro-kernels")
     default_threads = torch.get_num_threads()
-    threads = (1, default_threads) if default_threads != 1 else (1,)
+    threads = (1, default_threads) if default_threads != 1 and not args.cpu_time else (1,)
     heads = "".join(f"  torch {n}t ms  ratio" for n in threads)
     print(f"{'model':16} {'params':>8} {'batch':>5}  microtrain ms{heads}")
     for name in models:

@@ -81,11 +81,12 @@ static void conv_case(int n, int c, int hw, int oc, int k, int st, int pad, int 
     emit(dx, xs);
 }
 
-static void pool_case(unsigned seed)
+/* 2x2 stride-2 pooling of n x c planes of h x w */
+static void pool_case(int n, int c, int h, int w, unsigned seed)
 {
-    mt_pool_shape s = {4, 6, 12, 12, 2, 2, 2, 2, 0, 0, 6, 6};
+    mt_pool_shape s = {n, c, h, w, 2, 2, 2, 2, 0, 0, h / 2, w / 2};
     static int32_t idx[4 * 6 * 6 * 6];
-    long xs = 4L * 6 * 12 * 12, ys = 4L * 6 * 6 * 6;
+    long xs = (long)n * c * h * w, ys = (long)n * c * (h / 2) * (w / 2);
     fill(x, xs, &seed);
     fill(dy, ys, &seed);
     mt_maxpool_fwd(&s, x, y, idx);
@@ -112,7 +113,9 @@ static int kernels(void)
     for (i = 0; i < sizeof conv / sizeof conv[0]; i++)
         conv_case(conv[i][0], conv[i][1], conv[i][2], conv[i][3], conv[i][4], conv[i][5],
                   conv[i][6], conv[i][7], 101u + i);
-    pool_case(7u);
+    pool_case(4, 6, 12, 12, 7u);
+    pool_case(3, 1, 6, 5, 8u);    /* rows of 2 outputs, an odd row count */
+    pool_case(2, 3, 9, 14, 9u);   /* rows of 7: the last block overlaps */
     return 0;
 }
 

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script, known", [("step_time.py", "mlp 784-512x3-10"),
-                                           ("memory.py", "lenet5")])
+                                           ("memory.py", "lenet5"),
+                                           ("step_profile.py", "lenet5 32x32")])
 def test_unknown_model_name_is_one_line_error(script, known):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--models", "mlp_512x3"],

@@ -36,7 +36,12 @@ def reference(x, kh, kw, sh, sw, ph, pw, oh, ow):
 
 # h, w, k, stride, pad: widths with 8- and 4-output blocks, strides 1..3, padding
 SHAPES = [(28, 28, 2, 2, 0), (10, 10, 2, 2, 0), (9, 41, 3, 2, 1), (6, 37, 2, 1, 0),
-          (7, 50, 3, 3, 1), (5, 19, 3, 2, 0), (4, 8, 2, 2, 1)]
+          (7, 50, 3, 3, 1), (5, 19, 3, 2, 0), (4, 8, 2, 2, 1),
+          # 2x2 stride 2: rows of 4k outputs, rows whose last block overlaps, odd
+          # widths and heights (last column / row unused), rows of 3 outputs, rows of 2
+          # (two at a time, across planes, an odd last row alone)
+          (28, 16, 2, 2, 0), (14, 14, 2, 2, 0), (7, 11, 2, 2, 0), (9, 30, 2, 2, 0),
+          (4, 4, 2, 2, 0), (5, 7, 2, 2, 0), (3, 4, 2, 2, 0), (4, 5, 2, 2, 0)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
@@ -62,5 +67,19 @@ def test_maxpool_lanes_match_the_per_window_rules(lib, shape, values):
     idx = np.empty((2, 3, oh, ow), np.int32)
     lib.mt_maxpool_fwd(ptr(s), ptr(x), ptr(y), ptr(idx))
     want_y, want_idx = reference(x, k, k, stride, stride, pad, pad, oh, ow)
+    assert np.array_equal(y.view(np.uint32), want_y.view(np.uint32))
+    assert np.array_equal(idx, want_idx)
+
+
+@pytest.mark.parametrize("n, c, h", [(1, 3, 2), (1, 1, 6), (3, 1, 3)])
+def test_maxpool_2x2_rows_of_two_outputs_with_an_odd_row_count(lib, n, c, h):
+    g = np.random.default_rng(n * 100 + c * 10 + h)
+    x = g.integers(0, 3, size=(n, c, h, 4)).astype(np.float32)
+    oh = h // 2
+    s = PoolShape(n, c, h, 4, 2, 2, 2, 2, 0, 0, oh, 2)
+    y = np.empty((n, c, oh, 2), np.float32)
+    idx = np.empty((n, c, oh, 2), np.int32)
+    lib.mt_maxpool_fwd(ptr(s), ptr(x), ptr(y), ptr(idx))
+    want_y, want_idx = reference(x, 2, 2, 2, 2, 0, 0, oh, 2)
     assert np.array_equal(y.view(np.uint32), want_y.view(np.uint32))
     assert np.array_equal(idx, want_idx)

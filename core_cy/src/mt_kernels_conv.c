@@ -764,11 +764,11 @@ MT_INLINE_RUNS static void grid_copy(const corr_plan *P, float *dst_group,
         }
 }
 
-static void correlate_implicit(const corr_plan *P, const float *src_group, float *dst_group,
-                               const float *w_group, const implicit_scratch *I)
+/* The B row pointers and packed weights of a group (the same for every
+ * sample). */
+static void pack_implicit(const corr_plan *P, const float *w_group, const implicit_scratch *I)
 {
     const geom *G = P->G;
-    mt_gemm_rows_args g;
     int k, r, channel, tap;
     for (k = 0; k < P->pairs; k++) {
         pair_at(P, k, &channel, &tap);
@@ -778,6 +778,13 @@ static void correlate_implicit(const corr_plan *P, const float *src_group, float
         for (r = 0; r < P->dst_per_group; r++)
             I->weights[(long)k * P->dst_per_group + r] = w_group[r * P->W->wso + tap];
     }
+}
+
+/* One sample's group, its weights packed. */
+static void correlate_implicit(const corr_plan *P, const float *src_group, float *dst_group,
+                               const implicit_scratch *I)
+{
+    mt_gemm_rows_args g;
     pad_planes(P, src_group, I);
     grid_copy(P, dst_group, I, 1);
     g.c = I->grid; g.ldc = I->grid_ld;
@@ -806,11 +813,13 @@ MT_NOINLINE static int correlate_implicit_all(const corr_plan *P, int n, int gro
     int sample, group;
     if (!plan_implicit(P, scratch, floats, &I))
         return 0;
-    for (sample = 0; sample < n; sample++)
-        for (group = 0; group < groups; group++)
+    for (group = 0; group < groups; group++) {
+        pack_implicit(P, P->W->w + (long)group * P->W->wg, &I);
+        for (sample = 0; sample < n; sample++)
             correlate_implicit(P, src + ((long)sample * sc + (long)group * P->src_per_group) * P->src_plane,
                                dst + ((long)sample * dc + (long)group * P->dst_per_group) * P->dst_plane,
-                               P->W->w + (long)group * P->W->wg, &I);
+                               &I);
+    }
     return 1;
 }
 
@@ -1193,11 +1202,13 @@ MT_NOINLINE MT_INLINE_RUNS static void grad_implicit(const mt_conv_shape *s, con
         for (n = 0; n < s->n; n++) {
             const float *dyg = dy + ((long)n * s->oc + (long)g * opg) * pout;
             pad_planes(&S->P, x + ((long)n * s->c + (long)g * cpg) * pin, &S->I);
-            for (o = 0; o < opg; o++)
-                for (oy = 0; oy < s->oh; oy++)
-                    for (ox = 0; ox < s->ow; ox++)
-                        S->b[((long)oy * S->I.wp + ox) * fl + o] =
-                            dyg[(long)o * pout + (long)oy * s->ow + ox];
+            for (oy = 0; oy < s->oh; oy++)   /* filters innermost: contiguous stores */
+                for (ox = 0; ox < s->ow; ox++) {
+                    float *row = S->b + ((long)oy * S->I.wp + ox) * fl;
+                    const float *at = dyg + (long)oy * s->ow + ox;
+                    for (o = 0; o < opg; o++)
+                        row[o] = at[(long)o * pout];
+                }
             mt_gemm_acc_arows(&ga);
         }
         for (o = 0; o < opg; o++)

@@ -65,6 +65,95 @@ static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, 
         idx[l] = bi[l];
     }
 }
+
+/* max_window's step for one window element in every lane: v at index at. */
+#define MAX_STEP(best, bi, v, at)                                   \
+    do {                                                            \
+        pool_m4 wins_ = ((v) > (best)) | ((v) != (v));              \
+        best = (pool_v4)(((pool_m4)(v) & wins_) | ((pool_m4)(best) & ~wins_)); \
+        bi = ((at) & wins_) | ((bi) & ~wins_);                      \
+    } while (0)
+
+#if defined(__clang__) || __GNUC__ >= 12
+#define POOL_PICK(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define POOL_PICK(a, b, ...) __builtin_shuffle(a, b, (pool_m4){__VA_ARGS__})
+#endif
+
+/* 2x2 windows, stride 2, no padding (LeNet's and most CNNs' pooling), four
+ * outputs per call: lane l's window has its top-left input at index at[l] of
+ * its plane, and its top row's two inputs are lanes 2l and 2l + 1 of (t0, t1),
+ * its bottom row's of (b0, b1). The same comparisons in the same window order
+ * as max_window (every window is whole: bi never stays -1). */
+static void max_2x2_lanes(pool_v4 t0, pool_v4 t1, pool_v4 b0, pool_v4 b1, pool_m4 at, int w,
+                          float *y, int32_t *idx)
+{
+    pool_v4 best = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    pool_m4 bi = at;
+    MAX_STEP(best, bi, POOL_PICK(t0, t1, 0, 2, 4, 6), at);
+    MAX_STEP(best, bi, POOL_PICK(t0, t1, 1, 3, 5, 7), at + 1);
+    MAX_STEP(best, bi, POOL_PICK(b0, b1, 0, 2, 4, 6), at + w);
+    MAX_STEP(best, bi, POOL_PICK(b0, b1, 1, 3, 5, 7), at + w + 1);
+    memcpy(y, &best, 16);
+    memcpy(idx, &bi, 16);
+}
+
+static pool_v4 load4(const float *p)
+{
+    pool_v4 v;
+    memcpy(&v, p, 16);
+    return v;
+}
+
+/* Output row `row` (over all planes) of a 2x2 stride-2 pooling: its plane
+ * and the index of its top-left input in that plane. */
+static const float *row_inputs(const mt_pool_shape *s, const float *x, long row, int32_t *top)
+{
+    long plane = row / s->oh;
+    *top = 2 * (int32_t)(row % s->oh) * s->w;
+    return x + plane * s->h * s->w;
+}
+
+/* Every output of a 2x2 stride-2 unpadded pooling. Rows of >= 4 outputs go 4
+ * at a time, the last block of a row moved back to end at the row's end
+ * (outputs computed twice get the same value twice); rows of 2 outputs two
+ * rows at a time (then the outputs are consecutive), an odd last row alone. */
+static void max_2x2_planes(const mt_pool_shape *s, const float *x, float *y, int32_t *idx)
+{
+    long rows = (long)s->n * s->c * s->oh, r;
+    const pool_m4 even = {0, 2, 4, 6}, pair = {0, 2, 0, 2};
+    int32_t top, next;
+    int ox;
+    for (r = 0; r < rows; r++) {
+        const float *xp = row_inputs(s, x, r, &top);
+        if (s->ow == 2) {
+            const float *xq;
+            if (r + 1 == rows) {
+                max_window(s, xp, top / s->w, top / s->w + 2, 0, y + 2 * r, idx + 2 * r);
+                max_window(s, xp, top / s->w, top / s->w + 2, 1, y + 2 * r + 1, idx + 2 * r + 1);
+                break;
+            }
+            xq = row_inputs(s, x, r + 1, &next);
+            max_2x2_lanes(load4(xp + top), load4(xq + next), load4(xp + top + s->w),
+                          load4(xq + next + s->w),
+                          pair + (pool_m4){top, top, next, next}, s->w, y + 2 * r, idx + 2 * r);
+            r++;
+            continue;
+        }
+        for (ox = 0; ox < s->ow; ox += 4) {
+            int o = ox + 4 <= s->ow ? ox : s->ow - 4;
+            const float *t = xp + top + 2 * o;
+            max_2x2_lanes(load4(t), load4(t + 4), load4(t + s->w), load4(t + s->w + 4),
+                          top + 2 * o + even, s->w, y + r * s->ow + o, idx + r * s->ow + o);
+        }
+    }
+}
+
+static int is_2x2_stride2(const mt_pool_shape *s)
+{
+    return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && s->ph == 0 && s->pw == 0 &&
+           (s->ow >= 4 || s->ow == 2);
+}
 #define POOL_LANES 4
 #else
 #define POOL_LANES 0   /* Cortex-M: no vector unit, every window by itself */
@@ -87,6 +176,10 @@ void mt_maxpool_fwd(const mt_pool_shape *s, const float *x, float *y, int32_t *i
         inner_hi = s->ow;
     if (inner_lo > inner_hi)
         inner_lo = inner_hi;
+    if (is_2x2_stride2(s)) {
+        max_2x2_planes(s, x, y, idx);
+        return;
+    }
 #endif
     for (p = 0; p < (long)s->n * s->c; p++) {
         const float *xp = x + p * pin;
