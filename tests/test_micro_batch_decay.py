@@ -200,3 +200,29 @@ def test_board_trains_a_regularized_micro_batched_bundle_at_min_ram_as_the_host(
     assert main(["train", str(tmp_path / "tiny.ini"), "--data", str(tmp_path / "data.npz"),
                  "--quiet", "--dump-weights", str(tmp_path / "host.npz"), *common]) == 0
     assert_board_trains_as_host(tmp_path, bundle.read_bytes(), x, y, tmp_path / "host.npz")
+
+
+
+def test_eval_between_iterations_at_min_ram_is_bit_identical():
+    """The l2norm loss ops sit among the forward ops in the APPLY phase, which EVAL skips:
+    the swap schedule still replays whole, so predictions and the training after them
+    equal the plain graph's."""
+    from host_tools.data import encode
+    from host_tools.session import Session
+    plain = build_training_graph(dense(MOMENTUM, 1))
+    found = find_min_ram(apply_techniques(build_training_graph(dense(MOMENTUM, 1))))
+    x_rows, y_bytes = encode(*data((10,), n=16), plain)
+    order = np.arange(len(x_rows), dtype=np.int32)
+    results = []
+    for program, swap_file in ((build_program(plain), None), (found.program, "ram")):
+        session = Session(program, seed=0, swap_file=swap_file)
+        session.train(x_rows, y_bytes, order, 0, 2)
+        predicted = session.predict(x_rows, y_bytes)
+        losses, _ = session.train(x_rows, y_bytes, order, 2, 1)
+        results.append((predicted, losses, session.weights()))
+    (p0, l0, w0), (p1, l1, w1) = results
+    assert found.program.swap is not None
+    np.testing.assert_array_equal(p0, p1)
+    np.testing.assert_array_equal(l0, l1)
+    for key, value in w0.items():
+        np.testing.assert_array_equal(value, w1[key], err_msg=key)
