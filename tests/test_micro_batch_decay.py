@@ -226,3 +226,22 @@ def test_eval_between_iterations_at_min_ram_is_bit_identical():
     np.testing.assert_array_equal(l0, l1)
     for key, value in w0.items():
         np.testing.assert_array_equal(value, w1[key], err_msg=key)
+
+
+def test_firmware_trains_a_regularized_micro_batched_cnn_as_the_host(tmp_path, monkeypatch):
+    """The digits CNN with the l2norm regularizer on conv2 and decay on the output layer,
+    micro-batched under the Cortex-M4F's RAM, on the firmware in QEMU."""
+    from host_tools.data import digits
+    from test_firmware_qemu import CNN
+    from test_micro_batch_bundle import assert_firmware_trains_as_host
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = CNN.read_text().replace("filters = 32\n", "filters = 32\nweight_regularizer = l2norm\n"
+                                   "weight_regularizer_constant = 0.01\n")
+    text = text.replace("unit = 10\n", "unit = 10\nweight_decay = 0.01\nbias_decay = 0.01\n")
+    assert text.count("decay") == 2 and "l2norm" in text
+    model, work = tmp_path / "cnn.ini", tmp_path / "work"
+    model.write_text(text)
+    work.mkdir()
+    clean = digits()
+    np.savez(work / "data.npz", x=clean.x[:64], y=clean.y[:64])
+    assert_firmware_trains_as_host(model, work, tmp_path, 4)
