@@ -17,7 +17,6 @@ from host_tools.graph.tensors import Op, Tensor
 
 APPLY_KINDS = ("SGD_APPLY", "ADAM_APPLY")
 LOSS_PREFIX = "LOSS_"
-ONCE_PER_ITERATION = ("DECAY_GRAD", "L2NORM_LOSS")
 
 
 def split_batch(spec):
