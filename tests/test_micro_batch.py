@@ -30,8 +30,10 @@ def data(shape, n=48, classes=3, seed=0):
     return g.standard_normal((n, *shape)).astype(np.float32), g.integers(0, classes, n)
 
 
-def accumulated_reference(graph, weights, x_rows, y_bytes, n_iter):
-    """PyTorch gradient accumulation over graph.micro_batches passes per step."""
+def accumulated_reference(graph, weights, x_rows, y_bytes, n_iter, before_step=None):
+    """PyTorch gradient accumulation over graph.micro_batches passes per step;
+    before_step(twin), if given, runs once per iteration on the accumulated
+    gradients just before the step and returns a term for the iteration's loss."""
     twin = TorchTwin(graph)
     twin.load(weights)
     twin.train()
@@ -46,6 +48,8 @@ def accumulated_reference(graph, weights, x_rows, y_bytes, n_iter):
             loss = twin.loss(twin(torch.from_numpy(x_rows[rows])), y_bytes[rows]) / passes
             loss.backward()
             total += np.float32(loss.item())
+        if before_step is not None:
+            total += before_step(twin)
         optimizer.step()
         losses.append(total)
     return np.array(losses, np.float32), twin.weights()

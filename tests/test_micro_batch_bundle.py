@@ -129,13 +129,20 @@ def test_board_trains_the_micro_batched_bundle_as_the_host_does(tiny, board, swa
 
 
 def test_firmware_trains_the_micro_batched_cnn_as_the_host_does(work, tmp_path):  # noqa: F811
-    common = ["--seed", "7", "--epochs", "1", "--batch", "16", "--micro-batch", "4"]
+    assert_firmware_trains_as_host(CNN, work, tmp_path, 4)
+
+
+def assert_firmware_trains_as_host(model, data_dir, tmp_path, passes):
+    """MODEL at batch 16 in PASSES passes on the Cortex-M4F firmware in QEMU (samples:
+    DATA_DIR/data.npz) pulls the weights the host's swapped run dumps, bit for bit."""
+    common = ["--seed", "7", "--epochs", "1", "--batch", "16", "--micro-batch", str(16 // passes)]
     bundle = tmp_path / "cnn.mtb"
-    assert main(["plan", str(CNN), "-o", str(bundle), "--target", "baremetal-m4f", *common]) == 0
-    assert read_bundle(bundle.read_bytes()).micro_batches == 4
-    assert main(["train", str(CNN), "--data", str(work / "data.npz"), *common, "--quiet",
-                 "--ram-budget", str(BAREMETAL_RAM_BYTES), "--swap-file", str(tmp_path / "swap.bin"),
+    assert main(["plan", str(model), "-o", str(bundle), "--target", "baremetal-m4f", *common]) == 0
+    assert read_bundle(bundle.read_bytes()).micro_batches == passes
+    assert main(["train", str(model), "--data", str(data_dir / "data.npz"), *common, "--quiet",
+                 "--ram-budget", str(BAREMETAL_RAM_BYTES),
+                 "--swap-file", str(tmp_path / "swap.bin"),
                  "--dump-weights", str(tmp_path / "host.npz")]) == 0
-    _, pulled = train_on_board("baremetal-m4f", work, tmp_path / "board", tmp_path / "board.npz",
-                               bundle)
+    _, pulled = train_on_board("baremetal-m4f", data_dir, tmp_path / "board",
+                               tmp_path / "board.npz", bundle)
     assert_bit_identical(np.load(tmp_path / "host.npz"), pulled)

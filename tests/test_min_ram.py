@@ -87,7 +87,8 @@ def test_any_budget_from_min_ram_up_fits_and_trains_bit_identically(data):
 
 def assert_budgets_from_min_ram_fit(draw, graph, reference):
     """min_ram's program and one drawn budget from min_ram up to the arena stay within
-    their budgets and train `graph` bit-identically to `reference` unconstrained."""
+    their budgets and train `graph` bit-identically to `reference` unconstrained.
+    Returns min_ram's finding."""
     found = find_min_ram(graph)
     assert_within(found.program, found.min_ram_bytes)
     arena = build_program(graph).arena_bytes
@@ -95,6 +96,7 @@ def assert_budgets_from_min_ram_fit(draw, graph, reference):
     program = build_program(graph, ram_budget=budget)
     assert_within(program, budget)
     assert_same_training(reference, program)
+    return found
 
 
 def test_min_ram_of_micro_batched_cnn_trains_bit_identically_on_the_file_backend():

@@ -223,8 +223,8 @@ from test_min_ram import (assert_budgets_from_min_ram_fit, assert_same_training,
 
 
 def regularized_mlp(optimizer, l2=0.01, decay=0.001):
-    """An MLP whose weights carry the l2norm regularizer and weight decay (micro-batching
-    refuses them: they would be added once per micro-batch)."""
+    """An MLP whose weights carry the l2norm regularizer and weight decay (micro-batched:
+    tests/test_micro_batch_decay.py)."""
     m = Model(loss="cross", batch_size=8, optimizer=optimizer)
     m.add("in", "input", input_shape="1:1:12")
     m.add("fc1", "fully_connected", unit=9, activation="relu", weight_regularizer="l2norm",
@@ -340,9 +340,8 @@ def test_regularized_mlp_at_min_ram_trains_bit_identically(optimizer):
 
 
 def _regularize(spec, draw):
-    """The drawn model with weight decay and the l2norm regularizer on its dense layers
-    (whole batches: micro-batching refuses them)."""
-    spec.micro_batch = spec.batch_size
+    """The drawn model (micro-batched or not) with weight decay and the l2norm regularizer
+    on its dense layers."""
     for layer in spec.layers:
         if layer.props.get("type", getattr(layer, "type", "")) == "fully_connected" or \
                 "unit" in layer.props:

@@ -21,7 +21,8 @@ enum mt_phase {
     MT_PHASE_FORWARD = 0,
     MT_PHASE_CALC_GRAD = 1,   /* weight gradient */
     MT_PHASE_CALC_DERIV = 2,  /* input derivative */
-    MT_PHASE_APPLY = 3        /* optimizer step for one weight */
+    MT_PHASE_APPLY = 3        /* once per iteration, on the last micro-batch pass: optimizer
+                                 step; micro-batched, also decay / l2norm terms */
 };
 
 /* Executor modes. */
