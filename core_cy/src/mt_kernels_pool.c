@@ -45,6 +45,14 @@ static inline void max_window(const mt_pool_shape *s, const float *xp, int y0, i
 typedef float pool_v4 __attribute__((vector_size(16)));
 typedef int32_t pool_m4 __attribute__((vector_size(16)));
 
+/* max_window's step for one window element in every lane: v at index at. */
+#define MAX_STEP(best, bi, v, at)                                   \
+    do {                                                            \
+        pool_m4 wins_ = ((v) > (best)) | ((v) != (v));              \
+        best = (pool_v4)(((pool_m4)(v) & wins_) | ((pool_m4)(best) & ~wins_)); \
+        bi = ((at) & wins_) | ((bi) & ~wins_);                      \
+    } while (0)
+
 static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, int ox0,
                        float *y, int32_t *idx)
 {
@@ -56,23 +64,14 @@ static void max_block4(const mt_pool_shape *s, const float *xp, int y0, int y1, 
         for (kx = 0; kx < s->kw; kx++) {
             const float *row = xp + iy * s->w + x0 + kx;
             pool_v4 v = {row[0], row[sw], row[2 * sw], row[3 * sw]};
-            pool_m4 wins = (v > best) | (v != v), at = (iy * s->w + x0 + kx) + lane;
-            best = (pool_v4)(((pool_m4)v & wins) | ((pool_m4)best & ~wins));
-            bi = (at & wins) | (bi & ~wins);
+            pool_m4 at = (iy * s->w + x0 + kx) + lane;
+            MAX_STEP(best, bi, v, at);
         }
     for (l = 0; l < 4; l++) {
         y[l] = bi[l] < 0 ? 0.0f : best[l];
         idx[l] = bi[l];
     }
 }
-
-/* max_window's step for one window element in every lane: v at index at. */
-#define MAX_STEP(best, bi, v, at)                                   \
-    do {                                                            \
-        pool_m4 wins_ = ((v) > (best)) | ((v) != (v));              \
-        best = (pool_v4)(((pool_m4)(v) & wins_) | ((pool_m4)(best) & ~wins_)); \
-        bi = ((at) & wins_) | ((bi) & ~wins_);                      \
-    } while (0)
 
 #if defined(__clang__) || __GNUC__ >= 12
 #define POOL_PICK(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
