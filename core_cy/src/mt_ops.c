@@ -21,6 +21,8 @@ static const mt_op_info op_table[] = {
      mt_fc_needs, mt_run_fc_grad},
     {MT_OP_FC_DERIV, "FC_DERIV", 3, {R, R, W}, 0, 3, 0, NO_PAIR,
      mt_fc_needs, mt_run_fc_deriv},
+    {MT_OP_FC_FWD_PACKED, "FC_FWD_PACKED", 5, {R, R, R, W, W}, OPTIONAL_SLOT(2), 4, 0, NO_PAIR,
+     mt_fc_packed_needs, mt_run_fc_fwd_packed},
     /* conv: the last slot is the kernel's arena scratch (p[14] bytes, 0: MT_CONV_SCRATCH_BYTES) */
     {MT_OP_CONV_FWD, "CONV_FWD", 5, {R, R, R, W, W}, OPTIONAL_SLOT(2), 15, 0, NO_PAIR,
      mt_conv_needs, mt_run_conv_fwd},
