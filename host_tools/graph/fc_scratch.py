@@ -19,13 +19,16 @@ from host_tools.graph.tensors import Tensor
 MIN_OUTPUTS = 32   # fewer outputs: packing x costs more than it saves
 
 
-def packed_bytes(n, inputs, cap_bytes):
-    """Scratch bytes for n samples of `inputs` (most kept regions under the
-    cap), or 0 when packing does not fit or pays nothing."""
+def packed_bytes(n, inputs, outputs, cap_bytes=LINUX_CAP_BYTES):
+    """Scratch bytes for an FC forward of n samples, inputs -> outputs (the
+    most kept regions under the cap), or 0 where packing does not fit or
+    pays nothing."""
+    if n < 2 or inputs < 8 or outputs < MIN_OUTPUTS:
+        return 0
     for regions in range(CONSTANTS["FC_PACKED_REGIONS"], -1, -1):
         size = fc_packed_scratch_bytes(n, inputs, regions)
         if size <= cap_bytes:
-            return size if n >= 2 and inputs >= 8 else 0
+            return size
     return 0
 
 
@@ -33,11 +36,10 @@ def widen_fc_scratch(graph, cap_bytes=LINUX_CAP_BYTES):
     """Turns each worthwhile FC_FWD into FC_FWD_PACKED with its own scratch
     tensor, in place (see the module doc)."""
     for op in graph.ops:
-        n, inputs, outputs = op.params[:3] if op.kind == "FC_FWD" else (0, 0, 0)
-        size = packed_bytes(n, inputs, cap_bytes) if outputs >= MIN_OUTPUTS else 0
+        size = packed_bytes(*op.params[:3], cap_bytes) if op.kind == "FC_FWD" else 0
         if not size:
             continue
-        scratch = Tensor(len(graph.tensors), f"{op.layer}:scratch_fwd", (-(-size // 4),), "scratch")
+        scratch = Tensor(len(graph.tensors), f"{op.layer}:scratch_fwd", (size // 4,), "scratch")
         graph.tensors.append(scratch)
-        op.kind, op.tensors, op.params = "FC_FWD_PACKED", [*op.tensors, scratch.id], [n, inputs, outputs, size]
+        op.kind, op.tensors, op.params = "FC_FWD_PACKED", [*op.tensors, scratch.id], [*op.params[:3], size]
     return graph
