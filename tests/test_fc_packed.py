@@ -5,7 +5,6 @@ off the block width, K past the kept-weights limit), every GEMM set, every
 scratch size from the minimum up and any thread count; a graph trained with
 widen_fc_scratch's plan ends with the unwidened run's weights; and a scratch
 smaller than its op says is refused, in a bundle or a plan."""
-import ctypes
 import sys
 from pathlib import Path
 
@@ -24,13 +23,12 @@ from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.api import Model
 from host_tools.program import build_program
 from host_tools.session import Session
-from kernel_lib import build, ptr
+from kernel_lib import build, on_sets, ptr
 from test_gemm_sets import SETS, SHAPES, available
 
 sys.path.insert(0, str(Path(__file__).parent / "fuzz"))
 import bundle_samples as samples  # noqa: E402
 
-P, I = ctypes.c_void_p, ctypes.c_int
 REGIONS = CONSTANTS["FC_PACKED_REGIONS"]
 # the kept-weights path: >= 2 blocks of 8 samples, K <= 512, with left-over
 # pairs, rows and outputs
@@ -39,14 +37,7 @@ PACKED_SHAPES = [(16, 8, 5), (17, 9, 6), (24, 96, 23), (40, 512, 12), (37, 200, 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    lib = build(tmp_path_factory.mktemp("fc_packed"))
-    lib.mt_fc_fwd_packed.argtypes = [P, P, P, P, I, I, I, P, ctypes.c_uint32]
-    lib.mt_fc_fwd_packed.restype = None
-    lib.mt_fc_packed_scratch_bytes.argtypes = [I, I, I]
-    lib.mt_fc_packed_scratch_bytes.restype = ctypes.c_uint64
-    lib.mt_gemm_select.argtypes = [ctypes.c_char_p]
-    lib.mt_gemm_select.restype = ctypes.c_int
-    return lib
+    return build(tmp_path_factory.mktemp("fc_packed"))
 
 
 def _packed(lib, x, w, b, size):
@@ -62,19 +53,17 @@ def test_packed_forward_is_fc_fwd_bit_for_bit_on_every_set(lib, n, inputs, out):
     g = np.random.default_rng(n * 1000 + inputs + out)
     x, w = g.standard_normal((n, inputs), np.float32), g.standard_normal((out, inputs), np.float32)
     b = g.standard_normal(out, np.float32)
-    found = available(lib)
     assert lib.mt_gemm_select(b"scalar")
     y = np.full((n, out), np.nan, np.float32)
     lib.mt_fc_fwd(ptr(x), ptr(w), ptr(b), ptr(y), n, inputs, out)
     sizes = {lib.mt_fc_packed_scratch_bytes(n, inputs, r) for r in (0, 1, REGIONS)}
     assert sizes == {fc_packed_scratch_bytes(n, inputs, r) for r in (0, 1, REGIONS)}
-    try:
-        for name in found:
-            assert lib.mt_gemm_select(name.encode())
-            for size in sorted(sizes) + [max(sizes) + 4]:
-                assert _packed(lib, x, w, b, size) == y.tobytes(), (name, size)
-    finally:
-        lib.mt_gemm_select(None)
+    checked = []
+    for name in on_sets(lib, [s.encode() for s in SETS]):
+        for size in sorted(sizes) + [max(sizes) + 4]:
+            assert _packed(lib, x, w, b, size) == y.tobytes(), (name, size)
+        checked.append(name.decode())
+    assert checked == available(lib)
 
 
 def _mlp(batch):
