@@ -285,6 +285,7 @@ void mt_gemm_dot(const mt_gemm_dot_args *g)
 /* ---- packed dot products: scratch = [busy flags | x's pairs | kept regions] ---- */
 
 #define BUSY_BYTES 64   /* MT_GEMM_KEPT_REGIONS ints, on a cache line of their own */
+typedef char busy_flags_fit[MT_GEMM_KEPT_REGIONS * sizeof(int) <= BUSY_BYTES ? 1 : -1];
 
 static unsigned long pairs_bytes(int ns, int kn)
 {
