@@ -8,8 +8,9 @@ and 2 kernel threads, and how close each GEMM comes to this core's peak.
 The kernels are compiled from core_cy/src (plus the POSIX thread pool) with
 the extension's flags, together with a small C timing loop, and called on the
 shapes of the stack's training step in the executor's order: per layer fc fwd
-(+ bias) and relu, the softmax cross-entropy loss and its derivative, then
-per layer backwards the weight gradient (dW, + bias gradient), the input
+(+ bias; as FC_FWD_PACKED where `microtrain train` plans its scratch:
+host_tools/graph/fc_scratch.py) and relu, the softmax cross-entropy loss and
+its derivative, then per layer backwards the weight gradient (dW, + bias gradient), the input
 derivative (dX; none for the first layer), the relu derivative and the SGD
 update of weights and bias. Each cell is the median over repeats of the wall
 time per call (threads run in parallel, so wall time is the right clock).
@@ -45,6 +46,8 @@ import tempfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from host_tools.graph.fc_scratch import packed_bytes  # noqa: E402
 
 HARNESS = r"""
 #define _POSIX_C_SOURCE 199309L
@@ -149,15 +152,31 @@ int cpu_has(int which)
 
 /* op: 0 fc fwd, 1 fc grad, 2 fc deriv, 3 relu fwd, 4 relu deriv, 5 loss fwd
  * + deriv, 6 sgd (weights), 7 sgd (bias). Seconds per call over reps. */
+/* fc fwd as FC_FWD_PACKED with `scratch_bytes` of scratch where the plan
+ * gives it some (and the checkout has it: --root may be older). */
+static void fc_fwd(const float *x, const float *w, const float *b, float *y, int n, int in,
+                   int out, void *scratch, uint32_t scratch_bytes)
+{
+#ifdef MT_GEMM_KEPT_REGIONS
+    if (scratch_bytes) {
+        mt_fc_fwd_packed(x, w, b, y, n, in, out, scratch, scratch_bytes);
+        return;
+    }
+#endif
+    (void)scratch; (void)scratch_bytes;
+    mt_fc_fwd(x, w, b, y, n, in, out);
+}
+
 double time_op(int cpu_clock, int op, float *x, float *w, float *b, float *y, float *dy, float *dw,
-               float *db, float *dx, const int32_t *labels, int n, int in, int out, int reps)
+               float *db, float *dx, const int32_t *labels, int n, int in, int out, int reps,
+               void *scratch, uint32_t scratch_bytes)
 {
     float correct;
     int i;
     double t0 = cpu_clock ? cpu_now() : now();
     for (i = 0; i < reps; i++) {
         switch (op) {
-        case 0: mt_fc_fwd(x, w, b, y, n, in, out); break;
+        case 0: fc_fwd(x, w, b, y, n, in, out, scratch, scratch_bytes); break;
         case 1: mt_fc_grad(x, dy, dw, db, n, in, out); break;
         case 2: mt_fc_deriv(dy, w, dx, n, in, out); break;
         case 3: mt_act_fwd(0, x, y, n, out); break;
@@ -204,7 +223,7 @@ def build(root) -> ctypes.CDLL:
     lib.pool_round_trip.restype = ctypes.c_double
     lib.pool_round_trip.argtypes = [ctypes.c_int, ctypes.c_double]
     lib.time_op.restype = ctypes.c_double
-    lib.time_op.argtypes = [I, I, P, P, P, P, P, P, P, P, P, I, I, I, I]
+    lib.time_op.argtypes = [I, I, P, P, P, P, P, P, P, P, P, I, I, I, I, P, ctypes.c_uint32]
     lib.mt_threads_start.argtypes = [I]
     return lib
 
@@ -236,11 +255,15 @@ class Layer:
         self.y, self.dy = np.zeros((n, fan_out), f), rng.standard_normal((n, fan_out)).astype(f)
         self.dw, self.dx = np.zeros_like(self.w), np.zeros_like(self.x)
         self.labels = rng.integers(0, fan_out, n).astype(np.int32)
+        # the forward's scratch as `microtrain train` plans it (FC_FWD_PACKED), 0: FC_FWD
+        self.scratch_bytes = packed_bytes(n, fan_in, fan_out)
+        self.scratch = np.zeros(self.scratch_bytes // 4 + 1, f)
 
     def time(self, lib, op, reps, cpu_clock=False):
         p = [a.ctypes.data for a in (self.x, self.w, self.b, self.y, self.dy, self.dw, self.db,
                                       self.dx, self.labels)]
-        return lib.time_op(int(cpu_clock), op, *p, self.n, self.fan_in, self.fan_out, reps)
+        return lib.time_op(int(cpu_clock), op, *p, self.n, self.fan_in, self.fan_out, reps,
+                           self.scratch.ctypes.data, self.scratch_bytes)
 
 
 def step_ops(widths):

@@ -29,7 +29,7 @@ from model_names import pick_models  # noqa: E402
 
 from host_tools.cli.common import label_kind_for  # noqa: E402
 from host_tools.data import encode  # noqa: E402
-from host_tools.graph.conv_scratch import widen_conv_scratch  # noqa: E402
+from host_tools.graph.host_scratch import widen_host_scratch  # noqa: E402
 from host_tools.graph.training_graph import build_training_graph  # noqa: E402
 from host_tools.program import build_program  # noqa: E402
 from host_tools.session import Session  # noqa: E402
@@ -95,7 +95,7 @@ def loaded_session(name, batch):
     spec.batch_size = batch
     x, y = random_data(build_training_graph(spec))
     graph = build_training_graph(spec, label_kind_for(spec, y))
-    widen_conv_scratch(graph)
+    widen_host_scratch(graph)
     program = build_program(graph)
     session = Session(program, seed=0)
     x_rows, y_bytes = encode(x, y, graph)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the PyTorch twin lives with the golde
 from core_cy._core import gemm_variant, select_gemm, set_threads  # noqa: E402
 from host_tools.cli.common import label_kind_for  # noqa: E402
 from host_tools.data import encode  # noqa: E402
-from host_tools.graph.conv_scratch import widen_conv_scratch  # noqa: E402
+from host_tools.graph.host_scratch import widen_host_scratch  # noqa: E402
 from host_tools.graph.training_graph import build_training_graph  # noqa: E402
 from host_tools.model.api import Model  # noqa: E402
 from host_tools.model.load import load_model  # noqa: E402
@@ -136,7 +136,7 @@ def measure(name, spec, batch, threads, seconds, repeats):
     spec.batch_size = batch
     x, y = random_data(build_training_graph(spec))
     graph = build_training_graph(spec, label_kind_for(spec, y))
-    widen_conv_scratch(graph)   # as `microtrain train` on the host (a Linux board)
+    widen_host_scratch(graph)   # as `microtrain train` on the host (a Linux board)
     x_rows, y_bytes = encode(x, y, graph)
     ours = microtrain_step(graph, x_rows, y_bytes, seconds, repeats)
     theirs = {}

@@ -66,6 +66,11 @@ cdef extern from "src/mt_program.h":
 cdef extern from "src/mt_kernels.h":
     enum:
         MT_CONV_SCRATCH_BYTES
+    uint64_t mt_fc_packed_scratch_bytes(int n, int inputs, int regions)
+
+cdef extern from "src/mt_gemm.h":
+    enum:
+        MT_GEMM_KEPT_REGIONS
 
 include "ops.pxi"
 
@@ -85,7 +90,14 @@ CONSTANTS = {
     "LABEL_DENSE": MT_LABEL_DENSE,
     "NO_TENSOR": MT_NO_TENSOR,
     "CONV_SCRATCH_BYTES": MT_CONV_SCRATCH_BYTES,
+    "FC_PACKED_REGIONS": MT_GEMM_KEPT_REGIONS,
 }
+
+
+def fc_packed_scratch_bytes(int n, int inputs, int regions):
+    """Scratch bytes FC_FWD_PACKED uses for n samples of `inputs` with up to
+    `regions` regions of kept weights (mt_fc_packed_scratch_bytes)."""
+    return mt_fc_packed_scratch_bytes(n, inputs, regions)
 include "swap.pxi"
 
 OP_RECORD_BYTES = sizeof(mt_op)

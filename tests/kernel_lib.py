@@ -40,6 +40,9 @@ SIGNATURES = {
     "mt_fc_fwd": (None, [P, P, P, P, I, I, I]),
     "mt_fc_grad": (None, [P, P, P, P, I, I, I]),
     "mt_fc_deriv": (None, [P, P, P, I, I, I]),
+    "mt_fc_fwd_packed": (None, [P, P, P, P, I, I, I, P, ctypes.c_uint32]),
+    "mt_fc_packed_scratch_bytes": (ctypes.c_uint64, [I, I, I]),
+    "mt_gemm_select": (I, [ctypes.c_char_p]),
     "mt_conv_fwd": (None, [P, P, P, P, P, P]),
     "mt_conv_grad": (None, [P, P, P, P, P, P]),
     "mt_conv_deriv": (None, [P, P, P, P, P]),
@@ -75,6 +78,17 @@ def conv_scratch():
     """The arena scratch a conv kernel takes (MT_CONV_SCRATCH_BYTES)."""
     from core_cy import CONSTANTS
     return np.zeros(CONSTANTS["CONV_SCRATCH_BYTES"] // 4, np.float32)
+
+
+def on_sets(lib, names):
+    """Selects each GEMM set of `names` (bytes) this build and CPU have, in
+    turn, yielding its name; restores the automatic choice afterwards."""
+    try:
+        for name in names:
+            if lib.mt_gemm_select(name):
+                yield name
+    finally:
+        lib.mt_gemm_select(None)
 
 
 def ptr(a):

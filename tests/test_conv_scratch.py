@@ -17,7 +17,7 @@ from host_tools.graph.training_graph import build_training_graph
 from host_tools.model.api import Model
 from host_tools.program import build_program
 from host_tools.session import Session
-from kernel_lib import ConvShape, build, ptr
+from kernel_lib import ConvShape, build, on_sets, ptr
 
 P, U32 = ctypes.c_void_p, ctypes.c_uint32
 SIZES = (MIN_BYTES, 1400, 2048, 4096, 9000, 40000, 262144, 1 << 21)
@@ -35,8 +35,6 @@ def sized(tmp_path_factory):
     lib.mt_conv_fwd_sized.argtypes = [P] * 6 + [U32]
     lib.mt_conv_grad_sized.argtypes = [P] * 6 + [U32]
     lib.mt_conv_deriv_sized.argtypes = [P] * 5 + [U32]
-    lib.mt_gemm_select.argtypes = [ctypes.c_char_p]
-    lib.mt_gemm_select.restype = ctypes.c_int
     return lib
 
 
@@ -63,16 +61,11 @@ def test_every_scratch_size_and_micro_kernel_set_gives_the_same_bits(sized, case
               rng.standard_normal((n, oc, out, out)).astype(np.float32))
     assert sized.mt_gemm_select(b"scalar") == 1
     reference = _run(sized, shape, arrays, MIN_BYTES)
-    variants = [v for v in (b"scalar", b"sse", b"avx2", b"neon") if sized.mt_gemm_select(v)]
-    try:
-        for variant in variants:
-            sized.mt_gemm_select(variant)
-            for size in SIZES:
-                for name, want, got in zip(("y", "dw", "db", "dx"), reference,
-                                           _run(sized, shape, arrays, size)):
-                    assert np.array_equal(want, got), (variant, size, name)
-    finally:
-        sized.mt_gemm_select(None)
+    for variant in on_sets(sized, (b"scalar", b"sse", b"avx2", b"neon")):
+        for size in SIZES:
+            for name, want, got in zip(("y", "dw", "db", "dx"), reference,
+                                       _run(sized, shape, arrays, size)):
+                assert np.array_equal(want, got), (variant, size, name)
 
 
 def _lenet_like(batch):

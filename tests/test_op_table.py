@@ -28,8 +28,9 @@ def _executor(ops, tensors, arena_bytes, input=0, labels=0, metrics=0, output=0)
 def test_kinds_come_from_the_c_table():
     assert OP_KINDS["FC_FWD"] == 1 and OP_KINDS["ADAM_APPLY"] == 81
     # 27 + 17 NNTrainer + 21 integer + 3 fused + 4 integer (fused, QMAXPOOL_DERIV_X) + 6 tiled ops
-    # + 5 conv tiles + 5 tiled fused / l2norm ops
-    assert len(OP_KINDS) == len(set(OP_KINDS.values())) == 88
+    # + 5 conv tiles + 5 tiled fused / l2norm ops + the packed FC forward
+    assert len(OP_KINDS) == len(set(OP_KINDS.values())) == 89
+    assert OP_TABLE["FC_FWD_PACKED"]["roles"] == ("r", "r", "r", "w", "w")
     assert OP_TABLE["ACT_FWD"]["roles"] == ("r", "w")
     assert OP_TABLE["ADD"]["optional"] == (3, 4, 5, 6, 7)
 

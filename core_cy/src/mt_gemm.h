@@ -70,7 +70,10 @@ typedef struct {
 } mt_gemm_arows_args;
 
 /* y[s*ldy + o] (s < ns, o < no) per order 2 over x[s*ldx + i] and
- * w[o*ldw + i], i < kn. */
+ * w[o*ldw + i], i < kn. The rest is mt_gemm_dot_packed's (NULL / 0 for
+ * mt_gemm_dot): x's sample pairs packed, and kept_regions regions of
+ * kept_floats floats where a task may keep its weight rows twice, each
+ * claimed through its kept_busy flag. */
 typedef struct {
     const float *x;
     long ldx;
@@ -79,6 +82,11 @@ typedef struct {
     float *y;
     long ldy;
     int ns, no, kn;
+    const float *xp;
+    float *kept;
+    int *kept_busy;
+    int kept_regions;
+    long kept_floats;
 } mt_gemm_dot_args;
 
 /* One target's micro-kernel set; each computes the sub-block
@@ -92,12 +100,39 @@ typedef struct {
     void (*acc_rows)(const mt_gemm_rows_args *g, int r0, int r1, int j0, int j1);
     void (*acc_arows)(const mt_gemm_arows_args *g, int r0, int r1, int j0, int j1);
     int acc_block_rows, acc_block_cols, dot_block_rows, dot_block_cols;
+    int dot_packs;   /* dot reads mt_gemm_dot_packed's scratch (else ignores it) */
 } mt_gemm_variant;
 
 void mt_gemm_acc(const mt_gemm_acc_args *g);
 void mt_gemm_dot(const mt_gemm_dot_args *g);
 void mt_gemm_acc_rows(const mt_gemm_rows_args *g);
 void mt_gemm_acc_arows(const mt_gemm_arows_args *g);
+
+/* mt_gemm_dot with its operands first copied into `bytes` of scratch, for
+ * sets whose vectors hold two samples (AVX-512): x's sample pairs packed
+ * (below), then up to MT_GEMM_KEPT_REGIONS regions for weights kept twice
+ * (kn <= MT_GEMM_KEPT_MAX_K only: longer rows overflow L1). Same bits as
+ * mt_gemm_dot for any bytes >= mt_gemm_dot_scratch_bytes(ns, kn, 0). */
+#define MT_GEMM_KEPT_REGIONS 4
+#define MT_GEMM_KEPT_OUTPUTS 5
+#define MT_GEMM_KEPT_MAX_K 512
+unsigned long mt_gemm_dot_scratch_bytes(int ns, int kn, int regions);
+void mt_gemm_dot_packed(const mt_gemm_dot_args *g, void *scratch, unsigned long bytes);
+
+/* Packed pairs (s, s + 1): in groups of MT_GEMM_PACK_GROUP pairs (the last
+ * group may be smaller), each group k-block by k-block (whole 8-float
+ * blocks), within a block pair by pair [x_s 8 floats | x_s+1 8 floats]. */
+#define MT_GEMM_PACK_GROUP 4
+
+/* Pair `pair`'s first block in xp, and its group's width in pairs (the
+ * stride from one k-block to the next is group * 16 floats). */
+static inline const float *mt_gemm_packed_pair(const float *xp, long pair, int ns, int kn,
+                                               int *group)
+{
+    long first = pair - pair % MT_GEMM_PACK_GROUP, left = ns / 2 - first;
+    *group = left < MT_GEMM_PACK_GROUP ? (int)left : MT_GEMM_PACK_GROUP;
+    return xp ? xp + (first * (kn / 8) + pair % MT_GEMM_PACK_GROUP) * 16 : xp;
+}
 
 /* Forces a micro-kernel set by name ("scalar", "sse", "avx2", "avx512",
  * "neon");

@@ -72,4 +72,4 @@ typedef float h8u __attribute__((vector_size(32), aligned(4), may_alias));
 
 static const mt_gemm_variant SIMD_FN(set) = {SIMD_NAME, SIMD_FN(acc), SIMD_FN(dot),
                                               SIMD_FN(rows_acc), SIMD_FN(arows_acc),
-                                              ACC_MR, VL * ACC_NV, DOT_ROWS, DOT_NO};
+                                              ACC_MR, VL * ACC_NV, DOT_ROWS, DOT_NO, VL == 16};

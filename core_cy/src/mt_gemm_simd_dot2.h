@@ -3,7 +3,13 @@
  * the high half, against one weight row in both halves, so each multiply and
  * add advances two dot products and each half holds exactly order 2's lanes.
  * A sample left over (odd count) runs on 8-float half vectors. The includer
- * defines DOT_NP x DOT_NO (sample pairs x outputs per block). */
+ * defines DOT_NP x DOT_NO (sample pairs x outputs per block).
+ * Building those vectors costs a shuffle uop each on AMD Zen (JOIN: a load
+ * and an insert; TWICE: a 256-bit broadcast), 9 per 40 multiplies and adds:
+ * with x's pairs packed by mt_gemm_dot_packed, and the weights stored twice
+ * by a block's first sample block in a claimed region (short K only: the
+ * region and the x block must share L1), the other blocks read plain loads.
+ * Same products, same adds, same order: the same bits. */
 #include <immintrin.h>
 
 #define DOT_ROWS (2 * DOT_NP)   /* samples per block */
@@ -12,7 +18,7 @@
 /* [8 floats at lo | 8 floats at hi]: one load and one insert from memory */
 #define JOIN(lo, hi) ((v8)_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd( \
                           (const double *)(lo))), _mm256_loadu_pd((const double *)(hi)), 1))
-/* [8 floats at p | the same 8]: a broadcast load, no shuffle */
+/* [8 floats at p | the same 8]: a broadcast load (a shuffle uop on Zen) */
 #define TWICE(p) ((v8)_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(p))))
 
 /* The fixed tree over lanes l[0..7]. */
@@ -38,14 +44,36 @@ static inline v8 SIMD_FN(tree2)(v8 a)
             for (q = 0; q < NO; q++)                                             \
                 tail[p][q] = tail[p][q] + x[p * g->ldx + i] * w[q * g->ldw + i];
 
+/* Sample pair p's two 8-float k-block vectors: joined from x's rows, or one
+ * plain load from the packed pairs (xq: the block's first pair, in a group
+ * of xgroup pairs; see mt_gemm_packed_pair). */
+#define XV_JOIN(p) JOIN(x + 2 * (p) * g->ldx + i, x + (2 * (p) + 1) * g->ldx + i)
+#define XV_PACKED(p) LD(xq + ((i >> 3) * xgroup + (p)) * 16)
+/* Weight row q's k-block twice: broadcast from w; the same, also stored in
+ * the kept region (per k-block, DOT_NO rows of 16 floats); or loaded from it. */
+#define WV_TWICE(q) TWICE(w + q * g->ldw + i)
+#define WV_KEEP(q) SIMD_FN(keep)(kept + ((i >> 3) * DOT_NO + (q)) * 16, WV_TWICE(q))
+#define WV_KEPT(q) LD(kept + ((i >> 3) * DOT_NO + (q)) * 16)
+#if DOT_NP != MT_GEMM_PACK_GROUP || DOT_NO > MT_GEMM_KEPT_OUTPUTS
+#error "a dot block must read one packed group and fit a kept region"
+#endif
+
+static inline v8 SIMD_FN(keep)(float *at, v8 v)
+{
+    ST(at, v);
+    return v;
+}
+
 /* y block of NP sample pairs x NO outputs at (s, o) (order 2). */
-#define DOT2_BLOCK(NAME, NP, NO)                                                 \
-static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              \
+#define DOT2_BLOCK(NAME, NP, NO, XV, WV)                                         \
+static inline void NAME(const mt_gemm_dot_args *g, long s, long o, float *kept)  \
 {                                                                                \
     v8 acc[NP][NO];                                                              \
     float tail[2 * NP][NO];                                                      \
     const float *x = g->x + s * g->ldx, *w = g->w + o * g->ldw;                  \
-    int p, q, i, kv = g->kn & ~7;                                                \
+    int p, q, i, kv = g->kn & ~7, xgroup;                                        \
+    const float *xq = mt_gemm_packed_pair(g->xp, s >> 1, g->ns, g->kn, &xgroup); \
+    (void)xq; (void)kept;   /* read by XV_PACKED and WV_KEEP/KEPT only */        \
     UNROLL                                                                       \
     for (q = 0; q < NO; q++) {                                                   \
         UNROLL                                                                   \
@@ -59,10 +87,10 @@ static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              
         v8 xv[NP], wv[NO];                                                       \
         UNROLL                                                                   \
         for (p = 0; p < NP; p++)                                                 \
-            xv[p] = JOIN(x + 2 * p * g->ldx + i, x + (2 * p + 1) * g->ldx + i);    \
+            xv[p] = XV(p);                                                       \
         UNROLL                                                                   \
         for (q = 0; q < NO; q++)                                                 \
-            wv[q] = TWICE(w + q * g->ldw + i);                                   \
+            wv[q] = WV(q);                                                       \
         UNROLL                                                                   \
         for (p = 0; p < NP; p++)                                                 \
             UNROLL                                                               \
@@ -104,35 +132,89 @@ static inline void NAME(const mt_gemm_dot_args *g, long s, long o)              
     }                                                                            \
 }
 
-DOT2_BLOCK(SIMD_FN(dot_block), DOT_NP, DOT_NO)
-DOT2_BLOCK(SIMD_FN(dot_pair), 1, DOT_NO)
+DOT2_BLOCK(SIMD_FN(dot_block), DOT_NP, DOT_NO, XV_JOIN, WV_TWICE)
+DOT2_BLOCK(SIMD_FN(dot_pair), 1, DOT_NO, XV_JOIN, WV_TWICE)
 DOT1_BLOCK(SIMD_FN(dot_row), DOT_NO)
-DOT2_BLOCK(SIMD_FN(dot_col), DOT_NP, 1)
-DOT2_BLOCK(SIMD_FN(dot_col_pair), 1, 1)
+DOT2_BLOCK(SIMD_FN(dot_col), DOT_NP, 1, XV_JOIN, WV_TWICE)
+DOT2_BLOCK(SIMD_FN(dot_col_pair), 1, 1, XV_JOIN, WV_TWICE)
 DOT1_BLOCK(SIMD_FN(dot_one), 1)
+DOT2_BLOCK(SIMD_FN(dotp_block), DOT_NP, DOT_NO, XV_PACKED, WV_TWICE)
+DOT2_BLOCK(SIMD_FN(dotp_pair), 1, DOT_NO, XV_PACKED, WV_TWICE)
+DOT2_BLOCK(SIMD_FN(dotp_col), DOT_NP, 1, XV_PACKED, WV_TWICE)
+DOT2_BLOCK(SIMD_FN(dotp_col_pair), 1, 1, XV_PACKED, WV_TWICE)
+DOT2_BLOCK(SIMD_FN(dotk_first), DOT_NP, DOT_NO, XV_PACKED, WV_KEEP)
+DOT2_BLOCK(SIMD_FN(dotk_block), DOT_NP, DOT_NO, XV_PACKED, WV_KEPT)
 
-/* Output blocks outermost: DOT_NO weight rows stay in L1 for every sample. */
-static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1)
+/* Output blocks outermost: DOT_NO weight rows stay in L1 for every sample.
+ * The block functions differ only in where the x vectors come from. */
+#define DOT_LOOPS(BLOCK, PAIR, COL, COL_PAIR)                                    \
+    for (; o + DOT_NO <= o1; o += DOT_NO) {                                      \
+        for (s = s0; s + DOT_ROWS <= s1; s += DOT_ROWS)                          \
+            BLOCK(g, s, o, 0);                                                   \
+        for (; s + 2 <= s1; s += 2)                                              \
+            PAIR(g, s, o, 0);                                                    \
+        if (s < s1)                                                              \
+            SIMD_FN(dot_row)(g, s, o);                                           \
+    }                                                                            \
+    for (; o < o1; o++) {                                                        \
+        for (s = s0; s + DOT_ROWS <= s1; s += DOT_ROWS)                          \
+            COL(g, s, o, 0);                                                     \
+        for (; s + 2 <= s1; s += 2)                                              \
+            COL_PAIR(g, s, o, 0);                                                \
+        if (s < s1)                                                              \
+            SIMD_FN(dot_one)(g, s, o);                                           \
+    }
+
+/* A free kept region (its busy flag now set), or NULL when every region is
+ * in use by other tasks (this one then broadcasts its weights). */
+static float *SIMD_FN(claim)(const mt_gemm_dot_args *g, int *r)
+{
+    for (*r = 0; *r < g->kept_regions; (*r)++)
+        if (!__atomic_exchange_n(g->kept_busy + *r, 1, __ATOMIC_ACQUIRE))
+            return g->kept + *r * g->kept_floats;
+    return 0;
+}
+
+/* Whole output blocks over >= 2 sample blocks, weights kept by the first;
+ * returns the first output left to the other paths. */
+static long SIMD_FN(dot_kept)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1)
 {
     long o = o0, s;
+    int r;
+    float *kept = s0 + 2 * DOT_ROWS <= s1 ? SIMD_FN(claim)(g, &r) : 0;
+    if (!kept)
+        return o;
     for (; o + DOT_NO <= o1; o += DOT_NO) {
-        for (s = s0; s + 2 * DOT_NP <= s1; s += 2 * DOT_NP)
-            SIMD_FN(dot_block)(g, s, o);
+        SIMD_FN(dotk_first)(g, s0, o, kept);
+        for (s = s0 + DOT_ROWS; s + DOT_ROWS <= s1; s += DOT_ROWS)
+            SIMD_FN(dotk_block)(g, s, o, kept);
         for (; s + 2 <= s1; s += 2)
-            SIMD_FN(dot_pair)(g, s, o);
+            SIMD_FN(dotp_pair)(g, s, o, 0);
         if (s < s1)
             SIMD_FN(dot_row)(g, s, o);
     }
-    for (; o < o1; o++) {
-        for (s = s0; s + 2 * DOT_NP <= s1; s += 2 * DOT_NP)
-            SIMD_FN(dot_col)(g, s, o);
-        for (; s + 2 <= s1; s += 2)
-            SIMD_FN(dot_col_pair)(g, s, o);
-        if (s < s1)
-            SIMD_FN(dot_one)(g, s, o);
+    __atomic_store_n(g->kept_busy + r, 0, __ATOMIC_RELEASE);
+    return o;
+}
+
+/* The split puts s0 on a DOT_ROWS edge, so packed pairs start a group. */
+static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int o1)
+{
+    long o = o0, s;
+    if (g->xp) {
+        o = SIMD_FN(dot_kept)(g, s0, s1, o0, o1);
+        DOT_LOOPS(SIMD_FN(dotp_block), SIMD_FN(dotp_pair), SIMD_FN(dotp_col), SIMD_FN(dotp_col_pair))
+    } else {
+        DOT_LOOPS(SIMD_FN(dot_block), SIMD_FN(dot_pair), SIMD_FN(dot_col), SIMD_FN(dot_col_pair))
     }
 }
 
+#undef DOT_LOOPS
+#undef XV_JOIN
+#undef XV_PACKED
+#undef WV_TWICE
+#undef WV_KEEP
+#undef WV_KEPT
 #undef DOT_TAIL
 #undef DOT2_BLOCK
 #undef DOT1_BLOCK

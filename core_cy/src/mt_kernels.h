@@ -11,6 +11,13 @@
 /* ---- fully connected: y(n,out) = x(n,in) w(out,in)^T + b(out) ---- */
 void mt_fc_fwd(const float *x, const float *w, const float *b /* may be NULL */,
                float *y, int n, int in, int out);
+/* mt_fc_fwd, the same bits, with scratch_bytes of arena scratch for the
+ * GEMM's packed operands (at least mt_fc_packed_scratch_bytes(n, in, 0); each
+ * of up to MT_GEMM_KEPT_REGIONS more regions lets one more thread task keep
+ * its weights packed). Sets that would not read them ignore the scratch. */
+uint64_t mt_fc_packed_scratch_bytes(int n, int in, int regions);
+void mt_fc_fwd_packed(const float *x, const float *w, const float *b /* may be NULL */,
+                      float *y, int n, int in, int out, void *scratch, uint32_t scratch_bytes);
 /* dw = dy^T x, db = sum_n dy (overwrite, not accumulate) */
 void mt_fc_grad(const float *x, const float *dy, float *dw, float *db /* may be NULL */,
                 int n, int in, int out);

@@ -113,7 +113,7 @@ static void scalar_acc_arows(const mt_gemm_arows_args *g, int r0, int r1, int j0
 }
 
 const mt_gemm_variant mt_gemm_scalar = {"scalar", scalar_acc, scalar_dot, scalar_acc_rows,
-                                        scalar_acc_arows, 4, 8, 1, 2};
+                                        scalar_acc_arows, 4, 8, 1, 2, 0};
 
 
 /* ---- selection ---- */
@@ -280,6 +280,63 @@ void mt_gemm_acc(const mt_gemm_acc_args *g)
 void mt_gemm_dot(const mt_gemm_dot_args *g)
 {
     run_split(dot_task, g, g->ns, g->no, g->kn, 1);
+}
+
+/* ---- packed dot products: scratch = [busy flags | x's pairs | kept regions] ---- */
+
+#define BUSY_BYTES 64   /* MT_GEMM_KEPT_REGIONS ints, on a cache line of their own */
+typedef char busy_flags_fit[MT_GEMM_KEPT_REGIONS * sizeof(int) <= BUSY_BYTES ? 1 : -1];
+
+static unsigned long pairs_bytes(int ns, int kn)
+{
+    return (unsigned long)(ns / 2) * (unsigned long)(kn / 8) * 16 * sizeof(float);
+}
+
+static unsigned long kept_bytes(int kn)
+{
+    return kn >= 8 && kn <= MT_GEMM_KEPT_MAX_K
+        ? (unsigned long)MT_GEMM_KEPT_OUTPUTS * 2 * (unsigned long)(kn & ~7) * sizeof(float) : 0;
+}
+
+unsigned long mt_gemm_dot_scratch_bytes(int ns, int kn, int regions)
+{
+    return BUSY_BYTES + pairs_bytes(ns, kn) + (unsigned long)regions * kept_bytes(kn);
+}
+
+static void pack_pairs(const float *x, long ldx, int ns, int kn, float *xp)
+{
+    long first, pair;
+    int group, i;
+    for (first = 0; first < ns / 2; first += group) {
+        float *d = (float *)mt_gemm_packed_pair(xp, first, ns, kn, &group);
+        for (i = 0; i + 8 <= kn; i += 8)
+            for (pair = first; pair < first + group; pair++, d += 16) {
+                memcpy(d, x + 2 * pair * ldx + i, 8 * sizeof *d);
+                memcpy(d + 8, x + (2 * pair + 1) * ldx + i, 8 * sizeof *d);
+            }
+    }
+}
+
+void mt_gemm_dot_packed(const mt_gemm_dot_args *g, void *scratch, unsigned long bytes)
+{
+    mt_gemm_dot_args packed = *g;
+    unsigned long fixed = mt_gemm_dot_scratch_bytes(g->ns, g->kn, 0), each = kept_bytes(g->kn);
+    int r;
+    if (!variant()->dot_packs || bytes < fixed) {
+        mt_gemm_dot(g);
+        return;
+    }
+    packed.kept_busy = (int *)scratch;
+    packed.xp = (float *)((char *)scratch + BUSY_BYTES);
+    packed.kept = (float *)((char *)scratch + fixed);
+    packed.kept_floats = (long)(each / sizeof(float));
+    packed.kept_regions = each ? (int)((bytes - fixed) / each) : 0;
+    if (packed.kept_regions > MT_GEMM_KEPT_REGIONS)
+        packed.kept_regions = MT_GEMM_KEPT_REGIONS;
+    for (r = 0; r < MT_GEMM_KEPT_REGIONS; r++)
+        packed.kept_busy[r] = 0;
+    pack_pairs(g->x, g->ldx, g->ns, g->kn, (float *)packed.xp);
+    mt_gemm_dot(&packed);
 }
 
 void mt_gemm_acc_rows(const mt_gemm_rows_args *g)

@@ -17,7 +17,7 @@ static uint64_t mul(uint64_t a, uint64_t b)
 void mt_fc_fwd_tile(const float *x, const float *w_rows, const float *b, float *y,
                     int n, int in, int out, int o0, int rows)
 {
-    mt_gemm_dot_args g;
+    mt_gemm_dot_args g = {0};
     g.x = x; g.ldx = in;
     g.w = w_rows; g.ldw = in;
     g.y = y + o0; g.ldy = out;

@@ -58,6 +58,18 @@ mt_status mt_fc_needs(const mt_op *op, mt_op_needs *needs)
     return MT_OK;
 }
 
+/* FC_FWD's slots, then the scratch: p[3] bytes, at least the packed operands'. */
+mt_status mt_fc_packed_needs(const mt_op *op, mt_op_needs *needs)
+{
+    mt_op fwd = *op;
+    fwd.kind = MT_OP_FC_FWD;
+    if (mt_fc_needs(&fwd, needs) != MT_OK) return MT_ERR_BAD_OP;
+    if (op->p[3] <= 0 || (uint64_t)op->p[3] < mt_fc_packed_scratch_bytes(op->p[0], op->p[1], 0))
+        return MT_ERR_BAD_OP;
+    needs->need[needs->n_slots++] = (uint64_t)op->p[3];
+    return MT_OK;
+}
+
 /* Implied bottom/right padding must lie in (-stride, kernel): a negative value
  * means trailing input the window never reaches (floor rounding); anything else is
  * a planner bug or a hostile bundle. */

@@ -6,6 +6,7 @@
 #include "mt_ops.h"
 
 mt_status mt_fc_needs(const mt_op *op, mt_op_needs *needs);
+mt_status mt_fc_packed_needs(const mt_op *op, mt_op_needs *needs);   /* FC_FWD_PACKED */
 mt_status mt_conv_needs(const mt_op *op, mt_op_needs *needs);
 mt_status mt_conv_tile_needs(const mt_op *op, mt_op_needs *needs);   /* kinds 216-220 */
 mt_status mt_pool_needs(const mt_op *op, mt_op_needs *needs);

@@ -51,6 +51,13 @@ MT_RUN_FN(mt_run_fc_fwd)
     mt_fc_fwd(slot[0], slot[1], slot[2], slot[3], op->p[0], op->p[1], op->p[2]);
 }
 
+MT_RUN_FN(mt_run_fc_fwd_packed)
+{
+    IGNORE_MODE;
+    mt_fc_fwd_packed(slot[0], slot[1], slot[2], slot[3], op->p[0], op->p[1], op->p[2], slot[4],
+                     (uint32_t)op->p[3]);
+}
+
 MT_RUN_FN(mt_run_fc_grad)
 {
     IGNORE_MODE;

@@ -7,6 +7,7 @@
 
 #define MT_RUN_FN(name) void name(const mt_op *op, void *const *slot, int mode)
 MT_RUN_FN(mt_run_fc_fwd);
+MT_RUN_FN(mt_run_fc_fwd_packed);
 MT_RUN_FN(mt_run_fc_grad);
 MT_RUN_FN(mt_run_fc_deriv);
 MT_RUN_FN(mt_run_conv_fwd);

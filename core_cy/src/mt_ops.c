@@ -153,6 +153,9 @@ static const mt_op_info op_table[] = {
      mt_qconvert_needs, mt_run_quantize},
     {MT_OP_DEQUANTIZE, "DEQUANTIZE", 2, {R, W}, 0, 3, 1, NO_PAIR,
      mt_qconvert_needs, mt_run_dequantize},
+    /* host plans only (fc_scratch.py): last, so microcontrollers' lookups never pass it */
+    {MT_OP_FC_FWD_PACKED, "FC_FWD_PACKED", 5, {R, R, R, W, W}, OPTIONAL_SLOT(2), 4, 0, NO_PAIR,
+     mt_fc_packed_needs, mt_run_fc_fwd_packed},
 #endif
     /* integer ops (docs/int8.md): no float operation */
     {MT_OP_QFC_FWD, "QFC_FWD", 5, {R, R, R, W, R}, OPTIONAL_SLOT(2), 6, 0, NO_PAIR,

@@ -46,6 +46,11 @@ enum mt_op_kind {
     MT_OP_FC_FWD = 1,      /* t = [X, W, B?, Y] */
     MT_OP_FC_GRAD = 2,     /* t = [X, dY, dW, dB?]  (overwrites dW, dB) */
     MT_OP_FC_DERIV = 3,    /* t = [dY, W, dX] */
+    /* FC_FWD with arena scratch S of SB bytes for the GEMM's packed operands
+       (>= mt_fc_packed_scratch_bytes(N, IN, 0)): the same bits; the host
+       plans it for AVX-512 hosts, never for microcontrollers.
+       p = [N, IN, OUT, SB] */
+    MT_OP_FC_FWD_PACKED = 4,   /* t = [X, W, B?, Y, S] */
 
     /* 2-D convolution, NCHW, weight (OC, C/G, KH, KW), groups G.
        p = [N, C, H, W, OC, KH, KW, SH, SW, PH, PW, OH, OW, G, SB]

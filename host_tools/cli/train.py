@@ -7,7 +7,7 @@ from host_tools.cli.common import (add_budget_arguments, add_model_arguments,
 from host_tools.data import load_data
 from host_tools.device.curves import save_png
 from host_tools.device.progress import TrainingLog
-from host_tools.graph.conv_scratch import widen_conv_scratch
+from host_tools.graph.host_scratch import widen_host_scratch
 from host_tools.report.memory import op_count
 from host_tools.quantize.dump import dump_weights
 from host_tools.session import Session
@@ -55,7 +55,7 @@ def run(args):
     data = load_data(args.data)
     graph = budget_graph(args, spec, data)
     if args.ram_budget is None and not getattr(args, "min_ram", False) and graph.quant is None:
-        widen_conv_scratch(graph)   # training here, on the host: GEMM-sized conv scratch
+        widen_host_scratch(graph)   # training here, on the host: GEMM-sized kernel scratch
     program = plan_program(args, graph)
     set_threads(args.threads)
     session = Session(program, seed=args.seed, swap_file=args.swap_file)
