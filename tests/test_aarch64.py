@@ -65,12 +65,14 @@ def test_kernels_are_bit_identical_on_every_micro_kernel_set(drivers, tmp_path):
     assert _run(arm, "scalar", "kernels", out=tmp_path / "arm-scalar.bin") == ("scalar", reference)
 
 
-@pytest.mark.parametrize("model", ["digits_mlp", "digits_cnn"])
-def test_training_iterations_are_bit_identical_on_aarch64(drivers, tmp_path, model):
+# the two-branch model: l2norm regularizer, micro-batched (its term joins the accumulator)
+@pytest.mark.parametrize("model, extra", [("digits_mlp", ()), ("digits_cnn", ()),
+                                          ("nntrainer/two_branch_digits", ("--micro-batch", "8"))])
+def test_training_iterations_are_bit_identical_on_aarch64(drivers, tmp_path, model, extra):
     native, arm = drivers
-    bundle = tmp_path / f"{model}.mtb"
+    bundle = tmp_path / "model.mtb"
     assert main(["plan", str(ROOT / "examples" / f"{model}.ini"), "-o", str(bundle),
-                 "--data", "digits", "--seed", "5"]) == 0
+                 "--data", "digits", "--seed", "5", *extra]) == 0
     x86_set, x86 = _run(native, "auto", "train", str(bundle), "3", out=tmp_path / "x86.bin")
     arm_set, aarch64 = _run(arm, "auto", "train", str(bundle), "3", out=tmp_path / "arm.bin")
     assert x86_set in ("avx512", "avx2", "sse") and arm_set == "neon"
