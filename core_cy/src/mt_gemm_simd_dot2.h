@@ -146,24 +146,21 @@ DOT2_BLOCK(SIMD_FN(dotk_first), DOT_NP, DOT_NO, XV_PACKED, WV_KEEP)
 DOT2_BLOCK(SIMD_FN(dotk_block), DOT_NP, DOT_NO, XV_PACKED, WV_KEPT)
 
 /* Output blocks outermost: DOT_NO weight rows stay in L1 for every sample.
- * The block functions differ only in where the x vectors come from. */
-#define DOT_LOOPS(BLOCK, PAIR, COL, COL_PAIR)                                    \
-    for (; o + DOT_NO <= o1; o += DOT_NO) {                                      \
+ * The block functions differ only in where the x vectors come from. A sweep
+ * takes WIDTH outputs at a time while they last; DOT_LOOPS runs two sweeps:
+ * whole output blocks, then the outputs left one at a time. */
+#define DOT_SWEEP(WIDTH, BLOCK, PAIR, ROW)                                       \
+    for (; o + (WIDTH) <= o1; o += (WIDTH)) {                                    \
         for (s = s0; s + DOT_ROWS <= s1; s += DOT_ROWS)                          \
             BLOCK(g, s, o, 0);                                                   \
         for (; s + 2 <= s1; s += 2)                                              \
             PAIR(g, s, o, 0);                                                    \
         if (s < s1)                                                              \
-            SIMD_FN(dot_row)(g, s, o);                                           \
-    }                                                                            \
-    for (; o < o1; o++) {                                                        \
-        for (s = s0; s + DOT_ROWS <= s1; s += DOT_ROWS)                          \
-            COL(g, s, o, 0);                                                     \
-        for (; s + 2 <= s1; s += 2)                                              \
-            COL_PAIR(g, s, o, 0);                                                \
-        if (s < s1)                                                              \
-            SIMD_FN(dot_one)(g, s, o);                                           \
+            ROW(g, s, o);                                                        \
     }
+#define DOT_LOOPS(BLOCK, PAIR, COL, COL_PAIR)                                    \
+    DOT_SWEEP(DOT_NO, BLOCK, PAIR, SIMD_FN(dot_row))                             \
+    DOT_SWEEP(1, COL, COL_PAIR, SIMD_FN(dot_one))
 
 /* A free kept region (its busy flag now set), or NULL when every region is
  * in use by other tasks (this one then broadcasts its weights). */
@@ -210,6 +207,7 @@ static void SIMD_FN(dot)(const mt_gemm_dot_args *g, int s0, int s1, int o0, int 
 }
 
 #undef DOT_LOOPS
+#undef DOT_SWEEP
 #undef XV_JOIN
 #undef XV_PACKED
 #undef WV_TWICE
